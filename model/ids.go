@@ -151,3 +151,20 @@ func ContentHash(e Extraction) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// Canonical returns the canonical JSON of a record: encoding/json output
+// (struct field order, sorted map keys). Values are stored and pushed as
+// these bytes, so the same record always hashes the same.
+func Canonical(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("canonical JSON of %T: %v", v, err)) // model types always marshal
+	}
+	return b
+}
+
+// ValueHash is the sha256 (hex) of a KV value's bytes: the "h" of its metadata.
+func ValueHash(value []byte) string {
+	sum := sha256.Sum256(value)
+	return hex.EncodeToString(sum[:])
+}
