@@ -1,0 +1,169 @@
+package localstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+// FileEntry is the scanner's record of one source file: what it looked like
+// when last extracted, so an unchanged file (same size and mtime, or same
+// sha256) is not extracted again. Stored in the internal _files bucket under
+// the normalised source_path; never pushed.
+type FileEntry struct {
+	SourcePath string `json:"source_path"`
+	ProjectID  string `json:"project_id"`
+	PageID     string `json:"page_id"`
+	SHA256     string `json:"sha256"`
+	Size       int64  `json:"size"`
+	ModTimeNs  int64  `json:"mod_time_ns"`
+	// Missing: the file disappeared from the watched folder; the entry (and
+	// the page) are kept.
+	Missing bool `json:"missing"`
+}
+
+// File returns the index entry of sourcePath; ok is false if it has none.
+func (t *Tx) File(sourcePath string) (FileEntry, bool, error) {
+	var fe FileEntry
+	v := t.tx.Bucket(bucketFiles).Get([]byte(sourcePath))
+	if v == nil {
+		return fe, false, nil
+	}
+	if err := json.Unmarshal(v, &fe); err != nil {
+		return fe, false, fmt.Errorf("file index entry %s is damaged: %w", sourcePath, err)
+	}
+	return fe, true, nil
+}
+
+// PutFile writes an index entry. The source path must be normalised
+// (model.NormalizeSourcePath) so that lookups from any OS find it.
+func (t *Tx) PutFile(fe FileEntry) error {
+	switch {
+	case fe.SourcePath == "":
+		return errors.New("put file entry: empty source_path")
+	case model.NormalizeSourcePath(fe.SourcePath) != fe.SourcePath:
+		return fmt.Errorf("put file entry %s: source_path is not normalised (want %q)", fe.SourcePath, model.NormalizeSourcePath(fe.SourcePath))
+	case fe.ProjectID == "":
+		return fmt.Errorf("put file entry %s: empty project_id", fe.SourcePath)
+	case fe.Size < 0:
+		return fmt.Errorf("put file entry %s: negative size %d", fe.SourcePath, fe.Size)
+	}
+	v, err := json.Marshal(fe)
+	if err != nil {
+		return fmt.Errorf("put file entry %s: %w", fe.SourcePath, err)
+	}
+	if err := t.tx.Bucket(bucketFiles).Put([]byte(fe.SourcePath), v); err != nil {
+		return fmt.Errorf("put file entry %s: %w", fe.SourcePath, err)
+	}
+	return nil
+}
+
+// Files calls fn for every index entry of projectID, in source_path order.
+func (t *Tx) Files(projectID string, fn func(FileEntry) error) error {
+	return t.tx.Bucket(bucketFiles).ForEach(func(k, v []byte) error {
+		var fe FileEntry
+		if err := json.Unmarshal(v, &fe); err != nil {
+			return fmt.Errorf("file index entry %s is damaged: %w", k, err)
+		}
+		if fe.ProjectID != projectID {
+			return nil
+		}
+		return fn(fe)
+	})
+}
+
+// File returns the index entry of sourcePath; ok is false if it has none.
+func (s *Store) File(sourcePath string) (fe FileEntry, ok bool, err error) {
+	err = s.view(func(tx *Tx) error {
+		fe, ok, err = tx.File(sourcePath)
+		return err
+	})
+	return fe, ok, err
+}
+
+// Files calls fn for every index entry of projectID, in source_path order.
+// fn runs inside a read transaction and must not write to the store.
+func (s *Store) Files(projectID string, fn func(FileEntry) error) error {
+	return s.view(func(tx *Tx) error { return tx.Files(projectID, fn) })
+}
+
+// QuarantineEntry is a value that could not be stored (a pulled value that
+// fails validation), kept so nothing received is lost and a user or
+// developer can inspect it.
+type QuarantineEntry struct {
+	Seq    uint64          `json:"seq"`
+	NS     model.Namespace `json:"ns"`
+	Key    string          `json:"key"`
+	Value  []byte          `json:"value"` // raw bytes (base64 in JSON: they may not be JSON)
+	Reason string          `json:"reason"`
+	At     string          `json:"at"`
+}
+
+// Quarantine keeps an invalid value aside with the reason it was refused.
+// Entries are append-only, oldest first.
+func (t *Tx) Quarantine(ns model.Namespace, key string, value []byte, reason string) error {
+	b := t.tx.Bucket(bucketQuarantine)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return fmt.Errorf("quarantine %s %s: %w", ns, clip(key), err)
+	}
+	v, err := json.Marshal(QuarantineEntry{Seq: seq, NS: ns, Key: key, Value: value, Reason: reason, At: model.Now()})
+	if err != nil {
+		return fmt.Errorf("quarantine %s %s: %w", ns, clip(key), err)
+	}
+	if err := b.Put(seqKey(seq), v); err != nil {
+		return fmt.Errorf("quarantine %s %s: %w", ns, clip(key), err)
+	}
+	return nil
+}
+
+// Quarantined calls fn for every quarantined value, oldest first.
+func (s *Store) Quarantined(fn func(QuarantineEntry) error) error {
+	return s.view(func(tx *Tx) error {
+		return tx.tx.Bucket(bucketQuarantine).ForEach(func(k, v []byte) error {
+			var e QuarantineEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("quarantine entry %x is damaged: %w", k, err)
+			}
+			return fn(e)
+		})
+	})
+}
+
+// Meta returns a non-secret setting (current project, remote namespace ids);
+// "" when unset. Secrets (API tokens) never go here.
+func (t *Tx) Meta(key string) string {
+	return string(t.tx.Bucket(bucketMeta).Get([]byte(key)))
+}
+
+// SetMeta writes a non-secret setting. The schema version is not a setting.
+func (t *Tx) SetMeta(key, value string) error {
+	if key == "" {
+		return errors.New("set meta: empty key")
+	}
+	if key == metaSchemaVersion {
+		return fmt.Errorf("set meta %s: reserved for the store itself", key)
+	}
+	if err := t.tx.Bucket(bucketMeta).Put([]byte(key), []byte(value)); err != nil {
+		return fmt.Errorf("set meta %s: %w", key, err)
+	}
+	return nil
+}
+
+// Meta returns a non-secret setting; "" when unset.
+func (s *Store) Meta(key string) (string, error) {
+	var v string
+	err := s.view(func(tx *Tx) error {
+		v = tx.Meta(key)
+		return nil
+	})
+	return v, err
+}
+
+// SetMeta writes a non-secret setting in its own transaction.
+func (s *Store) SetMeta(key, value string) error {
+	return s.Update(context.Background(), func(tx *Tx) error { return tx.SetMeta(key, value) })
+}

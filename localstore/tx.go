@@ -1,0 +1,250 @@
+package localstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+// Tx is one store transaction: every read and write of a logical operation
+// (read-modify-write of a record, its sync state and outbox entry) happens
+// in it atomically. A Tx is only valid inside the function it was passed to.
+type Tx struct {
+	tx     *bolt.Tx
+	events []Event
+	seen   map[Event]struct{}
+}
+
+// Update runs fn in one read-write transaction. If fn returns an error, or
+// ctx is cancelled before the commit, nothing is written. Change events are
+// published to subscribers only after a successful commit.
+func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store %s: update not started: %w", s.path, err)
+	}
+	var t *Tx
+	err := s.db.Update(func(btx *bolt.Tx) error {
+		t = &Tx{tx: btx}
+		if err := fn(t); err != nil {
+			return err
+		}
+		// A caller that gave up while fn ran does not want the change.
+		return ctx.Err()
+	})
+	if err != nil {
+		return s.wrapDBErr(err)
+	}
+	s.bus.publish(t.events)
+	return nil
+}
+
+// Batch runs fn in a transaction shared with other concurrent Batch calls
+// (bbolt DB.Batch): fewer fsyncs for bulk imports written from several
+// goroutines. fn may be called more than once (when another call in the same
+// batch fails, bbolt reruns fn alone), so fn must be idempotent: no side
+// effects outside the Tx, or side effects that are safe to repeat. A single
+// goroutine gains nothing from Batch (each call waits for the batch delay);
+// it should group its writes into Update calls of a few hundred records.
+func (s *Store) Batch(ctx context.Context, fn func(tx *Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store %s: batch not started: %w", s.path, err)
+	}
+	// Only the events of the run that committed are published: each run
+	// starts from an empty list.
+	var t *Tx
+	err := s.db.Batch(func(btx *bolt.Tx) error {
+		t = &Tx{tx: btx}
+		return fn(t)
+	})
+	if err != nil {
+		return s.wrapDBErr(err)
+	}
+	s.bus.publish(t.events)
+	return nil
+}
+
+func (s *Store) wrapDBErr(err error) error {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return fmt.Errorf("store %s: %w", s.path, ErrClosed)
+	}
+	return err
+}
+
+// emit records a change event, once per (namespace, key, origin) per Tx.
+func (t *Tx) emit(ev Event) {
+	if t.seen == nil {
+		t.seen = make(map[Event]struct{})
+	}
+	if _, dup := t.seen[ev]; dup {
+		return
+	}
+	t.seen[ev] = struct{}{}
+	t.events = append(t.events, ev)
+}
+
+func (t *Tx) nsBucket(ns model.Namespace) (*bolt.Bucket, error) {
+	if err := checkNS(ns); err != nil {
+		return nil, err
+	}
+	b := t.tx.Bucket([]byte(ns))
+	if b == nil {
+		return nil, fmt.Errorf("bucket %s missing: the store file is damaged", ns)
+	}
+	return b, nil
+}
+
+// Get returns a copy of the value of key in ns, or an error matching
+// ErrNotFound.
+func (t *Tx) Get(ns model.Namespace, key string) ([]byte, error) {
+	b, err := t.nsBucket(ns)
+	if err != nil {
+		return nil, fmt.Errorf("get %s %s: %w", ns, key, err)
+	}
+	v := b.Get([]byte(key))
+	if v == nil {
+		return nil, fmt.Errorf("get %s %s: %w", ns, key, ErrNotFound)
+	}
+	return bytes.Clone(v), nil
+}
+
+// List calls fn for every key of ns starting with prefix, in key order, with
+// a copy of the value.
+func (t *Tx) List(ns model.Namespace, prefix string, fn func(key string, value []byte) error) error {
+	return t.scan(ns, prefix, func(k, v []byte) error {
+		return fn(string(k), bytes.Clone(v))
+	})
+}
+
+// scan walks the keys of ns with prefix; k and v are only valid during fn.
+func (t *Tx) scan(ns model.Namespace, prefix string, fn func(k, v []byte) error) error {
+	b, err := t.nsBucket(ns)
+	if err != nil {
+		return fmt.Errorf("list %s %q: %w", ns, prefix, err)
+	}
+	p := []byte(prefix)
+	c := b.Cursor()
+	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validate checks everything a write needs: the namespace, the key (length,
+// shape, that it belongs to ns) and the value (model.ValidateValue). Errors
+// name the namespace and the key.
+func validatePut(ns model.Namespace, key string, value []byte) error {
+	if err := checkKey(ns, key); err != nil {
+		return fmt.Errorf("put %s %s: %w", ns, clip(key), err)
+	}
+	if err := model.ValidateValue(key, value); err != nil {
+		return fmt.Errorf("put %s %s: %w", ns, key, err)
+	}
+	return nil
+}
+
+// clip shortens over-long keys in messages (a 10 kB key is not helpful).
+func clip(key string) string {
+	if len(key) <= 80 {
+		return key
+	}
+	return strings.ToValidUTF8(key[:80], "") + "..."
+}
+
+// PutLocal stores a value the user (editor, import, CLI) intends: it is
+// validated, and unless the bytes are identical to what is stored (then it
+// is a no-op: no outbox entry, no event), the key's sync state becomes
+// dirty with local_hash = sha256(value) and the key gets one pending outbox
+// entry. A key that already has a pending entry keeps it (and its place in
+// the push order); the entry's hash is updated.
+func (t *Tx) PutLocal(ns model.Namespace, key string, value []byte) error {
+	if err := validatePut(ns, key, value); err != nil {
+		return err
+	}
+	b, err := t.nsBucket(ns)
+	if err != nil {
+		return err
+	}
+	k := []byte(key)
+	if bytes.Equal(b.Get(k), value) {
+		return nil
+	}
+	if err := b.Put(k, bytes.Clone(value)); err != nil {
+		return fmt.Errorf("put %s %s: %w", ns, key, err)
+	}
+	st, _, err := t.SyncState(ns, key)
+	if err != nil {
+		return err
+	}
+	st.LocalHash = model.ValueHash(value)
+	st.Dirty = true
+	if err := t.enqueue(ns, key, &st); err != nil {
+		return err
+	}
+	if err := t.putState(ns, key, st); err != nil {
+		return err
+	}
+	t.emit(Event{NS: ns, Key: key})
+	return nil
+}
+
+// PutRemote stores a value that came from the remote (already merged with
+// the local one by the caller, in this same Tx). remoteHash is the hash of
+// the value the remote holds now. The key is dirty, and has a pending outbox
+// entry, exactly when the stored value differs from the remote one (the
+// merge kept local intent the remote lacks); otherwise any pending entry is
+// removed because the remote already has this value.
+func (t *Tx) PutRemote(ns model.Namespace, key string, value []byte, remoteHash string) error {
+	if err := validatePut(ns, key, value); err != nil {
+		return err
+	}
+	if remoteHash == "" {
+		return fmt.Errorf("put remote %s %s: empty remote hash", ns, key)
+	}
+	b, err := t.nsBucket(ns)
+	if err != nil {
+		return err
+	}
+	k := []byte(key)
+	changed := !bytes.Equal(b.Get(k), value)
+	if changed {
+		if err := b.Put(k, bytes.Clone(value)); err != nil {
+			return fmt.Errorf("put remote %s %s: %w", ns, key, err)
+		}
+	}
+	st, _, err := t.SyncState(ns, key)
+	if err != nil {
+		return err
+	}
+	st.LocalHash = model.ValueHash(value)
+	st.RemoteHash = remoteHash
+	st.Dirty = st.LocalHash != remoteHash
+	if st.Dirty {
+		err = t.enqueue(ns, key, &st)
+	} else {
+		err = t.dequeue(&st)
+	}
+	if err != nil {
+		return err
+	}
+	if err := t.putState(ns, key, st); err != nil {
+		return err
+	}
+	if changed {
+		t.emit(Event{NS: ns, Key: key, Remote: true})
+	}
+	return nil
+}
+
+// PutJSON stores v's canonical JSON (model.Canonical) as a local write.
+func (t *Tx) PutJSON(ns model.Namespace, key string, v any) error {
+	return t.PutLocal(ns, key, model.Canonical(v))
+}
