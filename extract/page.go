@@ -1,0 +1,679 @@
+// Package extract owns everything between a site's HTML files and the
+// platform's page records: it turns one page into a model.Extraction (head,
+// dimensions, content blocks, selector map) and a page audit, scans a folder
+// for changed pages, watches it, and writes reviewed block texts back into the
+// original bytes of a page (Apply) without re-rendering anything else.
+//
+// The extraction contract is DESIGN.md section 6. Same bytes in, same JSON
+// out: nothing here depends on time, map order or the machine.
+package extract
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/andybalholm/cascadia"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+// Result is a page's extraction plus what the audit needs.
+type Result struct {
+	Extraction model.Extraction
+	Audit      model.Audit
+	// Encoding is the charset the page was decoded from ("utf-8", "shift_jis").
+	Encoding string
+	// H1 is the first h1's text (used by the project-wide duplicate audit).
+	H1 string
+}
+
+// Page extracts one HTML page. src is the file's bytes as on disk.
+func Page(src []byte, opts Options) (model.Extraction, error) {
+	r, err := Analyze(src, opts)
+	if err != nil {
+		return model.Extraction{}, err
+	}
+	return r.Extraction, nil
+}
+
+// Analyze extracts one page and audits it.
+func Analyze(src []byte, opts Options) (Result, error) {
+	c, err := compile(opts)
+	if err != nil {
+		return Result{}, err
+	}
+	return c.analyze(src)
+}
+
+func (c *compiled) analyze(src []byte) (Result, error) {
+	if int64(len(src)) > c.maxBytes {
+		return Result{}, fmt.Errorf("%w (%d bytes, limit %d)", ErrTooLarge, len(src), c.maxBytes)
+	}
+	if err := checkInput(src); err != nil {
+		return Result{}, err
+	}
+	enc := detectEncoding(src)
+	text, err := enc.toUTF8(src)
+	if err != nil {
+		return Result{}, err
+	}
+	doc, err := html.Parse(bytes.NewReader(text))
+	if err != nil {
+		return Result{}, fmt.Errorf("parse HTML: %w", err)
+	}
+	p := &pageState{c: c}
+	p.scanDocument(doc)
+	ext := model.Extraction{
+		Engine:           "html",
+		Head:             p.head(),
+		AboveFoldBlocks:  []model.Block{},
+		RestOfPageBlocks: []model.Block{},
+		SelectorMap:      map[string]string{},
+	}
+	root, used, rootSel := c.findMain(doc)
+	ext.MainSelector = used
+	w := &walker{until: c.until, bodyFallback: used == "body"}
+	w.visit(root, nil)
+	p.blocks(w, root, rootSel, &ext)
+	ext.Dimensions = p.dimensions(doc)
+	res := Result{Extraction: ext, Encoding: enc.name, H1: p.firstH1}
+	res.Audit = c.audit(p, &ext)
+	return res, nil
+}
+
+// findMain applies the main selector fallback chain and returns the root,
+// the selector that found it, and a selector that matches only that root.
+func (c *compiled) findMain(doc *html.Node) (*html.Node, string, string) {
+	for i, sel := range c.mainComp {
+		all := sel.MatchAll(doc)
+		if len(all) == 0 {
+			continue
+		}
+		root := all[0]
+		rootSel := c.mainSels[i]
+		if len(all) > 1 || strings.Contains(rootSel, ",") {
+			rootSel = absolutePath(root)
+		}
+		return root, c.mainSels[i], rootSel
+	}
+	// html.Parse always creates a body; this is unreachable in practice.
+	return doc, "body", "html"
+}
+
+// pageState collects what one pass over the whole document finds.
+type pageState struct {
+	c          *compiled
+	headFields map[string]string
+	counts     map[string]int // title, description, canonical, h1 occurrences
+	firstH1    string
+	dataHTML   map[string]string
+	dataBody   map[string]string
+	metaDims   map[string]string
+	lang       string
+}
+
+func (p *pageState) setOnce(k, v string) {
+	if _, ok := p.headFields[k]; !ok {
+		p.headFields[k] = v
+	}
+}
+
+// scanDocument walks every element once for head fields, data-* dimensions,
+// nimbus:* metas and the h1 count.
+func (p *pageState) scanDocument(doc *html.Node) {
+	p.headFields = map[string]string{}
+	p.counts = map[string]int{}
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			if c.Type != html.ElementNode {
+				continue
+			}
+			if c.Namespace != "" {
+				continue // svg/math: their <title> is not the page's
+			}
+			switch c.DataAtom {
+			case atom.Html:
+				p.lang = collapse(attr(c, "lang"))
+				p.dataHTML = dataAttrs(c)
+			case atom.Body:
+				p.dataBody = dataAttrs(c)
+			case atom.Title:
+				p.counts["title"]++
+				p.setOnce("title", collapse(textOf(c)))
+				continue
+			case atom.Meta:
+				p.meta(c)
+				continue
+			case atom.Link:
+				p.link(c)
+				continue
+			case atom.H1:
+				p.counts["h1"]++
+				if p.counts["h1"] == 1 {
+					p.firstH1 = collapse(textOf(c))
+				}
+			case atom.Script, atom.Style, atom.Template, atom.Noscript:
+				continue
+			}
+			walk(c)
+		}
+	}
+	walk(doc)
+}
+
+func (p *pageState) meta(n *html.Node) {
+	name := strings.ToLower(strings.TrimSpace(attr(n, "name")))
+	prop := strings.ToLower(strings.TrimSpace(attr(n, "property")))
+	content := collapse(attr(n, "content"))
+	key := name
+	if key == "" {
+		key = prop
+	}
+	switch {
+	case key == "description":
+		p.counts["description"]++
+		p.setOnce("metaDescription", content)
+	case key == "robots" || key == "keywords":
+		p.setOnce(key, content)
+	case strings.HasPrefix(key, "og:") || strings.HasPrefix(key, "twitter:"):
+		p.setOnce(key, content)
+	case strings.HasPrefix(key, "nimbus:") && len(key) > len("nimbus:"):
+		if p.metaDims == nil {
+			p.metaDims = map[string]string{}
+		}
+		if content != "" {
+			p.metaDims[key[len("nimbus:"):]] = content
+		}
+	}
+	// og:* can come as property= while name= holds something else.
+	if name != "" && prop != "" && (strings.HasPrefix(prop, "og:") || strings.HasPrefix(prop, "twitter:")) {
+		p.setOnce(prop, content)
+	}
+}
+
+func (p *pageState) link(n *html.Node) {
+	rels := strings.Fields(strings.ToLower(attr(n, "rel")))
+	href := strings.TrimSpace(attr(n, "href"))
+	for _, r := range rels {
+		switch r {
+		case "canonical":
+			p.counts["canonical"]++
+			p.setOnce("canonical", href)
+		case "icon":
+			p.setOnce("favicon", href)
+		case "apple-touch-icon":
+			p.setOnce("_touchicon", href)
+		}
+	}
+}
+
+func (p *pageState) head() map[string]string {
+	h := map[string]string{"title": "", "metaDescription": "", "canonical": "", "favicon": ""}
+	for k, v := range p.headFields {
+		if k == "_touchicon" {
+			continue
+		}
+		h[k] = v
+	}
+	if h["favicon"] == "" {
+		h["favicon"] = p.headFields["_touchicon"]
+	}
+	if p.lang != "" {
+		h["lang"] = p.lang
+	}
+	return h
+}
+
+// dimensions merges the configured sources in precedence order.
+func (p *pageState) dimensions(doc *html.Node) map[string]string {
+	d := map[string]string{}
+	c := p.c
+	for _, src := range c.sources {
+		switch src {
+		case "path":
+			if c.pathRe == nil {
+				continue
+			}
+			m := c.pathRe.FindStringSubmatch(model.NormalizeSourcePath(c.opts.SourcePath))
+			for i, name := range c.pathNames {
+				if m != nil && m[i+1] != "" {
+					d[name] = m[i+1]
+				}
+			}
+		case "data":
+			for k, v := range p.dataHTML {
+				d[k] = v
+			}
+			for k, v := range p.dataBody {
+				d[k] = v
+			}
+		case "meta":
+			for k, v := range p.metaDims {
+				d[k] = v
+			}
+		case "css":
+			for i, name := range c.cssNames {
+				n := c.cssSels[i].MatchFirst(doc)
+				if n == nil {
+					continue
+				}
+				v := collapse(attr(n, "content"))
+				if v == "" {
+					v = collapse(textOf(n))
+				}
+				if v != "" {
+					d[name] = v
+				}
+			}
+		}
+	}
+	return d
+}
+
+func dataAttrs(n *html.Node) map[string]string {
+	var m map[string]string
+	for _, a := range n.Attr {
+		if a.Namespace != "" || !strings.HasPrefix(a.Key, "data-") || len(a.Key) == len("data-") {
+			continue
+		}
+		v := collapse(a.Val)
+		if v == "" {
+			continue
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[a.Key[len("data-"):]] = v
+	}
+	return m
+}
+
+// blocks turns the walker's finds into the two block lists and the selector
+// map, numbering block-0, block-1, ... in document order across both lists.
+func (p *pageState) blocks(w *walker, root *html.Node, rootSel string, ext *model.Extraction) {
+	id := 0
+	above := 0
+	foldOpen := true
+	for _, b := range w.found {
+		content := collapse(b.buf.String())
+		if b.typ == "img" {
+			content = collapse(attr(b.node, "alt"))
+		}
+		if content == "" {
+			continue
+		}
+		blk := model.Block{
+			ID:         "block-" + strconv.Itoa(id),
+			Type:       b.typ,
+			Content:    content,
+			Attributes: blockAttrs(b.node),
+		}
+		id++
+		ext.SelectorMap[blk.ID] = selectorFor(b.node, root, rootSel)
+		if foldOpen && (!b.beforeFold || above >= p.c.foldMax) {
+			foldOpen = false
+		}
+		if foldOpen {
+			ext.AboveFoldBlocks = append(ext.AboveFoldBlocks, blk)
+			above++
+		} else {
+			ext.RestOfPageBlocks = append(ext.RestOfPageBlocks, blk)
+		}
+	}
+}
+
+// blockAttrs keeps what review and write-back need: link targets, image
+// sources and texts, and the inner HTML when the element holds inline markup
+// (so review can show it and write-back knows a plain-text replacement would
+// drop it).
+func blockAttrs(n *html.Node) map[string]string {
+	var m map[string]string
+	set := func(k, v string) {
+		if v == "" {
+			return
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[k] = v
+	}
+	switch n.DataAtom {
+	case atom.A:
+		set("href", strings.TrimSpace(attr(n, "href")))
+		set("cta", "true")
+	case atom.Button:
+		set("cta", "true")
+	case atom.Img:
+		set("src", strings.TrimSpace(attr(n, "src")))
+		set("alt", attr(n, "alt"))
+	}
+	set("title", attr(n, "title"))
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type == html.ElementNode || c.Type == html.CommentNode {
+			var buf bytes.Buffer
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				_ = html.Render(&buf, c) // writes to memory; cannot fail
+			}
+			set("html", buf.String())
+			break
+		}
+	}
+	return m
+}
+
+// walker finds block elements in document order under the main root.
+type walker struct {
+	until        cascadia.Selector
+	bodyFallback bool
+	foldEnded    bool
+	found        []*pending
+}
+
+type pending struct {
+	node       *html.Node
+	typ        string
+	buf        strings.Builder
+	beforeFold bool
+}
+
+// skipped elements never hold content.
+func skipped(n *html.Node) bool {
+	if n.Namespace != "" {
+		return true // svg, math
+	}
+	switch n.DataAtom {
+	case atom.Script, atom.Style, atom.Template, atom.Svg, atom.Noscript, atom.Math, atom.Iframe, atom.Object:
+		return true
+	}
+	return false
+}
+
+// chrome reports site chrome that is not content when the main root fell back
+// to body.
+func chrome(n *html.Node) bool {
+	switch n.DataAtom {
+	case atom.Header, atom.Nav, atom.Footer:
+		return true
+	case atom.Table:
+		return navigationTable(n)
+	}
+	switch strings.ToLower(attr(n, "role")) {
+	case "navigation", "banner", "contentinfo":
+		return true
+	}
+	return false
+}
+
+// navigationTable reports a layout table that is mostly links (old sites put
+// their menus in tables): at least 3 links and 70% of its text inside them.
+func navigationTable(n *html.Node) bool {
+	links, linkText, all := 0, 0, 0
+	var walk func(n *html.Node, inLink bool)
+	walk = func(n *html.Node, inLink bool) {
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			switch c.Type {
+			case html.TextNode:
+				l := len(strings.TrimSpace(c.Data))
+				all += l
+				if inLink {
+					linkText += l
+				}
+			case html.ElementNode:
+				in := inLink
+				if c.DataAtom == atom.A && attr(c, "href") != "" {
+					links++
+					in = true
+				}
+				walk(c, in)
+			}
+		}
+	}
+	walk(n, false)
+	return links >= 3 && linkText*10 >= all*7
+}
+
+// blockKind is the block type of an element, or "" when it is not a block.
+func blockKind(n *html.Node) string {
+	switch n.DataAtom {
+	case atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6, atom.P, atom.Li,
+		atom.Blockquote, atom.Figcaption, atom.Td, atom.Th, atom.Button:
+		return n.Data
+	case atom.Img:
+		return "img"
+	case atom.A:
+		if isCTA(n) {
+			return "a"
+		}
+	}
+	return ""
+}
+
+// isCTA tells a call-to-action link from an ordinary inline link: a button
+// role or a button/cta class.
+func isCTA(n *html.Node) bool {
+	if strings.EqualFold(attr(n, "role"), "button") {
+		return true
+	}
+	for _, cl := range strings.Fields(strings.ToLower(attr(n, "class"))) {
+		if strings.Contains(cl, "btn") || strings.Contains(cl, "button") || strings.Contains(cl, "cta") {
+			return true
+		}
+	}
+	return false
+}
+
+// visit handles one element: a block element opens its own text buffer
+// (innermost wins; its own text outside nested blocks stays its own block),
+// anything else passes its text to the enclosing block.
+func (w *walker) visit(n *html.Node, cur *pending) {
+	if n.Type != html.ElementNode {
+		return
+	}
+	if !w.foldEnded && w.until.Match(n) {
+		w.foldEnded = true
+	}
+	kind := blockKind(n)
+	if kind == "" {
+		w.children(n, cur)
+		return
+	}
+	if cur != nil {
+		cur.buf.WriteByte(' ')
+	}
+	p := &pending{node: n, typ: kind, beforeFold: !w.foldEnded}
+	w.found = append(w.found, p)
+	if kind != "img" {
+		w.children(n, p)
+	}
+	if cur != nil {
+		cur.buf.WriteByte(' ')
+	}
+}
+
+func (w *walker) children(n *html.Node, cur *pending) {
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		switch c.Type {
+		case html.TextNode:
+			if cur != nil {
+				cur.buf.WriteString(c.Data)
+			}
+		case html.ElementNode:
+			if skipped(c) || (w.bodyFallback && chrome(c)) {
+				continue
+			}
+			if c.DataAtom == atom.Br {
+				if cur != nil {
+					cur.buf.WriteByte(' ')
+				}
+				continue
+			}
+			w.visit(c, cur)
+		}
+	}
+}
+
+// selectorFor builds a selector for n: the root's unique selector followed by
+// a child-combinator chain, with :nth-of-type wherever a sibling shares the
+// tag. It is built on the parsed tree (the same tree any selector engine
+// sees), so parser-inserted elements such as tbody appear in it.
+func selectorFor(n, root *html.Node, rootSel string) string {
+	if n == root {
+		return rootSel
+	}
+	var parts []string
+	for x := n; x != nil && x != root; x = x.Parent {
+		parts = append(parts, step(x))
+	}
+	var b strings.Builder
+	b.WriteString(rootSel)
+	for i := len(parts) - 1; i >= 0; i-- {
+		b.WriteString(" > ")
+		b.WriteString(parts[i])
+	}
+	return b.String()
+}
+
+// absolutePath is a selector from html down to n.
+func absolutePath(n *html.Node) string {
+	var parts []string
+	for x := n; x != nil && x.Type == html.ElementNode; x = x.Parent {
+		parts = append(parts, step(x))
+	}
+	for i, j := 0, len(parts)-1; i < j; i, j = i+1, j-1 {
+		parts[i], parts[j] = parts[j], parts[i]
+	}
+	return strings.Join(parts, " > ")
+}
+
+func step(x *html.Node) string {
+	idx, total := 0, 0
+	if x.Parent != nil {
+		for s := x.Parent.FirstChild; s != nil; s = s.NextSibling {
+			if s.Type == html.ElementNode && s.Data == x.Data {
+				total++
+				if s == x {
+					idx = total
+				}
+			}
+		}
+	}
+	name := cssIdent(x.Data)
+	if total <= 1 {
+		return name
+	}
+	return name + ":nth-of-type(" + strconv.Itoa(idx) + ")"
+}
+
+// cssIdent escapes a tag name for a selector (custom elements may hold
+// characters a selector must escape).
+func cssIdent(s string) string {
+	ok := true
+	for i, r := range s {
+		if !(r == '-' || r == '_' || unicode.IsLetter(r) || (i > 0 && unicode.IsDigit(r))) {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	for i, r := range s {
+		if r == '-' || r == '_' || unicode.IsLetter(r) || (i > 0 && unicode.IsDigit(r)) {
+			b.WriteRune(r)
+		} else {
+			fmt.Fprintf(&b, "\\%x ", r)
+		}
+	}
+	return b.String()
+}
+
+func attr(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Namespace == "" && a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+// textOf is the text of n's subtree without script/style and friends.
+func textOf(n *html.Node) string {
+	var b strings.Builder
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			switch c.Type {
+			case html.TextNode:
+				b.WriteString(c.Data)
+			case html.ElementNode:
+				if c.DataAtom == atom.Br {
+					b.WriteByte(' ')
+				} else if !skipped(c) {
+					walk(c)
+				}
+			}
+		}
+	}
+	if n.Type == html.ElementNode && n.DataAtom == atom.Title {
+		// <title> holds raw text only.
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			if c.Type == html.TextNode {
+				b.WriteString(c.Data)
+			}
+		}
+		return b.String()
+	}
+	walk(n)
+	return b.String()
+}
+
+// Collapse trims s and replaces every run of Unicode white space (including
+// NBSP, which generated titles are full of) by one ASCII space.
+func Collapse(s string) string { return collapse(s) }
+
+func collapse(s string) string {
+	// Fast path: nothing to do for already-clean ASCII.
+	clean := true
+	prevSpace := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x80 {
+			clean = false
+			break
+		}
+		sp := c == ' ' || (c >= '\t' && c <= '\r')
+		if sp && (prevSpace || c != ' ') {
+			clean = false
+			break
+		}
+		prevSpace = sp
+	}
+	if clean && !prevSpace {
+		return s
+	}
+	if clean && s == "" {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
