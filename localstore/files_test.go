@@ -1,0 +1,169 @@
+package localstore
+
+import (
+	"bytes"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+func TestFileIndex(t *testing.T) {
+	s := openTest(t)
+	other := "proj_ba9876543210"
+	entries := []FileEntry{
+		{SourcePath: "dist/b.html", ProjectID: testProject, PageID: testPageID("dist/b.html"), SHA256: strings.Repeat("b", 64), Size: 10, ModTimeNs: 2},
+		{SourcePath: "dist/a.html", ProjectID: testProject, PageID: testPageID("dist/a.html"), SHA256: strings.Repeat("a", 64), Size: 20, ModTimeNs: 1},
+		{SourcePath: "site/a.html", ProjectID: other, PageID: model.PageID(other, "site/a.html"), Size: 5},
+	}
+	err := s.Update(ctx, func(tx *Tx) error {
+		for _, fe := range entries {
+			if err := tx.PutFile(fe); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fe, ok, err := s.File("dist/a.html")
+	if err != nil || !ok || !reflect.DeepEqual(fe, entries[1]) {
+		t.Fatalf("File = %+v, %v, %v", fe, ok, err)
+	}
+	if _, ok, err := s.File("dist/none.html"); ok || err != nil {
+		t.Fatalf("File of unknown path: ok=%v err=%v", ok, err)
+	}
+	var got []string
+	if err := s.Files(testProject, func(fe FileEntry) error { got = append(got, fe.SourcePath); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"dist/a.html", "dist/b.html"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("Files(%s) = %v; want %v", testProject, got, want)
+	}
+	// A vanished file is marked, never removed.
+	err = s.Update(ctx, func(tx *Tx) error {
+		fe, _, err := tx.File("dist/b.html")
+		if err != nil {
+			return err
+		}
+		fe.Missing = true
+		return tx.PutFile(fe)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fe, _, _ := s.File("dist/b.html"); !fe.Missing || fe.Size != 10 {
+		t.Fatalf("after marking missing: %+v", fe)
+	}
+	for _, tc := range []struct {
+		name string
+		fe   FileEntry
+		want string
+	}{
+		{"empty path", FileEntry{ProjectID: testProject}, "empty source_path"},
+		{"backslashes", FileEntry{SourcePath: `dist\a.html`, ProjectID: testProject}, "not normalised"},
+		{"no project", FileEntry{SourcePath: "dist/c.html"}, "empty project_id"},
+		{"negative size", FileEntry{SourcePath: "dist/c.html", ProjectID: testProject, Size: -1}, "negative size"},
+	} {
+		err := s.Update(ctx, func(tx *Tx) error { return tx.PutFile(tc.fe) })
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: PutFile = %v; want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestQuarantine(t *testing.T) {
+	s := openTest(t)
+	bad := []byte("{\"status\":\"donee\"}\xff")
+	key := model.StatusKey(testProject, testPageID("a"))
+	err := s.Update(ctx, func(tx *Tx) error {
+		if err := tx.Quarantine(model.NSStatus, key, bad, "status: \"donee\" is not one of ..."); err != nil {
+			return err
+		}
+		return tx.Quarantine(model.NSPages, "page:x", []byte("{}"), "second")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []QuarantineEntry
+	if err := s.Quarantined(func(e QuarantineEntry) error { got = append(got, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Key != key || got[0].NS != model.NSStatus || !bytes.Equal(got[0].Value, bad) ||
+		got[1].Reason != "second" || got[0].Seq >= got[1].Seq {
+		t.Fatalf("Quarantined = %+v", got)
+	}
+	if _, err := model.ParseTime(got[0].At); err != nil {
+		t.Fatalf("quarantine stamp: %v", err)
+	}
+	// Quarantined values never reach the namespace buckets or the outbox.
+	if _, err := s.Get(model.NSStatus, key); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("quarantined value readable as a record: %v", err)
+	}
+	if n, _ := s.OutboxLen(); n != 0 {
+		t.Fatalf("OutboxLen = %d", n)
+	}
+}
+
+func TestTypedHelpers(t *testing.T) {
+	s := openTest(t)
+	recs := everyKind(t)
+	err := s.Update(ctx, func(tx *Tx) error {
+		for _, r := range recs {
+			if err := tx.PutLocal(r.ns, r.key, r.value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.GetProject(testProject)
+	if err != nil || !reflect.DeepEqual(p, testProjectData("example.com")) {
+		t.Fatalf("GetProject = %+v, %v", p, err)
+	}
+	var projects []string
+	if err := s.ListProjects(func(p model.ProjectData) error { projects = append(projects, p.ProjectID); return nil }); err != nil || len(projects) != 1 {
+		t.Fatalf("ListProjects = %v, %v", projects, err)
+	}
+	pageID := testPageID("dist/local/birmingham/rolex-repair.html")
+	if pg, err := s.GetPage(testProject, pageID); err != nil || len(pg.Extraction.RestOfPageBlocks) != 16 {
+		t.Fatalf("GetPage = %v", err)
+	}
+	if r, err := s.GetReview(testProject, pageID); err != nil || r.Blocks["block-0"].State != model.ReviewAccepted {
+		t.Fatalf("GetReview = %+v, %v", r, err)
+	}
+	if b, err := s.GetBatch(testProject, testBatch); err != nil || b.Pages[pageID].Status != model.StatusQueued {
+		t.Fatalf("GetBatch = %+v, %v", b, err)
+	}
+	var batches int
+	if err := s.ListBatches(testProject, func(model.BatchData) error { batches++; return nil }); err != nil || batches != 1 {
+		t.Fatalf("ListBatches = %d, %v", batches, err)
+	}
+	if q, err := s.GetQueue(testProject); err != nil || len(q.Items) != 1 {
+		t.Fatalf("GetQueue = %+v, %v", q, err)
+	}
+	if st, err := s.GetStatus(testProject, pageID); err != nil || st.Status != model.StatusQueued {
+		t.Fatalf("GetStatus = %+v, %v", st, err)
+	}
+	var ids []string
+	if err := s.ListStatuses(testProject, func(id string, _ model.StatusData) error { ids = append(ids, id); return nil }); err != nil ||
+		!reflect.DeepEqual(ids, []string{pageID}) {
+		t.Fatalf("ListStatuses = %v, %v", ids, err)
+	}
+	if l, err := s.GetLogs(testProject, pageID); err != nil || len(l.Entries) != 1 {
+		t.Fatalf("GetLogs = %+v, %v", l, err)
+	}
+	u, err := GetJSON[model.UserData](s, model.NSUsers, model.UserKey(testUser))
+	if err != nil || u.Email != "alice@example.com" {
+		t.Fatalf("GetJSON user = %+v, %v", u, err)
+	}
+	// Decoding into the wrong type names the key.
+	if _, err := GetJSON[model.ProjectsList](s, model.NSUsers, model.UserKey(testUser)); err == nil || !strings.Contains(err.Error(), model.UserKey(testUser)) {
+		t.Fatalf("GetJSON into the wrong type = %v", err)
+	}
+}
