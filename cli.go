@@ -108,7 +108,7 @@ func (e *env) Workspace() (*workspace.Workspace, error) {
 	if e.ws != nil {
 		return e.ws, nil
 	}
-	w, err := workspace.Open(e.StorePath)
+	w, err := workspace.OpenWith(e.StorePath, workspace.Options{Email: e.Email, UserAgent: userAgent()})
 	if err != nil {
 		return nil, err
 	}

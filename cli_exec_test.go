@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nimbus-desktop/nimbus/workspace"
+)
+
+// The test binary doubles as the nimbus binary: run with
+// NIMBUS_TEST_AS_MAIN=1 it executes the real main(), so these tests see real
+// process exit codes and stderr without a separate (cgo) build.
+func TestMain(m *testing.M) {
+	if os.Getenv("NIMBUS_TEST_AS_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// execNimbus runs the binary as a separate process.
+func execNimbus(t *testing.T, timeout time.Duration, args ...string) (stdout, stderr string, code int, took time.Duration) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "NIMBUS_TEST_AS_MAIN=1", "NIMBUS_STORE=", "NIMBUS_EMAIL=")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(timeout):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("nimbus %v still running after %v", args, timeout)
+	}
+	took = time.Since(start)
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	default:
+		t.Fatalf("nimbus %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code, took
+}
+
+func TestBinaryExitCodes(t *testing.T) {
+	store := tempStore(t)
+	cases := []struct {
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{[]string{"version"}, 0, "Nimbus Desktop 0.1.0", ""},
+		{[]string{"--store", store, "project", "create", "--name", "example.com"}, 0, "created project proj_", ""},
+		{[]string{"--store", store, "project", "show", "proj_000000000000"}, 1, "", "nimbus: no such project"},
+		{[]string{"--store", store, "project", "create"}, 2, "", "nimbus: project create: --name is required"},
+		{[]string{"nonsense"}, 2, "", `nimbus: unknown command "nonsense"`},
+	}
+	for _, c := range cases {
+		out, errOut, code, _ := execNimbus(t, 30*time.Second, c.args...)
+		if code != c.code || !strings.Contains(out, c.stdout) || !strings.Contains(errOut, c.stderr) {
+			t.Errorf("nimbus %v: exit %d stdout %q stderr %q; want %d, %q, %q", c.args, code, out, errOut, c.code, c.stdout, c.stderr)
+		}
+		if code != 0 && strings.Count(errOut, "\n") != 1 {
+			t.Errorf("nimbus %v: stderr is not one line: %q", c.args, errOut)
+		}
+	}
+}
+
+// A second Nimbus on a store that another process holds fails fast with a
+// message that says what is going on, instead of hanging on the file lock.
+func TestSecondInstanceFailsFast(t *testing.T) {
+	store := tempStore(t)
+	w, err := workspace.Open(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	_, errOut, code, took := execNimbus(t, 10*time.Second, "--store", store, "project", "list")
+	want := "nimbus: the store " + store + " is open in another Nimbus window\n"
+	if code != 1 || errOut != want {
+		t.Errorf("exit %d stderr %q; want 1 and %q", code, errOut, want)
+	}
+	// The child's own start-up is included; the lock wait itself is 1 s.
+	if took > 2*time.Second {
+		t.Errorf("second instance took %v to give up, want < 2s", took)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Released: the same command now works.
+	if _, errOut, code, _ := execNimbus(t, 10*time.Second, "--store", store, "project", "list"); code != 0 {
+		t.Errorf("after release: exit %d %q", code, errOut)
+	}
+}

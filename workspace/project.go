@@ -1,0 +1,207 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nimbus-desktop/nimbus/localstore"
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+// Seed defaults of a new project's settings.
+const (
+	DefaultTone             = "professional"
+	DefaultMaxPagesPerBatch = 1000
+	DefaultConcurrency      = 5
+	DefaultAIModel          = "gpt-4"
+)
+
+// ProjectOptions are the optional settings of CreateProject; zero values take
+// the seed defaults (domain defaults to the project name).
+type ProjectOptions struct {
+	Domain  string
+	Tone    string
+	AIModel string
+}
+
+// DefaultSettings returns a new project's settings.
+func DefaultSettings(name string, opts ProjectOptions) model.ProjectSettings {
+	s := model.ProjectSettings{
+		Tone:               DefaultTone,
+		MaxPagesPerBatch:   DefaultMaxPagesPerBatch,
+		DefaultConcurrency: DefaultConcurrency,
+		AIModel:            DefaultAIModel,
+		Domain:             name,
+	}
+	if opts.Domain != "" {
+		s.Domain = opts.Domain
+	}
+	if opts.Tone != "" {
+		s.Tone = opts.Tone
+	}
+	if opts.AIModel != "" {
+		s.AIModel = opts.AIModel
+	}
+	return s
+}
+
+// CreateProject creates project:{id} with the seed's default settings, adds
+// it to projects:{user_id} and makes it current, bootstrapping the account on
+// a fresh store, all in one transaction. Names are unique per store: two
+// projects called "example.com" would be indistinguishable in every list.
+func (w *Workspace) CreateProject(ctx context.Context, name string, opts ProjectOptions) (model.ProjectData, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return model.ProjectData{}, errors.New("create project: the name is empty")
+	}
+	var p model.ProjectData
+	err := w.store.Update(ctx, func(tx *localstore.Tx) error {
+		now := time.Now()
+		acc, err := w.ensureAccount(tx, "", now)
+		if err != nil {
+			return err
+		}
+		var dup string
+		if err := tx.List(model.NSProjects, "project:", func(key string, value []byte) error {
+			q, err := decodeProject(key, value)
+			if err != nil {
+				return err
+			}
+			if strings.EqualFold(q.Name, name) {
+				dup = q.ProjectID
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if dup != "" {
+			return fmt.Errorf("create project %q: a project with that name exists already (%s)", name, dup)
+		}
+		stamp := model.FormatTime(now)
+		p = model.ProjectData{
+			ProjectID:       model.NewProjectID(),
+			UserID:          acc.UserID,
+			Name:            name,
+			Created:         stamp,
+			Settings:        DefaultSettings(name, opts),
+			Usage:           model.ProjectUsage{LastActivity: stamp},
+			SettingsUpdated: stamp,
+		}
+		if err := p.Validate(); err != nil {
+			return fmt.Errorf("create project %q: %w", name, err)
+		}
+		if err := tx.PutJSON(model.NSProjects, model.ProjectKey(p.ProjectID), p); err != nil {
+			return fmt.Errorf("create project %q: %w", name, err)
+		}
+		if err := addToList(tx, model.ProjectsKey(acc.UserID), p.ProjectID); err != nil {
+			return fmt.Errorf("create project %q: %w", name, err)
+		}
+		return tx.SetMeta(metaCurrentProject, p.ProjectID)
+	})
+	if err != nil {
+		return model.ProjectData{}, err
+	}
+	return p, nil
+}
+
+func decodeProject(key string, value []byte) (model.ProjectData, error) {
+	v, err := model.DecodeValue(key, value)
+	if err != nil {
+		return model.ProjectData{}, fmt.Errorf("%s %s: %w", model.NSProjects, key, err)
+	}
+	p, ok := v.(*model.ProjectData)
+	if !ok {
+		return model.ProjectData{}, fmt.Errorf("%s %s: holds a %T, not a project", model.NSProjects, key, v)
+	}
+	return *p, nil
+}
+
+func txProject(tx *localstore.Tx, projectID string) (model.ProjectData, error) {
+	if projectID == "" {
+		return model.ProjectData{}, fmt.Errorf("%w: empty project ID", ErrNoProject)
+	}
+	key := model.ProjectKey(projectID)
+	b, err := tx.Get(model.NSProjects, key)
+	if errors.Is(err, localstore.ErrNotFound) {
+		return model.ProjectData{}, fmt.Errorf("%w: %s is not in this store ('nimbus project list' shows the projects)", ErrNoProject, projectID)
+	}
+	if err != nil {
+		return model.ProjectData{}, err
+	}
+	return decodeProject(key, b)
+}
+
+// Project returns one project's record.
+func (w *Workspace) Project(projectID string) (model.ProjectData, error) {
+	key := model.ProjectKey(projectID)
+	b, err := w.store.Get(model.NSProjects, key)
+	if errors.Is(err, localstore.ErrNotFound) || projectID == "" {
+		return model.ProjectData{}, fmt.Errorf("%w: %q is not in this store ('nimbus project list' shows the projects)", ErrNoProject, projectID)
+	}
+	if err != nil {
+		return model.ProjectData{}, err
+	}
+	return decodeProject(key, b)
+}
+
+// Projects returns every project the local mirror holds, oldest first.
+func (w *Workspace) Projects() ([]model.ProjectData, error) {
+	var ps []model.ProjectData
+	err := w.store.List(model.NSProjects, "project:", func(key string, value []byte) error {
+		p, err := decodeProject(key, value)
+		if err != nil {
+			return err
+		}
+		ps = append(ps, p)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list projects: %w", err)
+	}
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].Created != ps[j].Created {
+			return ps[i].Created < ps[j].Created
+		}
+		return ps[i].ProjectID < ps[j].ProjectID
+	})
+	return ps, nil
+}
+
+// UpdateSettings applies change to a project's settings in one
+// read-modify-write transaction and stamps settings_updated (the merge takes
+// settings from the later stamp). The result is validated before it is
+// written; an invalid change writes nothing.
+func (w *Workspace) UpdateSettings(ctx context.Context, projectID string, change func(*model.ProjectSettings)) (model.ProjectData, error) {
+	var p model.ProjectData
+	err := w.store.Update(ctx, func(tx *localstore.Tx) error {
+		var err error
+		p, err = txProject(tx, projectID)
+		if err != nil {
+			return err
+		}
+		change(&p.Settings)
+		p.SettingsUpdated = laterStamp(p.SettingsUpdated, time.Now())
+		if err := p.Validate(); err != nil {
+			return fmt.Errorf("update settings of %s: %w", projectID, err)
+		}
+		return tx.PutJSON(model.NSProjects, model.ProjectKey(projectID), p)
+	})
+	if err != nil {
+		return model.ProjectData{}, err
+	}
+	return p, nil
+}
+
+// laterStamp returns now, or one millisecond after prev when the clock has
+// not passed prev (two changes within a millisecond, or a skewed clock): the
+// new settings must win the merge against the ones they replace.
+func laterStamp(prev string, now time.Time) string {
+	if t, err := model.ParseTime(prev); err == nil && !now.After(t) {
+		now = t.Add(time.Millisecond)
+	}
+	return model.FormatTime(now)
+}
