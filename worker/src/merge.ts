@@ -1,0 +1,363 @@
+// Merge functions for every record kind: the same rules as the desktop's
+// model/merge.go (DESIGN.md section 4). Each merge is commutative,
+// associative and idempotent, so the Worker and any number of desktops can
+// read-merge-write the same key without coordination; a lost update is healed
+// on the next write instead of silently dropped. The shared vectors in
+// testdata/merge/*.json pin the Go and TypeScript behaviour together.
+
+import { canonicalKind, kindOf, normalize } from "./canonical";
+import {
+  BATCH_STATUS_RANK,
+  MAX_LOG_ENTRIES,
+  PAGE_STATUS_RANK,
+  type BatchData,
+  type BatchPage,
+  type BatchStatus,
+  type CacheData,
+  type KeyData,
+  type LogData,
+  type LogEntry,
+  type PageData,
+  type ProjectData,
+  type QueueData,
+  type QueueItem,
+  type ReviewData,
+  type ReviewDecision,
+  type StatusData,
+  type UserData,
+} from "./types";
+
+/** Compares two ISO 8601 timestamps; the empty string is the earliest. */
+export function cmpTime(a: string | undefined, b: string | undefined): number {
+  const x = a ?? "";
+  const y = b ?? "";
+  if (x === y) return 0;
+  if (x === "") return -1;
+  if (y === "") return 1;
+  const tx = Date.parse(x);
+  const ty = Date.parse(y);
+  if (!Number.isNaN(tx) && !Number.isNaN(ty) && tx !== ty) return tx < ty ? -1 : 1;
+  return x < y ? -1 : 1;
+}
+
+export function laterTime(a: string | undefined, b: string | undefined): string {
+  return cmpTime(a, b) >= 0 ? (a ?? "") : (b ?? "");
+}
+
+export function earlierNonEmpty(a: string | undefined, b: string | undefined): string {
+  if (!a) return b ?? "";
+  if (!b) return a;
+  return cmpTime(a, b) <= 0 ? a : b;
+}
+
+function cmpStr(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Deterministic tie-break: the record whose canonical bytes sort higher wins. */
+function byBytes<T>(kind: string, a: T, b: T): T {
+  return cmpStr(canonicalKind(kind, a), canonicalKind(kind, b)) >= 0 ? a : b;
+}
+
+function maxStr(a: string | undefined, b: string | undefined): string {
+  const x = a ?? "";
+  const y = b ?? "";
+  return x >= y ? x : y;
+}
+
+// ---- single-writer records: the later stamp wins ---------------------------
+
+export function mergeUser(a: UserData, b: UserData): UserData {
+  const c = cmpTime(a.updated || a.created, b.updated || b.created);
+  if (c !== 0) return c > 0 ? a : b;
+  return byBytes("user", a, b);
+}
+
+function laterCreated<T extends { created: string }>(kind: string) {
+  return (a: T, b: T): T => {
+    const c = cmpTime(a.created, b.created);
+    if (c !== 0) return c > 0 ? a : b;
+    return byBytes(kind, a, b);
+  };
+}
+
+export const mergeEmail = laterCreated<{ user_id: string; created: string }>("email");
+export const mergeSession = laterCreated<{ user_id: string; created: string }>("session");
+export const mergeCache = laterCreated<CacheData>("cache");
+
+export function mergeSet(a: string[] | null, b: string[] | null): string[] {
+  return [...new Set([...(a ?? []), ...(b ?? [])])].sort(cmpStr);
+}
+
+export function mergeProject(a: ProjectData, b: ProjectData): ProjectData {
+  const c = cmpTime(a.settings_updated, b.settings_updated);
+  const win = c > 0 ? a : c < 0 ? b : byBytes("project", a, b);
+  return {
+    ...win,
+    usage: {
+      total_pages: Math.max(a.usage?.total_pages ?? 0, b.usage?.total_pages ?? 0),
+      total_batches: Math.max(a.usage?.total_batches ?? 0, b.usage?.total_batches ?? 0),
+      last_activity: laterTime(a.usage?.last_activity, b.usage?.last_activity),
+    },
+  };
+}
+
+// ---- apikey: D creates/deactivates, W counts usage -------------------------
+
+function day(ts: string): string {
+  return ts ? ts.slice(0, 10) : "";
+}
+
+export function mergeApiKey(a: KeyData, b: KeyData): KeyData {
+  const base = byBytes("apikey", a, b);
+  // requests_today belongs to the day of last_used: a counter from an
+  // earlier day is stale, so compare (day, count) as a pair.
+  const da = day(a.last_used);
+  const db = day(b.last_used);
+  let today: number;
+  if (da !== db) today = da > db ? a.usage.requests_today : b.usage.requests_today;
+  else today = Math.max(a.usage.requests_today, b.usage.requests_today);
+  return {
+    ...base,
+    created: earlierNonEmpty(a.created, b.created),
+    active: a.active && b.active,
+    last_used: laterTime(a.last_used, b.last_used),
+    usage: {
+      requests_today: today,
+      requests_total: Math.max(a.usage.requests_total, b.usage.requests_total),
+    },
+  };
+}
+
+// ---- review: per block, the later decision wins ----------------------------
+
+export function mergeReview(a: ReviewData, b: ReviewData): ReviewData {
+  const blocks: Record<string, ReviewDecision> = { ...(a.blocks ?? {}) };
+  for (const [id, d] of Object.entries(b.blocks ?? {})) {
+    const cur = blocks[id];
+    if (!cur) {
+      blocks[id] = d;
+      continue;
+    }
+    const c = cmpTime(cur.decided, d.decided);
+    blocks[id] = c > 0 ? cur : c < 0 ? d : byBytes("review", { blocks: { x: cur } }, { blocks: { x: d } }).blocks!.x;
+  }
+  return {
+    page_id: maxStr(a.page_id, b.page_id),
+    project_id: maxStr(a.project_id, b.project_id),
+    blocks,
+    updated: laterTime(a.updated, b.updated),
+  };
+}
+
+// ---- page: D owns extraction, W owns optimization --------------------------
+
+const EXTRACTION_GROUP = [
+  "page_id",
+  "project_id",
+  "batch_id",
+  "source_path",
+  "uploaded",
+  "extraction",
+  "content_hash",
+  "audit",
+  "source_missing",
+] as const;
+
+export function mergePage(a: PageData, b: PageData): PageData {
+  const ea = { ...a, optimization: undefined };
+  const eb = { ...b, optimization: undefined };
+  const c = cmpTime(a.uploaded, b.uploaded);
+  const win = c > 0 ? ea : c < 0 ? eb : byBytes("page", ea, eb);
+  const out: PageData = {} as PageData;
+  for (const f of EXTRACTION_GROUP) (out as unknown as Record<string, unknown>)[f] = win[f];
+  // An optimization is only kept when computed from the merged content: one
+  // computed for older content is stale (DESIGN.md section 4).
+  const want = out.content_hash ?? "";
+  let opt: PageData["optimization"];
+  for (const o of [a.optimization, b.optimization]) {
+    if (!o || (o.source_hash ?? "") !== want) continue;
+    if (!opt) {
+      opt = o;
+      continue;
+    }
+    const oc = cmpTime(opt.completed, o.completed);
+    if (oc < 0) opt = o;
+    else if (oc === 0) {
+      opt = byBytes("page", { optimization: opt }, { optimization: o }).optimization;
+    }
+  }
+  if (opt) out.optimization = opt;
+  return out;
+}
+
+// ---- status: compare (batch_id, rank, updated) ------------------------------
+
+export function mergeStatus(a: StatusData, b: StatusData): StatusData {
+  let c = cmpStr(a.batch_id ?? "", b.batch_id ?? "");
+  if (c === 0) c = (PAGE_STATUS_RANK[a.status] ?? -1) - (PAGE_STATUS_RANK[b.status] ?? -1);
+  if (c === 0) c = cmpTime(a.updated, b.updated);
+  if (c !== 0) return c > 0 ? a : b;
+  return byBytes("status", a, b);
+}
+
+// ---- queue: union by (batch_id, page_id) ------------------------------------
+
+export function sortQueue(items: QueueItem[]): QueueItem[] {
+  return items.sort(
+    (x, y) =>
+      y.priority - x.priority ||
+      cmpTime(x.queued_at, y.queued_at) ||
+      cmpStr(x.batch_id, y.batch_id) ||
+      cmpStr(x.page_id, y.page_id),
+  );
+}
+
+export function mergeQueue(a: QueueData, b: QueueData): QueueData {
+  const m = new Map<string, QueueItem>();
+  for (const it of [...(a.items ?? []), ...(b.items ?? [])]) {
+    const k = it.batch_id + "\u0000" + it.page_id;
+    const cur = m.get(k);
+    if (!cur) {
+      m.set(k, { ...it });
+      continue;
+    }
+    m.set(k, {
+      page_id: it.page_id,
+      batch_id: it.batch_id,
+      priority: Math.max(cur.priority, it.priority),
+      queued_at: earlierNonEmpty(cur.queued_at, it.queued_at),
+      attempts: Math.max(cur.attempts, it.attempts),
+    });
+  }
+  return {
+    items: sortQueue([...m.values()]),
+    last_processed: laterTime(a.last_processed, b.last_processed),
+  };
+}
+
+// ---- logs: union by (timestamp, step, message), newest 1000 ----------------
+
+function cmpEntry(x: LogEntry, y: LogEntry): number {
+  return cmpTime(x.timestamp, y.timestamp) || cmpStr(x.step, y.step) || cmpStr(x.message, y.message);
+}
+
+export function mergeLogs(a: LogData, b: LogData): LogData {
+  const m = new Map<string, LogEntry>();
+  for (const e of [...(a.entries ?? []), ...(b.entries ?? [])]) {
+    const k = JSON.stringify([e.timestamp, e.step, e.message]);
+    const cur = m.get(k);
+    m.set(k, cur ? byBytes("logs", { entries: [cur] }, { entries: [e] }).entries![0] : e);
+  }
+  let entries = [...m.values()].sort(cmpEntry);
+  if (entries.length > MAX_LOG_ENTRIES) entries = entries.slice(entries.length - MAX_LOG_ENTRIES);
+  return { page_id: maxStr(a.page_id, b.page_id), entries };
+}
+
+// ---- batch: per page rank then time; summary and status derived -----------
+
+function pageTime(p: BatchPage): string {
+  return p.completed || p.started || p.uploaded || "";
+}
+
+function mergeBatchPage(x: BatchPage, y: BatchPage): BatchPage {
+  let c = (PAGE_STATUS_RANK[x.status] ?? -1) - (PAGE_STATUS_RANK[y.status] ?? -1);
+  if (c === 0) c = cmpTime(pageTime(x), pageTime(y));
+  if (c !== 0) return c > 0 ? x : y;
+  return byBytes("batch", { pages: { x } }, { pages: { x: y } }).pages!.x;
+}
+
+export function summarize(pages: Record<string, BatchPage>): BatchData["summary"] {
+  let completed = 0;
+  let failed = 0;
+  let pending = 0;
+  let totalMs = 0;
+  let timed = 0;
+  for (const p of Object.values(pages)) {
+    if (p.status === "done") {
+      completed++;
+      if (p.started && p.completed) {
+        const d = Date.parse(p.completed) - Date.parse(p.started);
+        if (Number.isFinite(d) && d >= 0) {
+          totalMs += d;
+          timed++;
+        }
+      }
+    } else if (p.status === "failed") failed++;
+    else pending++;
+  }
+  return { completed, failed, pending, average_time_ms: timed ? Math.floor(totalMs / timed) : 0 };
+}
+
+export function deriveBatchStatus(pages: Record<string, BatchPage>): BatchStatus {
+  const list = Object.values(pages);
+  if (list.length === 0) return "uploading";
+  if (list.every((p) => p.status === "done" || p.status === "failed")) {
+    return list.every((p) => p.status === "failed") ? "failed" : "completed";
+  }
+  if (list.some((p) => p.status === "processing" || p.status === "done" || p.status === "failed")) return "processing";
+  if (list.some((p) => p.status === "queued")) return "queued";
+  return "uploading";
+}
+
+function maxBatchStatus(...s: string[]): BatchStatus {
+  let best = s[0];
+  for (const x of s) if ((BATCH_STATUS_RANK[x] ?? -1) > (BATCH_STATUS_RANK[best] ?? -1)) best = x;
+  return best as BatchStatus;
+}
+
+export function mergeBatch(a: BatchData, b: BatchData): BatchData {
+  const pages: Record<string, BatchPage> = { ...(a.pages ?? {}) };
+  for (const [id, p] of Object.entries(b.pages ?? {})) {
+    pages[id] = pages[id] ? mergeBatchPage(pages[id], p) : p;
+  }
+  return finishBatch({
+    batch_id: maxStr(a.batch_id, b.batch_id),
+    project_id: maxStr(a.project_id, b.project_id),
+    created: earlierNonEmpty(a.created, b.created),
+    page_count: Math.max(a.page_count ?? 0, b.page_count ?? 0),
+    status: maxBatchStatus(a.status, b.status),
+    pages,
+    summary: { completed: 0, failed: 0, pending: 0, average_time_ms: 0 },
+  });
+}
+
+/** Recomputes the derived parts of a batch (summary, status) from its pages. */
+export function finishBatch(b: BatchData): BatchData {
+  const pages = b.pages ?? {};
+  return { ...b, summary: summarize(pages), status: maxBatchStatus(b.status, deriveBatchStatus(pages)) };
+}
+
+// ---- by key ----------------------------------------------------------------
+
+type MergeFn = (a: any, b: any) => any;
+
+export const MERGERS: Record<string, MergeFn> = {
+  user: mergeUser,
+  email: mergeEmail,
+  session: mergeSession,
+  project: mergeProject,
+  projects: mergeSet,
+  apikeys: mergeSet,
+  apikey: mergeApiKey,
+  cache: mergeCache,
+  page: mergePage,
+  review: mergeReview,
+  batch: mergeBatch,
+  queue: mergeQueue,
+  status: mergeStatus,
+  logs: mergeLogs,
+};
+
+/** Merges two decoded records of a kind; inputs are normalised through the kind's schema first. */
+export function mergeKind<T>(kind: string, a: unknown, b: unknown): T {
+  const f = MERGERS[kind];
+  if (!f) throw new Error(`merge: unknown kind ${JSON.stringify(kind)}`);
+  return normalize<T>(kind, f(normalize(kind, a), normalize(kind, b)));
+}
+
+/** Merges two encoded values of the same key and returns canonical JSON. */
+export function mergeValue(key: string, a: string, b: string): string {
+  const kind = kindOf(key);
+  return canonicalKind(kind, mergeKind(kind, JSON.parse(a), JSON.parse(b)));
+}

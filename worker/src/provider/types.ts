@@ -1,0 +1,49 @@
+// The AI provider contract: rewrite a page's text blocks in a tone. The
+// processor does not care which provider runs; validation and caching live
+// in provider/index.ts so every provider gets them.
+
+export interface BlockInput {
+  id: string;
+  type: string;
+  content: string;
+}
+
+export interface BlockOutput {
+  id: string;
+  text: string;
+  confidence: number;
+}
+
+export interface OptimizeRequest {
+  model: string;
+  tone: string;
+  domain: string;
+  blocks: BlockInput[];
+}
+
+export interface Provider {
+  readonly name: string;
+  /** Returns one rewrite per requested block (unvalidated; the caller validates). */
+  optimize(req: OptimizeRequest, signal?: AbortSignal): Promise<unknown>;
+}
+
+/** Error codes written to status.error.code. */
+export type ErrorCode =
+  | "AI_TIMEOUT"
+  | "AI_ERROR"
+  | "AI_RATE_LIMITED"
+  | "AI_INVALID_RESPONSE"
+  | "INVALID_CONTENT"
+  | "PAGE_MISSING"
+  | "SUPERSEDED";
+
+export class ProcessError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** Whether another attempt may succeed. */
+    readonly retryable = true,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,225 @@
+import { describe, expect, it } from "vitest";
+import type { Env } from "../src/env";
+import { runProcessor } from "../src/processor";
+import { localRewrite } from "../src/provider/local";
+import { ProcessError, type OptimizeRequest, type Provider } from "../src/provider/types";
+import type { BatchData, LogData, PageData, QueueData, StatusData } from "../src/types";
+import { BATCH, getJSON, page, pageIdOf, put, seedProject, T0, testEnv } from "./helpers";
+
+/** A provider that records calls and can fail or stall on demand. */
+class ScriptedProvider implements Provider {
+  readonly name = "scripted";
+  calls: OptimizeRequest[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  constructor(
+    private readonly behave: (req: OptimizeRequest, n: number) => Promise<unknown> | unknown = (req) => ({
+      blocks: req.blocks.map((b) => ({ id: b.id, text: localRewrite(b.content, b.type, req.tone), confidence: 0.9 })),
+    }),
+    private readonly delayMs = 0,
+  ) {}
+  async optimize(req: OptimizeRequest): Promise<unknown> {
+    this.calls.push(req);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+      return await this.behave(req, this.calls.length);
+    } finally {
+      this.inFlight--;
+    }
+  }
+}
+
+const env: Env = testEnv;
+
+async function status(pid: string, pageId: string) {
+  return (await getJSON<StatusData>(env.NIMBUS_STATUS, `status:${pid}:${pageId}`))!;
+}
+
+describe("processor", () => {
+  it("processes a page end to end: status, optimization, batch summary, logs, queue pruned, KV metadata", async () => {
+    const p1 = pageIdOf(1);
+    const pid = await seedProject({ pages: [{ id: p1, texts: ["Rolex repair", "We offer good service.", "Call 0121 496 0000"] }] });
+    const prov = new ScriptedProvider();
+    const rep = await runProcessor(env, { project: pid, provider: prov });
+    expect(rep.projects[0]).toMatchObject({ picked: 1, done: 1, failed: 0, remaining: 0, pruned: 1 });
+
+    const st = await status(pid, p1);
+    expect(st.status).toBe("done");
+    expect(st.result).toMatchObject({ success: true, changes: 2 });
+    const pg = (await getJSON<PageData>(env.NIMBUS_PAGES, `page:${pid}:${p1}`))!;
+    expect(pg.optimization).toMatchObject({ model: "gpt-test", changes: 2, source_hash: "a".repeat(64) });
+    expect(pg.optimization!.optimized_blocks!.map((b) => b.id)).toEqual(["block-1", "block-2"]);
+    expect(pg.optimization!.optimized_blocks![0].optimized_content).toBe("Our specialists offer exceptional bespoke service.");
+    // the extraction is untouched
+    expect(pg.extraction.rest_of_page_blocks![0].content).toBe("We offer good service.");
+
+    const b = (await getJSON<BatchData>(env.NIMBUS_BATCHES, `batch:${pid}:${BATCH}`))!;
+    expect(b.status).toBe("completed");
+    expect(b.pages![p1]).toMatchObject({ status: "done", uploaded: T0 });
+    expect(b.pages![p1].started).toBeTruthy();
+    expect(b.summary).toMatchObject({ completed: 1, failed: 0, pending: 0 });
+    expect(b.summary.average_time_ms).toBe(Date.parse(b.pages![p1].completed!) - Date.parse(b.pages![p1].started!));
+
+    const logs = (await getJSON<LogData>(env.NIMBUS_LOGS, `logs:${pid}:${p1}`))!;
+    expect(logs.entries!.some((e) => e.step === "done" && typeof e.duration_ms === "number")).toBe(true);
+    const q = (await getJSON<QueueData>(env.NIMBUS_QUEUE, `queue:${pid}`))!;
+    expect(q.items).toEqual([]);
+    expect(q.last_processed).toBeTruthy();
+
+    // metadata: h is the sha256 of exactly the bytes stored, s the status
+    for (const [ns, key] of [
+      [env.NIMBUS_STATUS, `status:${pid}:${p1}`],
+      [env.NIMBUS_PAGES, `page:${pid}:${p1}`],
+      [env.NIMBUS_BATCHES, `batch:${pid}:${BATCH}`],
+      [env.NIMBUS_QUEUE, `queue:${pid}`],
+      [env.NIMBUS_LOGS, `logs:${pid}:${p1}`],
+    ] as const) {
+      const r = await ns.getWithMetadata<{ h: string; u: string; s?: string }>(key, "arrayBuffer");
+      const digest = [...new Uint8Array(await crypto.subtle.digest("SHA-256", r.value!))]
+        .map((x) => x.toString(16).padStart(2, "0"))
+        .join("");
+      expect(r.metadata?.h, key).toBe(digest);
+      expect(r.metadata?.u, key).toBeTruthy();
+    }
+    const sm = await env.NIMBUS_STATUS.getWithMetadata<{ s: string }>(`status:${pid}:${p1}`);
+    expect(sm.metadata?.s).toBe("done");
+  });
+
+  it("takes items by priority (10 first), then age, and respects MAX_PAGES_PER_RUN", async () => {
+    const pid = await seedProject({
+      settings: { default_concurrency: 1 },
+      pages: [
+        { id: pageIdOf(1), texts: ["a"], priority: 1, queued_at: "2026-11-26T12:00:01.000Z" },
+        { id: pageIdOf(2), texts: ["b"], priority: 10, queued_at: "2026-11-26T12:00:05.000Z" },
+        { id: pageIdOf(3), texts: ["c"], priority: 5, queued_at: "2026-11-26T12:00:02.000Z" },
+        { id: pageIdOf(4), texts: ["d"], priority: 10, queued_at: "2026-11-26T12:00:03.000Z" },
+        { id: pageIdOf(5), texts: ["e"], priority: 5, queued_at: "2026-11-26T12:00:01.000Z" },
+      ],
+    });
+    const rep = await runProcessor({ ...env, MAX_PAGES_PER_RUN: "3" }, { project: pid, provider: new ScriptedProvider() });
+    expect(rep.projects[0].order).toEqual([pageIdOf(4), pageIdOf(2), pageIdOf(5)]);
+    expect(rep.projects[0].remaining).toBe(2);
+    const rep2 = await runProcessor(env, { project: pid, provider: new ScriptedProvider() });
+    expect(rep2.projects[0].order).toEqual([pageIdOf(3), pageIdOf(1)]);
+    expect(rep2.projects[0].remaining).toBe(0);
+  });
+
+  it("keeps at most default_concurrency pages in flight", async () => {
+    const pages = Array.from({ length: 9 }, (_, i) => ({ id: pageIdOf(100 + i), texts: [`text ${i}`] }));
+    const pid = await seedProject({ settings: { default_concurrency: 3 }, pages });
+    const prov = new ScriptedProvider(undefined, 30);
+    const rep = await runProcessor(env, { project: pid, provider: prov });
+    expect(rep.projects[0].done).toBe(9);
+    expect(prov.maxInFlight).toBe(3);
+    expect(rep.projects[0].max_in_flight).toBe(3);
+  });
+
+  it("retries failures and fails the page with a code after 3 attempts; other pages are unaffected", async () => {
+    const bad = pageIdOf(7);
+    const good = pageIdOf(8);
+    const pid = await seedProject({ pages: [{ id: bad, texts: ["boom"] }, { id: good, texts: ["fine good"] }] });
+    const prov = new ScriptedProvider((req) => {
+      if (req.blocks.some((b) => b.content === "boom")) throw new ProcessError("AI_TIMEOUT", "no answer within 10 ms");
+      return { blocks: req.blocks.map((b) => ({ id: b.id, text: b.content + "!", confidence: 0.7 })) };
+    });
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const rep = await runProcessor(env, { project: pid, provider: prov });
+      expect(rep.projects[0].retried, `run ${attempt}`).toBe(1);
+      const q = (await getJSON<QueueData>(env.NIMBUS_QUEUE, `queue:${pid}`))!;
+      expect(q.items).toEqual([expect.objectContaining({ page_id: bad, attempts: attempt })]);
+      const st = await status(pid, bad);
+      expect(st).toMatchObject({ status: "processing", processing: { current_step: "retry_wait" } });
+    }
+    const rep = await runProcessor(env, { project: pid, provider: prov });
+    expect(rep.projects[0]).toMatchObject({ failed: 1, remaining: 0 });
+    const st = await status(pid, bad);
+    expect(st.status).toBe("failed");
+    expect(st.error).toMatchObject({ code: "AI_TIMEOUT" });
+    expect((await status(pid, good)).status).toBe("done");
+    const b = (await getJSON<BatchData>(env.NIMBUS_BATCHES, `batch:${pid}:${BATCH}`))!;
+    expect(b.pages![bad]).toMatchObject({ status: "failed" });
+    expect(b.pages![bad].error).toContain("AI_TIMEOUT");
+    expect(b.summary).toMatchObject({ completed: 1, failed: 1, pending: 0 });
+    expect(b.status).toBe("completed");
+    const logs = (await getJSON<LogData>(env.NIMBUS_LOGS, `logs:${pid}:${bad}`))!;
+    expect(logs.entries!.filter((e) => e.level === "warn" && e.message.includes("failed")).length).toBe(2);
+    expect(logs.entries!.some((e) => e.level === "error" && e.message.includes("AI_TIMEOUT"))).toBe(true);
+  });
+
+  it("skips a page whose content changed since it was queued as superseded, without an AI call", async () => {
+    const p1 = pageIdOf(21);
+    const p2 = pageIdOf(22);
+    const pid = await seedProject({ pages: [{ id: p1, texts: ["old"] }, { id: p2, texts: ["same"] }] });
+    // the editor rebuilt the site: the page was re-uploaded with new content after it was queued
+    await put(env.NIMBUS_PAGES, `page:${pid}:${p1}`, page(pid, p1, ["new"], { uploaded: "2026-11-26T13:00:00.000Z", content_hash: "b".repeat(64) }));
+    const prov = new ScriptedProvider();
+    const rep = await runProcessor(env, { project: pid, provider: prov });
+    expect(rep.projects[0]).toMatchObject({ superseded: 1, done: 1, remaining: 0 });
+    expect(prov.calls.flatMap((c) => c.blocks.map((b) => b.content))).toEqual(["same"]);
+    const st = await status(pid, p1);
+    expect(st).toMatchObject({ status: "failed", error: { code: "SUPERSEDED" } });
+    const pg = (await getJSON<PageData>(env.NIMBUS_PAGES, `page:${pid}:${p1}`))!;
+    expect(pg.optimization).toBeUndefined();
+  });
+
+  it("serves repeated block text from NIMBUS_CACHE (cache hits, no second AI call)", async () => {
+    const shared = ["Watch repair in Leeds", "We offer good service since 1990."];
+    const pid = await seedProject({
+      settings: { default_concurrency: 1 },
+      pages: [
+        { id: pageIdOf(31), texts: shared, queued_at: "2026-11-26T12:00:00.000Z" },
+        { id: pageIdOf(32), texts: shared, queued_at: "2026-11-26T12:00:01.000Z" },
+      ],
+    });
+    const prov = new ScriptedProvider();
+    const rep = await runProcessor(env, { project: pid, provider: prov });
+    expect(rep.projects[0]).toMatchObject({ done: 2, ai_calls: 1, cache_hits: 2 });
+    expect(prov.calls.length).toBe(1);
+    const a = (await getJSON<PageData>(env.NIMBUS_PAGES, `page:${pid}:${pageIdOf(31)}`))!.optimization!;
+    const b = (await getJSON<PageData>(env.NIMBUS_PAGES, `page:${pid}:${pageIdOf(32)}`))!.optimization!;
+    expect(b.optimized_blocks).toEqual(a.optimized_blocks);
+    const list = await env.NIMBUS_CACHE.list({ prefix: "cache:" });
+    expect(list.keys.length).toBeGreaterThanOrEqual(2);
+    const c = (await getJSON<{ type: string; expires: string; created: string }>(env.NIMBUS_CACHE, list.keys[0].name))!;
+    expect(c.type).toBe("ai_response");
+    expect(Date.parse(c.expires)).toBeGreaterThan(Date.parse(c.created));
+  });
+
+  it("prunes items whose status is already terminal for their batch and merges the desktop's concurrent appends", async () => {
+    const p1 = pageIdOf(41);
+    const p2 = pageIdOf(42);
+    const pid = await seedProject({ pages: [{ id: p1, texts: ["x"] }, { id: p2, texts: ["y"] }] });
+    await put(env.NIMBUS_STATUS, `status:${pid}:${p1}`, { status: "done", batch_id: BATCH, updated: T0 });
+    const prov = new ScriptedProvider(async (req) => {
+      // meanwhile a desktop appends an item for a later batch
+      await put(env.NIMBUS_QUEUE, `queue:${pid}`, {
+        items: [
+          { page_id: p1, batch_id: BATCH, priority: 5, queued_at: T0, attempts: 0 },
+          { page_id: p2, batch_id: BATCH, priority: 5, queued_at: T0, attempts: 0 },
+          { page_id: p1, batch_id: "batch_20261126_130000", priority: 5, queued_at: T0, attempts: 0 },
+        ],
+        last_processed: "",
+      });
+      return { blocks: req.blocks.map((b) => ({ id: b.id, text: b.content + ".", confidence: 1 })) };
+    });
+    const rep = await runProcessor(env, { project: pid, provider: prov });
+    expect(rep.projects[0]).toMatchObject({ picked: 1, done: 1 });
+    const q = (await getJSON<QueueData>(env.NIMBUS_QUEUE, `queue:${pid}`))!;
+    expect(q.items!.map((i) => [i.batch_id, i.page_id])).toEqual([["batch_20261126_130000", p1]]);
+  });
+
+  it("runs from the cron handler over every project with a queue, using the configured local provider", async () => {
+    const pid = await seedProject({ pages: [{ id: pageIdOf(51), texts: ["good watches"] }] });
+    const worker = (await import("../src/index")).default;
+    const { createExecutionContext, createScheduledController, waitOnExecutionContext } = await import("cloudflare:test");
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: "* * * * *" }), env, ctx);
+    await waitOnExecutionContext(ctx);
+    const st = await status(pid, pageIdOf(51));
+    expect(st.status).toBe("done");
+    const pg = (await getJSON<PageData>(env.NIMBUS_PAGES, `page:${pid}:${pageIdOf(51)}`))!;
+    expect(pg.optimization!.optimized_blocks![0].optimized_content).toBe("exceptional watches");
+  });
+});
