@@ -1,0 +1,618 @@
+package workspace
+
+// Review: the editor's block-by-block decisions on the Worker's proposals
+// (DESIGN.md section 7). Decisions live at review:{project_id}:{page_id} in
+// NIMBUS_PAGES, are written at once (PutLocal, so the sync engine pushes
+// them when online) and are never deleted: undoing a decision writes a newer
+// "original" decision.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/nimbus-desktop/nimbus/localstore"
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+// Sentinel errors of the review use case.
+var (
+	// ErrQABlocked: the proposal fails a QA check of severity error, so it
+	// cannot be accepted as is (edit it first).
+	ErrQABlocked = errors.New("QA errors block acceptance")
+	// ErrNoBlock: the page has no block with that ID.
+	ErrNoBlock = errors.New("no such block")
+	// ErrNoProposal: accept was asked for a block with nothing to accept.
+	ErrNoProposal = errors.New("nothing to accept")
+)
+
+// QA severities.
+const (
+	QAError = "error"
+	QAWarn  = "warn"
+)
+
+// QAIssue is one finding of the QA checks on a proposal.
+type QAIssue struct {
+	Code     string `json:"code"`
+	Severity string `json:"severity"`
+	Message  string `json:"message"`
+}
+
+// ReviewBlock is one block as the review screen and CLI show it: the
+// original, the proposal (the AI suggestion or the editor's edit), the
+// current state and the QA findings on the proposal.
+type ReviewBlock struct {
+	PageID     string            `json:"page_id"`
+	SourcePath string            `json:"source_path"`
+	BlockID    string            `json:"block_id"`
+	Type       string            `json:"type"`
+	AboveFold  bool              `json:"above_fold"`
+	Dimensions map[string]string `json:"dimensions,omitempty"`
+	Original   string            `json:"original"`
+	// Suggested is the Worker's optimized text ("" when there is none).
+	Suggested string `json:"suggested,omitempty"`
+	// State is one of model.ReviewStates.
+	State string `json:"state"`
+	// Text is the edited or accepted text of the decision.
+	Text    string    `json:"text,omitempty"`
+	Decided string    `json:"decided,omitempty"`
+	QA      []QAIssue `json:"qa,omitempty"`
+}
+
+// Proposal is the text an accept would write: the edit when there is one,
+// else the suggestion.
+func (b ReviewBlock) Proposal() string {
+	if b.Text != "" {
+		return b.Text
+	}
+	return b.Suggested
+}
+
+// Finished reports whether the editor has dealt with the block (accepted or
+// rejected), or there is nothing to decide (no proposal).
+func (b ReviewBlock) Finished() bool {
+	switch b.State {
+	case model.ReviewAccepted, model.ReviewRejected, model.ReviewOriginal:
+		return true
+	}
+	return false
+}
+
+// HasQAError reports whether a QA check of severity error failed.
+func (b ReviewBlock) HasQAError() bool {
+	for _, q := range b.QA {
+		if q.Severity == QAError {
+			return true
+		}
+	}
+	return false
+}
+
+// ReviewFilter selects blocks; zero fields match everything.
+type ReviewFilter struct {
+	PageID     string
+	States     []string
+	Dimensions map[string]string // every name=value must match
+	BlockType  string
+	// Fold: "above", "below" or "" (both).
+	Fold string
+	// QA: a QA code, "any" (some issue) or "" (no filter).
+	QA string
+}
+
+func (f ReviewFilter) match(b ReviewBlock) bool {
+	if f.PageID != "" && b.PageID != f.PageID {
+		return false
+	}
+	if len(f.States) > 0 && !contains(f.States, b.State) {
+		return false
+	}
+	for k, v := range f.Dimensions {
+		if !strings.EqualFold(b.Dimensions[k], v) {
+			return false
+		}
+	}
+	if f.BlockType != "" && b.Type != f.BlockType {
+		return false
+	}
+	switch f.Fold {
+	case "above":
+		if !b.AboveFold {
+			return false
+		}
+	case "below":
+		if b.AboveFold {
+			return false
+		}
+	}
+	switch f.QA {
+	case "":
+	case "any":
+		if len(b.QA) == 0 {
+			return false
+		}
+	default:
+		found := false
+		for _, q := range b.QA {
+			found = found || q.Code == f.QA
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// textHash is the sha256 hex of a block's original text, stored with a
+// decision so a rebuild that changes the text marks the decision stale.
+func textHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// reviewBlocks derives the review view of one page from its record and its
+// decisions.
+func reviewBlocks(p model.PageData, r model.ReviewData) []ReviewBlock {
+	suggested := map[string]string{}
+	// An optimization computed from other content is stale: its proposals
+	// are not offered (DESIGN.md section 4).
+	if o := p.Optimization; o != nil && (o.SourceHash == "" || p.ContentHash == "" || o.SourceHash == p.ContentHash) {
+		for _, b := range o.OptimizedBlocks {
+			text := b.OptimizedContent
+			if text == "" {
+				text = b.Content
+			}
+			suggested[b.ID] = text
+		}
+	}
+	var out []ReviewBlock
+	add := func(blocks []model.Block, above bool) {
+		for _, b := range blocks {
+			rb := ReviewBlock{
+				PageID: p.PageID, SourcePath: p.SourcePath, BlockID: b.ID, Type: b.Type,
+				AboveFold: above, Dimensions: p.Extraction.Dimensions, Original: b.Content,
+			}
+			if s, ok := suggested[b.ID]; ok && s != b.Content {
+				rb.Suggested = s
+			} else if b.OptimizedContent != "" && b.OptimizedContent != b.Content {
+				rb.Suggested = b.OptimizedContent
+			}
+			rb.State = model.ReviewOriginal
+			if rb.Suggested != "" {
+				rb.State = model.ReviewSuggested
+			}
+			if d, ok := r.Blocks[b.ID]; ok {
+				rb.Decided = d.Decided
+				switch {
+				case d.OriginalHash != "" && d.OriginalHash != textHash(b.Content):
+					rb.State = model.ReviewStale
+				case d.State == model.ReviewOriginal:
+					// an undone decision: back to what the block offers
+				default:
+					rb.State = d.State
+					rb.Text = d.Text
+				}
+			}
+			if p := rb.Proposal(); p != "" {
+				rb.QA = CheckProposal(rb.Type, rb.Original, p, rb.Dimensions)
+			}
+			out = append(out, rb)
+		}
+	}
+	add(p.Extraction.AboveFoldBlocks, true)
+	add(p.Extraction.RestOfPageBlocks, false)
+	return out
+}
+
+// ReviewPage returns the blocks of one page with their review state.
+func (w *Workspace) ReviewPage(projectID, pageID string) ([]ReviewBlock, error) {
+	p, err := w.store.GetPage(projectID, pageID)
+	if err != nil {
+		return nil, fmt.Errorf("review page %s: %w", pageID, err)
+	}
+	r, err := w.store.GetReview(projectID, pageID)
+	if err != nil && !errors.Is(err, localstore.ErrNotFound) {
+		return nil, fmt.Errorf("review page %s: %w", pageID, err)
+	}
+	return reviewBlocks(p, r), nil
+}
+
+// ReviewBlocks returns every block of the project matching f, in page
+// (source path) then document order.
+func (w *Workspace) ReviewBlocks(projectID string, f ReviewFilter) ([]ReviewBlock, error) {
+	reviews := map[string]model.ReviewData{}
+	prefix := model.ProjectPrefix(model.KindReview, projectID)
+	if err := w.store.List(model.NSPages, prefix, func(key string, value []byte) error {
+		v, err := model.DecodeValue(key, value)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", model.NSPages, key, err)
+		}
+		r := v.(*model.ReviewData)
+		reviews[r.PageID] = *r
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list review decisions of %s: %w", projectID, err)
+	}
+	type page struct {
+		path   string
+		blocks []ReviewBlock
+	}
+	var pages []page
+	err := w.store.ListPages(projectID, func(p model.PageData) error {
+		if f.PageID != "" && p.PageID != f.PageID {
+			return nil
+		}
+		var keep []ReviewBlock
+		for _, b := range reviewBlocks(p, reviews[p.PageID]) {
+			if f.match(b) {
+				keep = append(keep, b)
+			}
+		}
+		if len(keep) > 0 {
+			pages = append(pages, page{p.SourcePath, keep})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list pages of %s for review: %w", projectID, err)
+	}
+	sort.SliceStable(pages, func(i, j int) bool { return pages[i].path < pages[j].path })
+	var out []ReviewBlock
+	for _, p := range pages {
+		out = append(out, p.blocks...)
+	}
+	return out, nil
+}
+
+// BlockRef names one block of one page.
+type BlockRef struct{ PageID, BlockID string }
+
+// Decide records the editor's decision on one block and returns the block as
+// it now stands. state is accepted, rejected, edited or original (undo).
+// For accepted, text "" accepts the current proposal (edit, else the
+// suggestion); QA errors on the accepted text return ErrQABlocked.
+// For edited, text is the editor's text.
+func (w *Workspace) Decide(ctx context.Context, projectID, pageID, blockID, state, text string) (ReviewBlock, error) {
+	out, err := w.decide(ctx, projectID, []BlockRef{{pageID, blockID}}, state, text)
+	if err != nil {
+		return ReviewBlock{}, err
+	}
+	return out[0], nil
+}
+
+// DecideAll applies one decision (accepted or rejected) to many blocks in one
+// transaction per call. It stops at the first block that cannot take it
+// (QA errors, nothing to accept) and writes nothing then; use SkipBlocked
+// to filter such blocks out first.
+func (w *Workspace) DecideAll(ctx context.Context, projectID string, refs []BlockRef, state string) ([]ReviewBlock, error) {
+	if state != model.ReviewAccepted && state != model.ReviewRejected {
+		return nil, fmt.Errorf("decide all: state %q: only accepted or rejected apply in bulk", state)
+	}
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	return w.decide(ctx, projectID, refs, state, "")
+}
+
+// Acceptable filters blocks down to those an accept can apply to: with a
+// proposal, not stale, and without QA errors.
+func Acceptable(blocks []ReviewBlock) (ok []ReviewBlock, blocked []ReviewBlock) {
+	for _, b := range blocks {
+		if b.Proposal() == "" || b.State == model.ReviewStale || b.HasQAError() {
+			blocked = append(blocked, b)
+			continue
+		}
+		ok = append(ok, b)
+	}
+	return ok, blocked
+}
+
+func (w *Workspace) decide(ctx context.Context, projectID string, refs []BlockRef, state, text string) ([]ReviewBlock, error) {
+	switch state {
+	case model.ReviewAccepted, model.ReviewRejected, model.ReviewEdited, model.ReviewOriginal:
+	default:
+		return nil, fmt.Errorf("decide: state %q is not one of accepted|rejected|edited|original", state)
+	}
+	if state == model.ReviewEdited && strings.TrimSpace(text) == "" {
+		return nil, errors.New("decide: an edit needs text (reject the block to keep the original)")
+	}
+	var result []ReviewBlock
+	err := w.store.Update(ctx, func(tx *localstore.Tx) error {
+		result = result[:0]
+		stamp := model.FormatTime(time.Now())
+		byPage := map[string][]string{}
+		var order []string
+		for _, r := range refs {
+			if _, seen := byPage[r.PageID]; !seen {
+				order = append(order, r.PageID)
+			}
+			byPage[r.PageID] = append(byPage[r.PageID], r.BlockID)
+		}
+		for _, pageID := range order {
+			p, ok, err := getJSON[model.PageData](tx, model.NSPages, model.PageKey(projectID, pageID))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("decide on %s: %w (page %s not in project %s)", pageID, ErrNoBlock, pageID, projectID)
+			}
+			rkey := model.ReviewKey(projectID, pageID)
+			r, _, err := getJSON[model.ReviewData](tx, model.NSPages, rkey)
+			if err != nil {
+				return err
+			}
+			if r.Blocks == nil {
+				r = model.ReviewData{PageID: pageID, ProjectID: projectID, Blocks: map[string]model.ReviewDecision{}}
+			}
+			// Stamps must move forward even when two decisions land in the
+			// same millisecond, or the merge (later wins) would drop one.
+			decided := stamp
+			if !laterThan(decided, r.Updated) {
+				decided = laterStamp(r.Updated, time.Now())
+			}
+			for _, blockID := range byPage[pageID] {
+				cur, ok := findBlock(reviewBlocks(p, r), blockID)
+				if !ok {
+					return fmt.Errorf("decide on %s %s: %w", p.SourcePath, blockID, ErrNoBlock)
+				}
+				d := model.ReviewDecision{State: state, OriginalHash: textHash(cur.Original), Decided: decided}
+				switch state {
+				case model.ReviewAccepted:
+					accept := text
+					if accept == "" {
+						if cur.State == model.ReviewStale {
+							return fmt.Errorf("accept %s %s: the original changed since the proposal; review it again", p.SourcePath, blockID)
+						}
+						accept = cur.Proposal()
+					}
+					if accept == "" {
+						return fmt.Errorf("accept %s %s: %w (no suggestion or edit)", p.SourcePath, blockID, ErrNoProposal)
+					}
+					for _, q := range CheckProposal(cur.Type, cur.Original, accept, cur.Dimensions) {
+						if q.Severity == QAError {
+							return fmt.Errorf("accept %s %s: %w: %s", p.SourcePath, blockID, ErrQABlocked, q.Message)
+						}
+					}
+					d.Text = accept
+				case model.ReviewEdited:
+					d.Text = text
+				}
+				r.Blocks[blockID] = d
+			}
+			r.Updated = decided
+			if err := tx.PutJSON(model.NSPages, rkey, r); err != nil {
+				return fmt.Errorf("store decisions on %s: %w", p.SourcePath, err)
+			}
+			all := reviewBlocks(p, r)
+			for _, blockID := range byPage[pageID] {
+				b, _ := findBlock(all, blockID)
+				result = append(result, b)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+func laterThan(a, b string) bool {
+	ta, err1 := model.ParseTime(a)
+	tb, err2 := model.ParseTime(b)
+	if err2 != nil {
+		return true
+	}
+	return err1 == nil && ta.After(tb)
+}
+
+func findBlock(blocks []ReviewBlock, id string) (ReviewBlock, bool) {
+	for _, b := range blocks {
+		if b.BlockID == id {
+			return b, true
+		}
+	}
+	return ReviewBlock{}, false
+}
+
+// Length limits of title- and description-like blocks (characters); search
+// engines truncate beyond them.
+const (
+	TitleMaxChars       = 70
+	DescriptionMaxChars = 160
+)
+
+var (
+	reNumber = regexp.MustCompile(`\d+(?:[.,]\d+)*`)
+	rePrice  = regexp.MustCompile(`[£$€¥]\s?\d+(?:[.,]\d+)*|\d+(?:[.,]\d+)*\s?(?:GBP|USD|EUR)`)
+	reMarkup = regexp.MustCompile(`<\s*/?\s*[a-zA-Z!][^>]*>|&[a-zA-Z]+;|&#\d+;|\*\*|\]\(`)
+)
+
+// CheckProposal runs the QA checks on a proposed replacement of a block:
+// emptiness, length limits for title/description-like blocks, numbers and
+// prices preserved, brand and location names (the page's dimension values)
+// preserved, no markup injected. Errors block acceptance; warnings only show.
+func CheckProposal(blockType, original, proposal string, dims map[string]string) []QAIssue {
+	var out []QAIssue
+	add := func(code, sev, format string, args ...any) {
+		out = append(out, QAIssue{Code: code, Severity: sev, Message: fmt.Sprintf(format, args...)})
+	}
+	if strings.TrimSpace(proposal) == "" {
+		add("empty", QAError, "the proposal is empty")
+		return out
+	}
+	n := utf8.RuneCountInString(proposal)
+	switch strings.ToLower(blockType) {
+	case "title", "h1":
+		if n > TitleMaxChars {
+			add("too_long", QAWarn, "%d characters; titles over %d are truncated in search results", n, TitleMaxChars)
+		}
+	case "description", "metadescription", "meta_description":
+		if n > DescriptionMaxChars {
+			add("too_long", QAWarn, "%d characters; descriptions over %d are truncated in search results", n, DescriptionMaxChars)
+		}
+	}
+	if utf8.RuneCountInString(original) > 0 && n > 3*utf8.RuneCountInString(original)+40 {
+		add("much_longer", QAWarn, "%d characters against %d in the original", n, utf8.RuneCountInString(original))
+	}
+	for _, p := range rePrice.FindAllString(original, -1) {
+		if !strings.Contains(normSpace(proposal), normSpace(p)) {
+			add("price_changed", QAError, "price %q of the original is missing", p)
+		}
+	}
+	for _, num := range reNumber.FindAllString(original, -1) {
+		if !containsToken(reNumber.FindAllString(proposal, -1), num) {
+			add("number_changed", QAError, "number %q of the original is missing", num)
+		}
+	}
+	names := make([]string, 0, len(dims))
+	for k := range dims {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		for _, form := range nameForms(dims[k]) {
+			if containsFold(original, form) && !containsFold(proposal, form) {
+				add("name_missing", QAError, "%s %q of the original is missing", k, form)
+				break
+			}
+		}
+	}
+	if reMarkup.MatchString(proposal) && !reMarkup.MatchString(original) {
+		add("markup_injected", QAError, "the proposal adds markup (%q); only plain text is written back", reMarkup.FindString(proposal))
+	}
+	return out
+}
+
+func normSpace(s string) string { return strings.Join(strings.Fields(s), "") }
+
+func containsToken(tokens []string, t string) bool {
+	for _, x := range tokens {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// nameForms turns a dimension value such as "aston-martin" into the forms
+// it appears as in text ("aston-martin", "aston martin").
+func nameForms(v string) []string {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil
+	}
+	forms := []string{v}
+	if spaced := strings.NewReplacer("-", " ", "_", " ").Replace(v); spaced != v {
+		forms = append(forms, spaced)
+	}
+	return forms
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
+
+// Diff operations of WordDiff.
+const (
+	DiffEqual  = 0
+	DiffDelete = -1
+	DiffInsert = 1
+)
+
+// DiffOp is one run of a word-level diff.
+type DiffOp struct {
+	Op   int    `json:"op"`
+	Text string `json:"text"`
+}
+
+// WordDiff returns the word-level diff from a to b: runs of equal, deleted
+// and inserted text whose Equal+Delete runs spell a and Equal+Insert runs
+// spell b. Whitespace runs are tokens too, so spacing survives.
+func WordDiff(a, b string) []DiffOp {
+	ta, tb := tokenize(a), tokenize(b)
+	// LCS table; blocks are short (a few hundred words at most).
+	n, m := len(ta), len(tb)
+	lcs := make([][]int32, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int32, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if ta[i] == tb[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else if lcs[i+1][j] >= lcs[i][j+1] {
+				lcs[i][j] = lcs[i+1][j]
+			} else {
+				lcs[i][j] = lcs[i][j+1]
+			}
+		}
+	}
+	var ops []DiffOp
+	emit := func(op int, s string) {
+		if k := len(ops); k > 0 && ops[k-1].Op == op {
+			ops[k-1].Text += s
+			return
+		}
+		ops = append(ops, DiffOp{Op: op, Text: s})
+	}
+	i, j := 0, 0
+	for i < n && j < m {
+		switch {
+		case ta[i] == tb[j]:
+			emit(DiffEqual, ta[i])
+			i++
+			j++
+		case lcs[i+1][j] >= lcs[i][j+1]:
+			emit(DiffDelete, ta[i])
+			i++
+		default:
+			emit(DiffInsert, tb[j])
+			j++
+		}
+	}
+	for ; i < n; i++ {
+		emit(DiffDelete, ta[i])
+	}
+	for ; j < m; j++ {
+		emit(DiffInsert, tb[j])
+	}
+	return ops
+}
+
+// tokenize splits s into words and whitespace runs.
+func tokenize(s string) []string {
+	var out []string
+	start := 0
+	var prevSpace bool
+	for i, r := range s {
+		sp := unicode.IsSpace(r)
+		if i > 0 && sp != prevSpace {
+			out = append(out, s[start:i])
+			start = i
+		}
+		prevSpace = sp
+	}
+	if start < len(s) {
+		out = append(out, s[start:])
+	}
+	return out
+}

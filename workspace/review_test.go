@@ -1,0 +1,263 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-desktop/nimbus/localstore"
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+// reviewFixture stores one project with two pages whose optimizations
+// propose changes; it returns the workspace and project ID.
+func reviewFixture(t *testing.T) (*Workspace, string) {
+	t.Helper()
+	w := openTemp(t, Options{})
+	ctx := context.Background()
+	p, err := w.CreateProject(ctx, "review.example", ProjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := []struct {
+		path, brand string
+		blocks      []model.Block
+		optimized   map[string]string
+	}{
+		{"dist/local/rolex-repair.html", "rolex", []model.Block{
+			{ID: "block-0", Type: "h1", Content: "Rolex repair in Birmingham"},
+			{ID: "block-1", Type: "p", Content: "Servicing from £199 with a 2 year warranty."},
+			{ID: "block-2", Type: "p", Content: "Free collection."},
+		}, map[string]string{
+			"block-0": "Expert Rolex repair in Birmingham",
+			"block-1": "Full servicing from £149 with a warranty.",
+			"block-2": "Free <b>insured</b> collection.",
+		}},
+		{"dist/local/omega-repair.html", "omega", []model.Block{
+			{ID: "block-0", Type: "h1", Content: "Omega repair"},
+		}, map[string]string{"block-0": "Omega watch repair by post"}},
+	}
+	err = w.store.Update(ctx, func(tx *localstore.Tx) error {
+		for _, pg := range pages {
+			id := model.PageID(p.ProjectID, pg.path)
+			ex := model.Extraction{
+				Engine: "html", MainSelector: "main",
+				Head:            map[string]string{"title": pg.path},
+				Dimensions:      map[string]string{"brand": pg.brand, "location": "birmingham"},
+				AboveFoldBlocks: pg.blocks[:1], RestOfPageBlocks: pg.blocks[1:],
+				SelectorMap: map[string]string{},
+			}
+			for _, b := range pg.blocks {
+				ex.SelectorMap[b.ID] = "main > " + b.Type
+			}
+			hash := model.ContentHash(ex)
+			opt := &model.Optimization{Completed: model.Now(), Model: "gpt-4", Confidence: 0.9, SourceHash: hash}
+			for _, b := range pg.blocks {
+				opt.OptimizedBlocks = append(opt.OptimizedBlocks, model.Block{ID: b.ID, Type: b.Type, Content: b.Content, OptimizedContent: pg.optimized[b.ID]})
+			}
+			pd := model.PageData{PageID: id, ProjectID: p.ProjectID, SourcePath: pg.path, Uploaded: model.Now(), Extraction: ex, Optimization: opt, ContentHash: hash}
+			if err := tx.PutJSON(model.NSPages, model.PageKey(p.ProjectID, id), pd); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, p.ProjectID
+}
+
+func TestReviewStatesAndQA(t *testing.T) {
+	w, proj := reviewFixture(t)
+	blocks, err := w.ReviewBlocks(proj, ReviewFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(blocks) != 4 {
+		t.Fatalf("got %d blocks, want 4", len(blocks))
+	}
+	// sorted by source path: omega first
+	if blocks[0].SourcePath != "dist/local/omega-repair.html" || blocks[0].State != model.ReviewSuggested {
+		t.Fatalf("first block = %+v", blocks[0])
+	}
+	byID := map[string]ReviewBlock{}
+	for _, b := range blocks[1:] {
+		byID[b.BlockID] = b
+	}
+	if q := byID["block-1"].QA; !hasCode(q, "price_changed") || !hasCode(q, "number_changed") {
+		t.Errorf("block-1 QA = %+v, want price_changed and number_changed", q)
+	}
+	if q := byID["block-2"].QA; !hasCode(q, "markup_injected") {
+		t.Errorf("block-2 QA = %+v, want markup_injected", q)
+	}
+	if q := byID["block-0"].QA; len(q) != 0 {
+		t.Errorf("block-0 QA = %+v, want none", q)
+	}
+
+	brand, err := w.ReviewBlocks(proj, ReviewFilter{Dimensions: map[string]string{"brand": "rolex"}, Fold: "below", QA: "any"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(brand) != 2 {
+		t.Fatalf("filtered %d blocks, want 2 (rolex, below the fold, with QA issues)", len(brand))
+	}
+}
+
+func TestDecideAcceptRejectEditStale(t *testing.T) {
+	w, proj := reviewFixture(t)
+	ctx := context.Background()
+	rolex := model.PageID(proj, "dist/local/rolex-repair.html")
+
+	b, err := w.Decide(ctx, proj, rolex, "block-0", model.ReviewAccepted, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.State != model.ReviewAccepted || b.Text != "Expert Rolex repair in Birmingham" {
+		t.Fatalf("accepted block = %+v", b)
+	}
+	// QA errors block acceptance and store nothing.
+	if _, err := w.Decide(ctx, proj, rolex, "block-1", model.ReviewAccepted, ""); !errors.Is(err, ErrQABlocked) {
+		t.Fatalf("accept with a changed price: err = %v, want ErrQABlocked", err)
+	}
+	// An edit that keeps the price and numbers can then be accepted.
+	if _, err := w.Decide(ctx, proj, rolex, "block-1", model.ReviewEdited, "Full servicing from £199 with a 2 year warranty included."); err != nil {
+		t.Fatal(err)
+	}
+	b, err = w.Decide(ctx, proj, rolex, "block-1", model.ReviewAccepted, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Text != "Full servicing from £199 with a 2 year warranty included." {
+		t.Fatalf("accepting an edit accepted %q", b.Text)
+	}
+	if _, err := w.Decide(ctx, proj, rolex, "block-2", model.ReviewRejected, ""); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := w.store.GetReview(proj, rolex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"block-0": model.ReviewAccepted, "block-1": model.ReviewAccepted, "block-2": model.ReviewRejected}
+	for id, st := range want {
+		if r.Blocks[id].State != st {
+			t.Errorf("stored %s = %q, want %q", id, r.Blocks[id].State, st)
+		}
+	}
+	if n, _ := w.store.OutboxLen(); n == 0 {
+		t.Error("decisions are not in the outbox for the sync engine")
+	}
+
+	// A rebuild that changes block-0's original makes its decision stale.
+	err = w.store.Update(ctx, func(tx *localstore.Tx) error {
+		p, _, err := getJSON[model.PageData](tx, model.NSPages, model.PageKey(proj, rolex))
+		if err != nil {
+			return err
+		}
+		p.Extraction.AboveFoldBlocks[0].Content = "Rolex watch repair in Birmingham"
+		return tx.PutJSON(model.NSPages, model.PageKey(proj, rolex), p)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := w.ReviewPage(proj, rolex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page[0].State != model.ReviewStale {
+		t.Fatalf("block-0 after a rebuild = %q, want stale", page[0].State)
+	}
+	if _, err := w.Decide(ctx, proj, rolex, "block-0", model.ReviewEdited, "  "); err == nil {
+		t.Fatal("an empty edit was stored")
+	}
+}
+
+func TestDecideAllAcceptable(t *testing.T) {
+	w, proj := reviewFixture(t)
+	ctx := context.Background()
+	all, err := w.ReviewBlocks(proj, ReviewFilter{States: []string{model.ReviewSuggested}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, blocked := Acceptable(all)
+	if len(ok) != 2 || len(blocked) != 2 {
+		t.Fatalf("acceptable %d, blocked %d; want 2 and 2", len(ok), len(blocked))
+	}
+	refs := make([]BlockRef, len(ok))
+	for i, b := range ok {
+		refs[i] = BlockRef{b.PageID, b.BlockID}
+	}
+	done, err := w.DecideAll(ctx, proj, refs, model.ReviewAccepted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range done {
+		if b.State != model.ReviewAccepted {
+			t.Errorf("%s %s = %s", b.SourcePath, b.BlockID, b.State)
+		}
+	}
+	// Bulk accept of a blocked block fails as a whole.
+	refs = append(refs, BlockRef{blocked[0].PageID, blocked[0].BlockID})
+	if _, err := w.DecideAll(ctx, proj, refs, model.ReviewAccepted); !errors.Is(err, ErrQABlocked) {
+		t.Fatalf("bulk accept including a QA error: err = %v", err)
+	}
+}
+
+func TestWordDiffReassembles(t *testing.T) {
+	cases := [][2]string{
+		{"Rolex repair in Birmingham", "Expert Rolex repair in  Birmingham today"},
+		{"", "new text"},
+		{"old text", ""},
+		{"a b c", "a b c"},
+	}
+	for _, c := range cases {
+		ops := WordDiff(c[0], c[1])
+		var a, b strings.Builder
+		for _, op := range ops {
+			if op.Op != DiffInsert {
+				a.WriteString(op.Text)
+			}
+			if op.Op != DiffDelete {
+				b.WriteString(op.Text)
+			}
+		}
+		if a.String() != c[0] || b.String() != c[1] {
+			t.Errorf("WordDiff(%q, %q) reassembles to %q, %q", c[0], c[1], a.String(), b.String())
+		}
+	}
+	ops := WordDiff("Rolex repair", "Expert Rolex repair")
+	if len(ops) != 2 || ops[0].Op != DiffInsert || ops[0].Text != "Expert " {
+		t.Errorf("ops = %+v", ops)
+	}
+}
+
+func TestCheckProposalNames(t *testing.T) {
+	dims := map[string]string{"brand": "aston-martin"}
+	q := CheckProposal("p", "Aston Martin servicing", "Luxury car servicing", dims)
+	if !hasCode(q, "name_missing") {
+		t.Errorf("dropping the brand: %+v", q)
+	}
+	q = CheckProposal("h1", "Title", strings.Repeat("x", TitleMaxChars+1), nil)
+	if !hasCode(q, "too_long") || q[0].Severity != QAWarn {
+		t.Errorf("long title: %+v", q)
+	}
+}
+
+func hasCode(q []QAIssue, code string) bool {
+	for _, i := range q {
+		if i.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+func BenchmarkWordDiff(b *testing.B) {
+	a := strings.Repeat("Rolex watch repair in Birmingham with free collection. ", 20)
+	c := strings.Repeat("Expert Rolex watch repair in Birmingham with free insured collection. ", 20)
+	for b.Loop() {
+		WordDiff(a, c)
+	}
+}
