@@ -86,6 +86,9 @@ type usageError struct{ msg string }
 
 func (u *usageError) Error() string { return u.msg }
 
+// errHelpShown ends a command whose -h/--help was answered (exit 0).
+var errHelpShown = errors.New("help shown")
+
 // usagef returns a usage error (exit 2).
 func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
@@ -151,7 +154,13 @@ func (e *env) parse(name string, args []string, fs *flag.FlagSet) ([]string, err
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, usagef("%s", commandUsage(name))
+				e.printf("usage: %s\n", commandUsage(name))
+				if c, ok := commands[name]; ok {
+					e.printf("\n%s\n", c.Summary)
+				}
+				fs.SetOutput(e.Stdout)
+				fs.PrintDefaults()
+				return nil, errHelpShown
 			}
 			return nil, usagef("%s: %v (usage: %s)", name, err, commandUsage(name))
 		}
@@ -235,7 +244,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if cerr := e.close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close store: %w", cerr)
 	}
-	if err == nil {
+	if err == nil || errors.Is(err, errHelpShown) {
 		return 0
 	}
 	fmt.Fprintln(stderr, "nimbus: "+oneLine(err.Error()))

@@ -131,3 +131,13 @@ func TestParseInterleavesFlagsAndArgs(t *testing.T) {
 }
 
 func newTestFlagSet() *flag.FlagSet { return flag.NewFlagSet("x", flag.ContinueOnError) }
+
+func TestCommandHelpFlag(t *testing.T) {
+	out, errOut, code := nimbus(t, "project", "create", "--help")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d stderr %q", code, errOut)
+	}
+	if !strings.Contains(out, "usage: nimbus project create --name N") || !strings.Contains(out, "-domain") {
+		t.Errorf("help output %q lacks usage or flags", out)
+	}
+}

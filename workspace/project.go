@@ -205,3 +205,44 @@ func laterStamp(prev string, now time.Time) string {
 	}
 	return model.FormatTime(now)
 }
+
+// RefreshUsage recomputes a project's usage from what the mirror holds (the
+// merge law: usage is derived, never incremented): total_pages counts its
+// page: records, total_batches its batch: records, and last_activity becomes
+// the later of the stored stamp and activity (zero: leave it). The record is
+// written only when usage changed, so an idle refresh costs no push.
+func (w *Workspace) RefreshUsage(ctx context.Context, projectID string, activity time.Time) (model.ProjectData, error) {
+	// Counted in a read transaction first: counting inside the write
+	// transaction would copy every page value; a page landing in between is
+	// counted by the next refresh.
+	pages, err := w.store.Count(model.NSPages, model.ProjectPrefix(model.KindPage, projectID))
+	if err != nil {
+		return model.ProjectData{}, fmt.Errorf("refresh usage of %s: %w", projectID, err)
+	}
+	batches, err := w.store.Count(model.NSBatches, model.ProjectPrefix(model.KindBatch, projectID))
+	if err != nil {
+		return model.ProjectData{}, fmt.Errorf("refresh usage of %s: %w", projectID, err)
+	}
+	var p model.ProjectData
+	err = w.store.Update(ctx, func(tx *localstore.Tx) error {
+		var err error
+		if p, err = txProject(tx, projectID); err != nil {
+			return err
+		}
+		u := model.ProjectUsage{TotalPages: pages, TotalBatches: batches, LastActivity: p.Usage.LastActivity}
+		if !activity.IsZero() {
+			if prev, err := model.ParseTime(u.LastActivity); err != nil || activity.After(prev) {
+				u.LastActivity = model.FormatTime(activity)
+			}
+		}
+		if u == p.Usage {
+			return nil
+		}
+		p.Usage = u
+		return tx.PutJSON(model.NSProjects, model.ProjectKey(projectID), p)
+	})
+	if err != nil {
+		return model.ProjectData{}, err
+	}
+	return p, nil
+}

@@ -356,3 +356,53 @@ func TestLaterStampAdvancesPastPrevious(t *testing.T) {
 		t.Errorf("no prev: %s", got)
 	}
 }
+
+func TestRefreshUsageCountsTheMirror(t *testing.T) {
+	w := openTemp(t, Options{})
+	ctx := context.Background()
+	p, err := w.CreateProject(ctx, "site", ProjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := w.CreateProject(ctx, "other", ProjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := model.Now()
+	ext := model.Extraction{Engine: "html", MainSelector: "main", Head: map[string]string{"title": "T"},
+		Dimensions: map[string]string{}, AboveFoldBlocks: []model.Block{}, RestOfPageBlocks: []model.Block{}, SelectorMap: map[string]string{}}
+	put := func(projectID, src string) {
+		id := model.PageID(projectID, src)
+		pg := model.PageData{PageID: id, ProjectID: projectID, BatchID: "batch_20260101_000000", SourcePath: src, Uploaded: now, Extraction: ext, ContentHash: model.ContentHash(ext)}
+		if err := w.Store().Update(ctx, func(tx *localstore.Tx) error {
+			return tx.PutJSON(model.NSPages, model.PageKey(projectID, id), pg)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(p.ProjectID, "dist/a.html")
+	put(p.ProjectID, "dist/b.html")
+	put(other.ProjectID, "dist/a.html")
+
+	later := time.Now().Add(time.Hour)
+	got, err := w.RefreshUsage(ctx, p.ProjectID, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Usage.TotalPages != 2 || got.Usage.TotalBatches != 0 || got.Usage.LastActivity != model.FormatTime(later) {
+		t.Errorf("usage %+v", got.Usage)
+	}
+	if stored, _ := w.Project(p.ProjectID); stored.Usage != got.Usage {
+		t.Errorf("stored usage %+v, returned %+v", stored.Usage, got.Usage)
+	}
+	// An older activity does not move last_activity back, and an unchanged
+	// usage writes nothing (no sync state change).
+	before, _, _ := w.Store().SyncState(model.NSProjects, model.ProjectKey(p.ProjectID))
+	again, err := w.RefreshUsage(ctx, p.ProjectID, time.Now().Add(-time.Hour))
+	if err != nil || again.Usage != got.Usage {
+		t.Fatalf("second refresh %+v, %v", again.Usage, err)
+	}
+	if after, _, _ := w.Store().SyncState(model.NSProjects, model.ProjectKey(p.ProjectID)); after != before {
+		t.Errorf("unchanged refresh touched sync state: %+v -> %+v", before, after)
+	}
+}
