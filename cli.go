@@ -24,7 +24,8 @@ package main
 //		})
 //	}
 //
-// The longest registered name matching the leading words of the command line
+// Usage starts with "nimbus " + Name and Summary is one line (a test checks
+// every registered command). The longest registered name matching the leading words of the command line
 // wins, so "sync" and "sync push" can both exist. Run gets the arguments after
 // the name. Return usagef(...) for bad invocations (exit 2) and ordinary
 // wrapped errors otherwise (exit 1); run() prints them as one line
