@@ -1,0 +1,160 @@
+package model
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestPruneQueue(t *testing.T) {
+	item := func(page, batch string) QueueItem {
+		return QueueItem{PageID: page, BatchID: batch, Priority: 5, QueuedAt: T("10:00")}
+	}
+	q := QueueData{
+		Items: []QueueItem{
+			item(pageA, vBatch1),               // status done for this batch: pruned
+			item(pageB, vBatch1),               // status processing: kept
+			item(vPageC, vBatch1),              // status of a later batch: pruned
+			item(vPageD, vBatch2),              // no status: kept
+			item("page_000000000005", vBatch1), // failed for this batch: pruned
+			item("page_000000000006", vBatch2), // done for an older batch: kept (resubmitted)
+		},
+		LastProcessed: T("10:05"),
+	}
+	statuses := map[string]StatusData{
+		pageA:               {Status: StatusDone, BatchID: vBatch1},
+		pageB:               {Status: StatusProcessing, BatchID: vBatch1},
+		vPageC:              {Status: StatusQueued, BatchID: vBatch2},
+		"page_000000000005": {Status: StatusFailed, BatchID: vBatch1},
+		"page_000000000006": {Status: StatusDone, BatchID: vBatch1},
+	}
+	before := string(Canonical(q))
+	got := PruneQueue(q, func(id string) (StatusData, bool) { s, ok := statuses[id]; return s, ok })
+	want := []QueueItem{item(pageB, vBatch1), item(vPageD, vBatch2), item("page_000000000006", vBatch2)}
+	if fmt.Sprint(got.Items) != fmt.Sprint(want) {
+		t.Errorf("PruneQueue kept %v, want %v", got.Items, want)
+	}
+	if got.LastProcessed != q.LastProcessed {
+		t.Errorf("last_processed changed to %q", got.LastProcessed)
+	}
+	if string(Canonical(q)) != before {
+		t.Error("PruneQueue modified its input")
+	}
+	if empty := PruneQueue(QueueData{}, nil); empty.Items == nil {
+		t.Error("pruned empty queue has nil items (encodes as null)")
+	}
+}
+
+// TestQueueResurrectionPrunedAgain plays the race DESIGN.md section 4
+// describes: the Worker consumes an item and marks the page done; a desktop
+// that had not seen it writes its older queue back. The merge resurrects
+// the item; pruning against the (monotonic) status removes it again.
+func TestQueueResurrectionPrunedAgain(t *testing.T) {
+	it := QueueItem{PageID: pageA, BatchID: vBatch1, Priority: 5, QueuedAt: T("10:00")}
+	desktop := QueueData{Items: []QueueItem{it}}
+	worker := QueueData{Items: []QueueItem{}, LastProcessed: T("10:03")}
+	statusDesktop := StatusData{Status: StatusQueued, BatchID: vBatch1, Updated: T("10:00")}
+	statusWorker := StatusData{Status: StatusDone, BatchID: vBatch1, Updated: T("10:03")}
+
+	merged := MergeQueueData(desktop, worker)
+	if len(merged.Items) != 1 {
+		t.Fatalf("union should resurrect the item, got %v", merged.Items)
+	}
+	st := MergeStatusData(statusDesktop, statusWorker)
+	pruned := PruneQueue(merged, func(string) (StatusData, bool) { return st, true })
+	if len(pruned.Items) != 0 {
+		t.Errorf("item for a done page survived pruning: %v", pruned.Items)
+	}
+}
+
+func TestDerivedBatchStatus(t *testing.T) {
+	p := func(s string) BatchPage { return BatchPage{Status: s, Uploaded: T("10:00")} }
+	cases := []struct {
+		pages map[string]BatchPage
+		want  string
+	}{
+		{nil, ""},
+		{map[string]BatchPage{pageA: p(StatusQueued), pageB: p(StatusUploaded)}, ""},
+		{map[string]BatchPage{pageA: p(StatusProcessing), pageB: p(StatusQueued)}, BatchProcessing},
+		{map[string]BatchPage{pageA: p(StatusDone), pageB: p(StatusQueued)}, BatchProcessing},
+		{map[string]BatchPage{pageA: p(StatusDone), pageB: p(StatusFailed)}, BatchCompleted},
+		{map[string]BatchPage{pageA: p(StatusFailed), pageB: p(StatusFailed)}, BatchFailed},
+	}
+	for _, c := range cases {
+		if got := DerivedBatchStatus(c.pages); got != c.want {
+			t.Errorf("DerivedBatchStatus(%v) = %q, want %q", c.pages, got, c.want)
+		}
+	}
+}
+
+func benchPages(n int) map[string]BatchPage {
+	pages := make(map[string]BatchPage, n)
+	base := time.Date(2024, 9, 2, 10, 0, 0, 0, time.UTC)
+	for i := 0; i < n; i++ {
+		st := FormatTime(base.Add(time.Duration(i) * time.Second))
+		pages[fmt.Sprintf("page_%012x", i)] = BatchPage{Status: StatusDone, Uploaded: st, Started: st, Completed: FormatTime(base.Add(time.Duration(i)*time.Second + 2500*time.Millisecond))}
+	}
+	return pages
+}
+
+func BenchmarkMergeBatch1000(b *testing.B) {
+	x := BatchData{BatchID: vBatch1, ProjectID: testProject, Created: T("10:00"), Status: BatchProcessing, Pages: benchPages(1000)}
+	y := x
+	y.Pages = benchPages(1000)
+	for id, p := range y.Pages {
+		p.Status = StatusProcessing
+		y.Pages[id] = p
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		MergeBatchData(x, y)
+	}
+}
+
+func BenchmarkMergeLogs1000(b *testing.B) {
+	x := LogData{PageID: pageA, Entries: logRange(0, 1000, 1)}
+	y := LogData{PageID: pageA, Entries: logRange(500, 1500, 1)}
+	b.ReportAllocs()
+	for b.Loop() {
+		MergeLogData(x, y)
+	}
+}
+
+func BenchmarkMergeQueue1000(b *testing.B) {
+	var x, y QueueData
+	for i := 0; i < 1000; i++ {
+		it := QueueItem{PageID: fmt.Sprintf("page_%012x", i), BatchID: vBatch1, Priority: 1 + i%10, QueuedAt: T("10:00"), Attempts: i % 3}
+		x.Items = append(x.Items, it)
+		if i%2 == 0 {
+			it.Attempts++
+			y.Items = append(y.Items, it)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		MergeQueueData(x, y)
+	}
+}
+
+func BenchmarkMergeValuePage(b *testing.B) {
+	a := Canonical(withOpt(vPage(T("10:00"), vHash1, "Old", vBatch1), T("10:30"), vHash1, "opt"))
+	c := Canonical(vPage(T("11:00"), vHash2, "New", vBatch2))
+	key := PageKey(testProject, pageA)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := MergeValue(key, a, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeValueStatus(b *testing.B) {
+	key := StatusKey(testProject, pageA)
+	v := []byte(validValues[key])
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeValue(key, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
