@@ -507,25 +507,31 @@ func MergeQueueData(a, b QueueData) QueueData {
 }
 
 func sortQueue(items []QueueItem) {
-	queued := make(map[string]stamp, len(items))
-	for _, it := range items {
-		if _, ok := queued[it.QueuedAt]; !ok {
-			queued[it.QueuedAt] = parseStamp(it.QueuedAt)
-		}
+	// Parse each queued_at once, not on every comparison.
+	type sortable struct {
+		it QueueItem
+		at stamp
 	}
-	sort.Slice(items, func(i, j int) bool {
-		x, y := items[i], items[j]
-		if x.Priority != y.Priority {
-			return x.Priority > y.Priority
+	tmp := make([]sortable, len(items))
+	for i, it := range items {
+		tmp[i] = sortable{it, parseStamp(it.QueuedAt)}
+	}
+	sort.Slice(tmp, func(i, j int) bool {
+		x, y := tmp[i], tmp[j]
+		if x.it.Priority != y.it.Priority {
+			return x.it.Priority > y.it.Priority
 		}
-		if c := queued[x.QueuedAt].cmp(queued[y.QueuedAt]); c != 0 {
+		if c := x.at.cmp(y.at); c != 0 {
 			return c < 0
 		}
-		if x.BatchID != y.BatchID {
-			return x.BatchID < y.BatchID
+		if x.it.BatchID != y.it.BatchID {
+			return x.it.BatchID < y.it.BatchID
 		}
-		return x.PageID < y.PageID
+		return x.it.PageID < y.it.PageID
 	})
+	for i := range tmp {
+		items[i] = tmp[i].it
+	}
 }
 
 // PruneQueue drops the items whose page needs no more processing for that
@@ -584,6 +590,14 @@ func (a sortedLog) cmp(b sortedLog) int {
 	return cmpString(a.key.message, b.key.message)
 }
 
+func sameLogEntry(a, b LogEntry) bool {
+	if a.Timestamp != b.Timestamp || a.Level != b.Level || a.Step != b.Step || a.Message != b.Message ||
+		!bytes.Equal(a.Data, b.Data) || (a.DurationMs == nil) != (b.DurationMs == nil) {
+		return false
+	}
+	return a.DurationMs == nil || *a.DurationMs == *b.DurationMs
+}
+
 // MergeLogData unions the entries keyed by (timestamp, step, message) (two
 // different entries with the same key: the larger bytes), sorts them by
 // that key (timestamp as an instant) and keeps the newest MaxLogEntries.
@@ -593,7 +607,9 @@ func MergeLogData(a, b LogData) LogData {
 	for _, l := range [][]LogEntry{a.Entries, b.Entries} {
 		for _, e := range l {
 			k := logKey{e.Timestamp, e.Step, e.Message}
-			if cur, ok := byKey[k]; !ok || cmpBytes(e, cur) > 0 {
+			// The same entry seen on both sides is the common collision;
+			// only different entries need the byte comparison.
+			if cur, ok := byKey[k]; !ok || (!sameLogEntry(e, cur) && cmpBytes(e, cur) > 0) {
 				byKey[k] = e
 			}
 		}
