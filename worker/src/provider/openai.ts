@@ -36,6 +36,7 @@ export function buildMessages(req: OptimizeRequest): { role: string; content: st
       role: "user",
       content: JSON.stringify({
         domain: req.domain,
+        tone: req.tone,
         blocks: req.blocks.map((b) => ({ id: b.id, type: b.type, text: b.content })),
       }),
     },
