@@ -27,27 +27,38 @@ import {
   type UserData,
 } from "./types";
 
-/** Compares two ISO 8601 timestamps; the empty string is the earliest. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+function instant(s: string): number {
+  return RFC3339.test(s) ? Date.parse(s) : NaN;
+}
+
+/**
+ * Compares two timestamps in the Go side's stamp order: absent or
+ * unparsable stamps sort before every valid one (among themselves by text),
+ * valid ones by instant, equal instants written differently by text.
+ */
 export function cmpTime(a: string | undefined, b: string | undefined): number {
   const x = a ?? "";
   const y = b ?? "";
   if (x === y) return 0;
-  if (x === "") return -1;
-  if (y === "") return 1;
-  const tx = Date.parse(x);
-  const ty = Date.parse(y);
-  if (!Number.isNaN(tx) && !Number.isNaN(ty) && tx !== ty) return tx < ty ? -1 : 1;
-  return x < y ? -1 : 1;
+  const tx = instant(x);
+  const ty = instant(y);
+  const okx = !Number.isNaN(tx);
+  const oky = !Number.isNaN(ty);
+  if (!okx && !oky) return cmpStr(x, y);
+  if (!okx) return -1;
+  if (!oky) return 1;
+  if (tx !== ty) return tx < ty ? -1 : 1;
+  return cmpStr(x, y);
 }
 
 export function laterTime(a: string | undefined, b: string | undefined): string {
   return cmpTime(a, b) >= 0 ? (a ?? "") : (b ?? "");
 }
 
-export function earlierNonEmpty(a: string | undefined, b: string | undefined): string {
-  if (!a) return b ?? "";
-  if (!b) return a;
-  return cmpTime(a, b) <= 0 ? a : b;
+export function earlierTime(a: string | undefined, b: string | undefined): string {
+  return cmpTime(a, b) <= 0 ? (a ?? "") : (b ?? "");
 }
 
 function cmpStr(a: string, b: string): number {
@@ -68,7 +79,7 @@ function maxStr(a: string | undefined, b: string | undefined): string {
 // ---- single-writer records: the later stamp wins ---------------------------
 
 export function mergeUser(a: UserData, b: UserData): UserData {
-  const c = cmpTime(a.updated || a.created, b.updated || b.created);
+  const c = cmpTime(a.updated, b.updated) || cmpTime(a.created, b.created);
   if (c !== 0) return c > 0 ? a : b;
   return byBytes("user", a, b);
 }
@@ -89,11 +100,19 @@ export function mergeSet(a: string[] | null, b: string[] | null): string[] {
   return [...new Set([...(a ?? []), ...(b ?? [])])].sort(cmpStr);
 }
 
+// The part of a project taken whole from one side: without the fields
+// merged separately, so the tie-break depends only on what it selects.
+function projectSettingsPart(p: ProjectData): ProjectData {
+  return { ...p, created: "", usage: { total_pages: 0, total_batches: 0, last_activity: "" } };
+}
+
 export function mergeProject(a: ProjectData, b: ProjectData): ProjectData {
-  const c = cmpTime(a.settings_updated, b.settings_updated);
-  const win = c > 0 ? a : c < 0 ? b : byBytes("project", a, b);
+  let c = cmpTime(a.settings_updated, b.settings_updated);
+  if (c === 0) c = cmpStr(canonicalKind("project", projectSettingsPart(a)), canonicalKind("project", projectSettingsPart(b)));
+  const win = c >= 0 ? a : b;
   return {
     ...win,
+    created: earlierTime(a.created, b.created),
     usage: {
       total_pages: Math.max(a.usage?.total_pages ?? 0, b.usage?.total_pages ?? 0),
       total_batches: Math.max(a.usage?.total_batches ?? 0, b.usage?.total_batches ?? 0),
@@ -104,29 +123,33 @@ export function mergeProject(a: ProjectData, b: ProjectData): ProjectData {
 
 // ---- apikey: D creates/deactivates, W counts usage -------------------------
 
-function day(ts: string): string {
-  return ts ? ts.slice(0, 10) : "";
+// cmpDay orders the UTC calendar day of last_used stamps (unparsable first).
+function cmpDay(a: string, b: string): number {
+  const ta = instant(a ?? "");
+  const tb = instant(b ?? "");
+  if (Number.isNaN(ta) && Number.isNaN(tb)) return cmpStr(a ?? "", b ?? "");
+  if (Number.isNaN(ta)) return -1;
+  if (Number.isNaN(tb)) return 1;
+  return cmpStr(new Date(ta).toISOString().slice(0, 10), new Date(tb).toISOString().slice(0, 10));
 }
 
 export function mergeApiKey(a: KeyData, b: KeyData): KeyData {
-  const base = byBytes("apikey", a, b);
-  // requests_today belongs to the day of last_used: a counter from an
-  // earlier day is stale, so compare (day, count) as a pair.
-  const da = day(a.last_used);
-  const db = day(b.last_used);
-  let today: number;
-  if (da !== db) today = da > db ? a.usage.requests_today : b.usage.requests_today;
-  else today = Math.max(a.usage.requests_today, b.usage.requests_today);
-  return {
-    ...base,
-    created: earlierNonEmpty(a.created, b.created),
-    active: a.active && b.active,
-    last_used: laterTime(a.last_used, b.last_used),
-    usage: {
-      requests_today: today,
-      requests_total: Math.max(a.usage.requests_total, b.usage.requests_total),
-    },
-  };
+  const out: KeyData = { ...a, usage: { ...a.usage } };
+  // user_id and name never change after creation; the larger pair settles a disagreement.
+  const c = cmpStr(b.user_id, a.user_id);
+  if (c > 0 || (c === 0 && b.name > a.name)) {
+    out.user_id = b.user_id;
+    out.name = b.name;
+  }
+  out.active = a.active && b.active; // deactivation is sticky
+  out.created = earlierTime(a.created, b.created);
+  out.last_used = laterTime(a.last_used, b.last_used);
+  out.usage.requests_total = Math.max(a.usage.requests_total, b.usage.requests_total);
+  // requests_today belongs to the day of last_used: compare (day, count) as a pair.
+  const d = cmpDay(a.last_used, b.last_used);
+  out.usage.requests_today =
+    d > 0 ? a.usage.requests_today : d < 0 ? b.usage.requests_today : Math.max(a.usage.requests_today, b.usage.requests_today);
+  return out;
 }
 
 // ---- review: per block, the later decision wins ----------------------------
@@ -167,7 +190,7 @@ const EXTRACTION_GROUP = [
 export function mergePage(a: PageData, b: PageData): PageData {
   const ea = { ...a, optimization: undefined };
   const eb = { ...b, optimization: undefined };
-  const c = cmpTime(a.uploaded, b.uploaded);
+  const c = cmpTime(a.uploaded, b.uploaded) || cmpStr(a.content_hash ?? "", b.content_hash ?? "");
   const win = c > 0 ? ea : c < 0 ? eb : byBytes("page", ea, eb);
   const out: PageData = {} as PageData;
   for (const f of EXTRACTION_GROUP) (out as unknown as Record<string, unknown>)[f] = win[f];
@@ -226,7 +249,7 @@ export function mergeQueue(a: QueueData, b: QueueData): QueueData {
       page_id: it.page_id,
       batch_id: it.batch_id,
       priority: Math.max(cur.priority, it.priority),
-      queued_at: earlierNonEmpty(cur.queued_at, it.queued_at),
+      queued_at: earlierTime(cur.queued_at, it.queued_at),
       attempts: Math.max(cur.attempts, it.attempts),
     });
   }
@@ -257,7 +280,7 @@ export function mergeLogs(a: LogData, b: LogData): LogData {
 // ---- batch: per page rank then time; summary and status derived -----------
 
 function pageTime(p: BatchPage): string {
-  return p.completed || p.started || p.uploaded || "";
+  return laterTime(p.completed, laterTime(p.started, p.uploaded));
 }
 
 function mergeBatchPage(x: BatchPage, y: BatchPage): BatchPage {
@@ -276,12 +299,12 @@ export function summarize(pages: Record<string, BatchPage>): BatchData["summary"
   for (const p of Object.values(pages)) {
     if (p.status === "done") {
       completed++;
-      if (p.started && p.completed) {
-        const d = Date.parse(p.completed) - Date.parse(p.started);
-        if (Number.isFinite(d) && d >= 0) {
-          totalMs += d;
-          timed++;
-        }
+      const st = instant(p.started ?? "");
+      const ct = instant(p.completed ?? "");
+      if (!Number.isNaN(st) && !Number.isNaN(ct)) {
+        // whole milliseconds; a negative duration (clock skew) counts as 0
+        totalMs += Math.max(Math.floor(ct) - Math.floor(st), 0);
+        timed++;
       }
     } else if (p.status === "failed") failed++;
     else pending++;
@@ -289,20 +312,25 @@ export function summarize(pages: Record<string, BatchPage>): BatchData["summary"
   return { completed, failed, pending, average_time_ms: timed ? Math.floor(totalMs / timed) : 0 };
 }
 
-export function deriveBatchStatus(pages: Record<string, BatchPage>): BatchStatus {
+/**
+ * The batch status the pages imply: "" while no page has started, processing
+ * while some page has started and not all are finished, then completed if
+ * any page is done, else failed.
+ */
+export function deriveBatchStatus(pages: Record<string, BatchPage>): BatchStatus | "" {
   const list = Object.values(pages);
-  if (list.length === 0) return "uploading";
-  if (list.every((p) => p.status === "done" || p.status === "failed")) {
-    return list.every((p) => p.status === "failed") ? "failed" : "completed";
-  }
-  if (list.some((p) => p.status === "processing" || p.status === "done" || p.status === "failed")) return "processing";
-  if (list.some((p) => p.status === "queued")) return "queued";
-  return "uploading";
+  const terminal = list.filter((p) => p.status === "done" || p.status === "failed").length;
+  if (list.length > 0 && terminal === list.length) return list.some((p) => p.status === "done") ? "completed" : "failed";
+  if (list.some((p) => (PAGE_STATUS_RANK[p.status] ?? -1) >= 2)) return "processing";
+  return "";
 }
 
 function maxBatchStatus(...s: string[]): BatchStatus {
   let best = s[0];
-  for (const x of s) if ((BATCH_STATUS_RANK[x] ?? -1) > (BATCH_STATUS_RANK[best] ?? -1)) best = x;
+  for (const x of s.slice(1)) {
+    const c = (BATCH_STATUS_RANK[x] ?? -1) - (BATCH_STATUS_RANK[best] ?? -1);
+    if (c > 0 || (c === 0 && x > best)) best = x;
+  }
   return best as BatchStatus;
 }
 
@@ -314,8 +342,8 @@ export function mergeBatch(a: BatchData, b: BatchData): BatchData {
   return finishBatch({
     batch_id: maxStr(a.batch_id, b.batch_id),
     project_id: maxStr(a.project_id, b.project_id),
-    created: earlierNonEmpty(a.created, b.created),
-    page_count: Math.max(a.page_count ?? 0, b.page_count ?? 0),
+    created: earlierTime(a.created, b.created),
+    page_count: Math.max(a.page_count ?? 0, b.page_count ?? 0, Object.keys(pages).length),
     status: maxBatchStatus(a.status, b.status),
     pages,
     summary: { completed: 0, failed: 0, pending: 0, average_time_ms: 0 },
@@ -325,7 +353,12 @@ export function mergeBatch(a: BatchData, b: BatchData): BatchData {
 /** Recomputes the derived parts of a batch (summary, status) from its pages. */
 export function finishBatch(b: BatchData): BatchData {
   const pages = b.pages ?? {};
-  return { ...b, summary: summarize(pages), status: maxBatchStatus(b.status, deriveBatchStatus(pages)) };
+  return {
+    ...b,
+    page_count: Math.max(b.page_count ?? 0, Object.keys(pages).length),
+    summary: summarize(pages),
+    status: maxBatchStatus(b.status, deriveBatchStatus(pages)),
+  };
 }
 
 // ---- by key ----------------------------------------------------------------
