@@ -1,0 +1,912 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	gosync "sync"
+	"time"
+
+	"github.com/nimbus-desktop/nimbus/localstore"
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+// MetaNamespacePrefix prefixes the localstore Meta keys that hold the remote
+// namespace IDs ("sync.ns.NIMBUS_PAGES" -> id).
+const MetaNamespacePrefix = "sync.ns."
+
+// metaWrites persists the free plan's "writes today" counter ("day count").
+const metaWrites = "sync.writes_today"
+
+// NamespaceIDs reads the remote namespace IDs that setup stored in the
+// store's Meta. Missing ones are absent from the map.
+func NamespaceIDs(st *localstore.Store) (map[model.Namespace]string, error) {
+	out := map[model.Namespace]string{}
+	for _, ns := range model.Namespaces {
+		id, err := st.Meta(MetaNamespacePrefix + string(ns))
+		if err != nil {
+			return nil, fmt.Errorf("read namespace id of %s: %w", ns, err)
+		}
+		if id != "" {
+			out[ns] = id
+		}
+	}
+	return out, nil
+}
+
+// EngineConfig wires an engine.
+type EngineConfig struct {
+	Store  *localstore.Store
+	Remote Remote
+	Pacer  *Pacer
+	// NamespaceIDs maps each of the eleven namespaces to its remote ID
+	// (NamespaceIDs(store) after setup).
+	NamespaceIDs map[model.Namespace]string
+	// Projects returns the project IDs to pull (default: every project:
+	// record in the mirror).
+	Projects func() ([]string, error)
+	// ChunkKeys and ChunkBytes bound one bulk write (defaults 1,000 pairs
+	// and ~95 MB); they are halved on 413/524/timeouts.
+	ChunkKeys, ChunkBytes int
+	// CacheFull mirrors all of NIMBUS_CACHE on every pull; otherwise cache
+	// entries are fetched on demand (FetchCache).
+	CacheFull bool
+	Logger    *slog.Logger
+}
+
+// Engine pushes the outbox and pulls remote changes for one store.
+type Engine struct {
+	cfg EngineConfig
+	log *slog.Logger
+
+	runMu gosync.Mutex // one push/pull at a time per engine
+
+	mu       gosync.Mutex
+	lastSync time.Time
+	lastErr  error
+}
+
+// NewEngine checks the wiring and restores the writes-today counter.
+func NewEngine(cfg EngineConfig) (*Engine, error) {
+	if cfg.Store == nil || cfg.Remote == nil {
+		return nil, errors.New("sync engine: store and remote are required")
+	}
+	if cfg.Pacer == nil {
+		cfg.Pacer = NewPacer(PacerConfig{})
+	}
+	if cfg.ChunkKeys <= 0 || cfg.ChunkKeys > MaxBulkPairs {
+		cfg.ChunkKeys = DefaultChunkKeys
+	}
+	if cfg.ChunkBytes <= 0 || cfg.ChunkBytes > MaxBulkBytes {
+		cfg.ChunkBytes = DefaultChunkBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Projects == nil {
+		st := cfg.Store
+		cfg.Projects = func() ([]string, error) {
+			keys, err := st.Keys(model.NSProjects, "project:")
+			if err != nil {
+				return nil, err
+			}
+			ids := make([]string, 0, len(keys))
+			for _, k := range keys {
+				ids = append(ids, strings.TrimPrefix(k, "project:"))
+			}
+			return ids, nil
+		}
+	}
+	e := &Engine{cfg: cfg, log: cfg.Logger.With("component", "sync")}
+	if v, err := cfg.Store.Meta(metaWrites); err == nil && v != "" {
+		var day string
+		var n int64
+		if _, err := fmt.Sscanf(v, "%s %d", &day, &n); err == nil {
+			cfg.Pacer.SetWritesToday(day, n)
+		}
+	}
+	return e, nil
+}
+
+// Pacer returns the engine's pacer.
+func (e *Engine) Pacer() *Pacer { return e.cfg.Pacer }
+
+func (e *Engine) nsID(ns model.Namespace) (string, error) {
+	id := e.cfg.NamespaceIDs[ns]
+	if id == "" {
+		return "", fmt.Errorf("no remote namespace ID for %s: run 'nimbus setup' first", ns)
+	}
+	return id, nil
+}
+
+// State is what the GUI and `nimbus status` show about sync.
+type State struct {
+	Online      bool
+	Waiting     int // outbox entries: "N changes waiting"
+	LastSync    time.Time
+	LastError   string
+	WritesDay   string
+	WritesToday int64
+}
+
+// State reports online/offline, waiting changes and the writes counter.
+func (e *Engine) State() State {
+	n, _ := e.cfg.Store.OutboxLen()
+	day, w := e.cfg.Pacer.WritesToday()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := State{Online: e.cfg.Pacer.Online() && e.lastErr == nil, Waiting: n, LastSync: e.lastSync, WritesDay: day, WritesToday: w}
+	if e.lastErr != nil {
+		s.LastError = e.lastErr.Error()
+	}
+	return s
+}
+
+func (e *Engine) finish(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lastErr = err
+	if err == nil {
+		e.lastSync = e.cfg.Pacer.Clock().Now()
+	}
+}
+
+// Stats count what one push or pull did.
+type Stats struct {
+	Written     int // keys written
+	Merged      int // keys merged with a newer remote value before writing
+	Acked       int // keys found already on the remote (no write)
+	Pulled      int // remote values stored locally
+	Quarantined int
+	Lists       int
+	BulkGets    int
+	BulkPuts    int
+	Halvings    int
+}
+
+func (s *Stats) add(o Stats) {
+	s.Written += o.Written
+	s.Merged += o.Merged
+	s.Acked += o.Acked
+	s.Pulled += o.Pulled
+	s.Quarantined += o.Quarantined
+	s.Lists += o.Lists
+	s.BulkGets += o.BulkGets
+	s.BulkPuts += o.BulkPuts
+	s.Halvings += o.Halvings
+}
+
+// Sync pulls then pushes: the pull refreshes the remote index and merges, so
+// the push writes without a second look at the remote.
+func (e *Engine) Sync(ctx context.Context) (Stats, error) {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	var total Stats
+	idx := index{}
+	ps, err := e.pull(ctx, idx)
+	total.add(ps)
+	if err != nil {
+		e.finish(err)
+		return total, err
+	}
+	ws, err := e.push(ctx, idx)
+	total.add(ws)
+	e.finish(err)
+	return total, err
+}
+
+// Push writes the outbox to the remote.
+func (e *Engine) Push(ctx context.Context) (Stats, error) {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	s, err := e.push(ctx, nil)
+	e.finish(err)
+	return s, err
+}
+
+// Pull lists every project's prefixes and the account namespaces, fetches
+// what changed, validates, merges and stores it.
+func (e *Engine) Pull(ctx context.Context) (Stats, error) {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	s, err := e.pull(ctx, index{})
+	e.finish(err)
+	return s, err
+}
+
+// index is a remote index: per namespace and listing prefix, the hash of
+// every listed key. A prefix present in the map was listed completely.
+type index map[model.Namespace]map[string]map[string]string
+
+func (ix index) lookup(ns model.Namespace, prefix, key string) (hash string, listed, known bool) {
+	m, ok := ix[ns][prefix]
+	if !ok {
+		return "", false, false
+	}
+	h, ok := m[key]
+	return h, ok, true
+}
+
+// listingPrefix is the prefix under which a key is listed: the project
+// prefix for project kinds, "kind:" for account kinds.
+func listingPrefix(key string) string {
+	k, err := model.ParseKey(key)
+	if err != nil {
+		return key
+	}
+	for _, pk := range model.ProjectKinds {
+		if k.Kind == pk {
+			return model.ProjectPrefix(k.Kind, k.ID)
+		}
+	}
+	return string(k.Kind) + ":"
+}
+
+// ---- pacing helpers ----
+
+func (e *Engine) listAll(ctx context.Context, ns model.Namespace, prefix string, st *Stats) (map[string]string, error) {
+	id, err := e.nsID(ns)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	cursor := ""
+	for {
+		var page KeyPage
+		err := e.cfg.Pacer.Do(ctx, func(ctx context.Context) error {
+			st.Lists++
+			var err error
+			page, err = e.cfg.Remote.ListKeys(ctx, id, prefix, cursor)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list %s prefix %q: %w", ns, prefix, err)
+		}
+		for _, k := range page.Keys {
+			out[k.Name] = k.Meta.H
+		}
+		// Loop until the cursor is empty: a page can be empty while more
+		// keys follow.
+		if page.Cursor == "" {
+			return out, nil
+		}
+		cursor = page.Cursor
+	}
+}
+
+func (e *Engine) bulkGet(ctx context.Context, ns model.Namespace, keys []string, st *Stats) (map[string]Item, error) {
+	id, err := e.nsID(ns)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Item, len(keys))
+	for i := 0; i < len(keys); i += MaxBulkGet {
+		chunk := keys[i:min(i+MaxBulkGet, len(keys))]
+		var got map[string]Item
+		err := e.cfg.Pacer.Do(ctx, func(ctx context.Context) error {
+			st.BulkGets++
+			var err error
+			got, err = e.cfg.Remote.BulkGet(ctx, id, chunk)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("bulk get %d keys of %s: %w", len(chunk), ns, err)
+		}
+		for k, v := range got {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// ---- push ----
+
+type pending struct {
+	key   string
+	value []byte
+	meta  Meta
+}
+
+func (e *Engine) push(ctx context.Context, idx index) (Stats, error) {
+	var st Stats
+	entries, err := e.cfg.Store.Outbox(0)
+	if err != nil {
+		return st, fmt.Errorf("push: read outbox: %w", err)
+	}
+	// Group by namespace in the order of each namespace's oldest entry, so
+	// pages land before the batch and queue that refer to them.
+	var order []model.Namespace
+	groups := map[model.Namespace][]localstore.OutboxEntry{}
+	for _, en := range entries {
+		if en.NS == model.NSCache {
+			continue // the Worker owns the cache; the desktop only reads it
+		}
+		if _, ok := groups[en.NS]; !ok {
+			order = append(order, en.NS)
+		}
+		groups[en.NS] = append(groups[en.NS], en)
+	}
+	for _, ns := range order {
+		if err := e.pushNamespace(ctx, ns, groups[ns], idx, &st); err != nil {
+			// Later namespaces wait: they may refer to what failed here.
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+func (e *Engine) pushNamespace(ctx context.Context, ns model.Namespace, entries []localstore.OutboxEntry, idx index, st *Stats) error {
+	if _, err := e.nsID(ns); err != nil {
+		return err
+	}
+	// Which remote values must be looked at? Use the index from this sync's
+	// pull if there is one; otherwise look at the remote as cheaply as
+	// possible: a bulk get of the keys (100 a request) or a listing of their
+	// prefix (1,000 a request), whichever needs fewer requests.
+	byPrefix := map[string][]string{}
+	var prefixes []string
+	for _, en := range entries {
+		p := listingPrefix(en.Key)
+		if _, ok := byPrefix[p]; !ok {
+			prefixes = append(prefixes, p)
+		}
+		byPrefix[p] = append(byPrefix[p], en.Key)
+	}
+	remoteHash := map[string]string{} // key -> listed hash ("" absent)
+	fetched := map[string]Item{}
+	var toFetch []string
+	for _, p := range prefixes {
+		keys := byPrefix[p]
+		if _, _, known := idx.lookup(ns, p, ""); known {
+			for _, k := range keys {
+				h, _, _ := idx.lookup(ns, p, k)
+				remoteHash[k] = h
+			}
+			continue
+		}
+		localCount, _ := e.cfg.Store.Count(ns, p)
+		listCost := (localCount + MaxListLimit - 1) / MaxListLimit
+		getCost := (len(keys) + MaxBulkGet - 1) / MaxBulkGet
+		if getCost <= listCost || listCost == 0 {
+			toFetch = append(toFetch, keys...)
+			continue
+		}
+		m, err := e.listAll(ctx, ns, p, st)
+		if err != nil {
+			return fmt.Errorf("push %s: %w", ns, err)
+		}
+		for _, k := range keys {
+			remoteHash[k] = m[k]
+		}
+	}
+	if len(toFetch) > 0 {
+		got, err := e.bulkGet(ctx, ns, toFetch, st)
+		if err != nil {
+			return fmt.Errorf("push %s: %w", ns, err)
+		}
+		for _, k := range toFetch {
+			it := got[k]
+			if it.Found {
+				fetched[k] = it
+				remoteHash[k] = ValueHash(it.Value)
+			} else {
+				remoteHash[k] = ""
+			}
+		}
+	}
+	// Keys whose remote changed since we last merged it need its value.
+	var need []string
+	for _, en := range entries {
+		rh := remoteHash[en.Key]
+		if rh == "" {
+			continue
+		}
+		if _, ok := fetched[en.Key]; ok {
+			continue
+		}
+		ss, _, err := e.cfg.Store.SyncState(ns, en.Key)
+		if err != nil {
+			return err
+		}
+		if rh != ss.RemoteHash && rh != ss.LocalHash {
+			need = append(need, en.Key)
+		}
+	}
+	if len(need) > 0 {
+		got, err := e.bulkGet(ctx, ns, need, st)
+		if err != nil {
+			return fmt.Errorf("push %s: %w", ns, err)
+		}
+		for k, it := range got {
+			if it.Found {
+				fetched[k] = it
+				remoteHash[k] = ValueHash(it.Value)
+			}
+		}
+	}
+
+	// Prepare: merge remote values in, prune queues, ack keys the remote
+	// already has; all in one local transaction.
+	var writes []pending
+	err := e.cfg.Store.Update(ctx, func(tx *localstore.Tx) error {
+		writes = writes[:0]
+		for _, en := range entries {
+			local, err := tx.Get(ns, en.Key)
+			if err != nil {
+				return fmt.Errorf("push %s %s: read local: %w", ns, en.Key, err)
+			}
+			ss, _, err := tx.SyncState(ns, en.Key)
+			if err != nil {
+				return err
+			}
+			rh := remoteHash[en.Key]
+			value := local
+			if it, ok := fetched[en.Key]; ok && rh != ss.LocalHash && rh != ss.RemoteHash {
+				if verr := model.ValidateValue(en.Key, it.Value); verr != nil {
+					if err := e.quarantine(tx, ns, en.Key, it.Value, verr); err != nil {
+						return err
+					}
+				} else {
+					merged, err := model.MergeValue(en.Key, local, it.Value)
+					if err != nil {
+						return fmt.Errorf("push %s %s: %w", ns, en.Key, err)
+					}
+					if err := tx.PutRemote(ns, en.Key, merged, rh); err != nil {
+						return err
+					}
+					value = merged
+					st.Merged++
+				}
+			}
+			if ns == model.NSQueue {
+				pruned, err := pruneQueue(tx, en.Key, value)
+				if err != nil {
+					return err
+				}
+				if !bytes.Equal(pruned, value) {
+					if err := tx.PutLocal(ns, en.Key, pruned); err != nil {
+						return err
+					}
+					value = pruned
+				}
+			}
+			h := ValueHash(value)
+			if h == rh {
+				// The remote already holds exactly this value.
+				if err := tx.AckPush(ns, en.Key, h); err != nil {
+					return err
+				}
+				st.Acked++
+				continue
+			}
+			writes = append(writes, pending{key: en.Key, value: value, meta: metaFor(en.Key, value, h)})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("push %s: prepare: %w", ns, err)
+	}
+	return e.writeChunks(ctx, ns, writes, st)
+}
+
+// ValueHash is model.ValueHash (the "h" of the metadata).
+func ValueHash(v []byte) string { return model.ValueHash(v) }
+
+// metaFor builds a value's KV metadata: its hash, its own updated stamp and,
+// for status records, the status (so a listing shows progress).
+func metaFor(key string, value []byte, h string) Meta {
+	var probe struct {
+		Status        string `json:"status"`
+		Updated       string `json:"updated"`
+		Uploaded      string `json:"uploaded"`
+		Created       string `json:"created"`
+		LastProcessed string `json:"last_processed"`
+	}
+	_ = json.Unmarshal(value, &probe) // arrays (projects:, apikeys:) have no stamp
+	m := Meta{H: h}
+	for _, s := range []string{probe.Updated, probe.Uploaded, probe.LastProcessed, probe.Created} {
+		if s != "" {
+			m.U = s
+			break
+		}
+	}
+	if strings.HasPrefix(key, "status:") {
+		m.S = probe.Status
+	}
+	return m
+}
+
+// pruneQueue drops queue items whose page status is terminal (or belongs to
+// a later batch), using the local status records.
+func pruneQueue(tx *localstore.Tx, key string, value []byte) ([]byte, error) {
+	var q model.QueueData
+	if err := json.Unmarshal(value, &q); err != nil {
+		return nil, fmt.Errorf("prune %s: %w", key, err)
+	}
+	pid := strings.TrimPrefix(key, "queue:")
+	pruned := model.PruneQueue(q, func(pageID string) (model.StatusData, bool) {
+		b, err := tx.Get(model.NSStatus, model.StatusKey(pid, pageID))
+		if err != nil {
+			return model.StatusData{}, false
+		}
+		var s model.StatusData
+		if json.Unmarshal(b, &s) != nil {
+			return model.StatusData{}, false
+		}
+		return s, true
+	})
+	if len(pruned.Items) == len(q.Items) {
+		return value, nil
+	}
+	return model.Canonical(pruned), nil
+}
+
+// writeChunks sends the writes in bulk chunks (<= ChunkKeys pairs and
+// ChunkBytes bytes), halving a chunk on 413/524/timeouts, and acks each key
+// the response did not list as unsuccessful, chunk by chunk.
+func (e *Engine) writeChunks(ctx context.Context, ns model.Namespace, writes []pending, st *Stats) error {
+	id, err := e.nsID(ns)
+	if err != nil {
+		return err
+	}
+	for _, w := range writes {
+		mb, _ := json.Marshal(w.meta)
+		if err := CheckKV(KV{Key: w.key, Value: w.value, Meta: w.meta}, mb); err != nil {
+			return fmt.Errorf("push %s: %w", ns, err)
+		}
+	}
+	limitKeys := e.cfg.ChunkKeys
+	var chunks [][]pending
+	var cur []pending
+	size := 0
+	for _, w := range writes {
+		sz := len(w.key) + len(w.value) + 200
+		if len(cur) > 0 && (len(cur) >= limitKeys || size+sz > e.cfg.ChunkBytes) {
+			chunks = append(chunks, cur)
+			cur, size = nil, 0
+		}
+		cur = append(cur, w)
+		size += sz
+	}
+	if len(cur) > 0 {
+		chunks = append(chunks, cur)
+	}
+	for len(chunks) > 0 {
+		c := chunks[0]
+		chunks = chunks[1:]
+		failed, err := e.putChunk(ctx, id, ns, c, st)
+		if IsShrink(err) && len(c) > 1 {
+			st.Halvings++
+			half := len(c) / 2
+			chunks = append([][]pending{c[:half], c[half:]}, chunks...)
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("push %s: %w", ns, err)
+		}
+		if len(failed) > 0 {
+			// Retry the unsuccessful keys a few times, then leave them in the
+			// outbox for the next sync.
+			retry := failed
+			for attempt := 0; attempt < 3 && len(retry) > 0; attempt++ {
+				retry, err = e.putChunk(ctx, id, ns, retry, st)
+				if err != nil {
+					return fmt.Errorf("push %s: %w", ns, err)
+				}
+			}
+			if len(retry) > 0 {
+				return fmt.Errorf("push %s: %d keys still unsuccessful after retries (first %s); they stay queued", ns, len(retry), retry[0].key)
+			}
+		}
+	}
+	return nil
+}
+
+// putChunk writes one chunk and acks what succeeded; it returns the pairs
+// the remote reported unsuccessful.
+func (e *Engine) putChunk(ctx context.Context, id string, ns model.Namespace, c []pending, st *Stats) ([]pending, error) {
+	kvs := make([]KV, len(c))
+	for i, p := range c {
+		kvs[i] = KV{Key: p.key, Value: p.value, Meta: p.meta}
+	}
+	var bad []string
+	err := e.cfg.Pacer.Do(ctx, func(ctx context.Context) error {
+		st.BulkPuts++
+		var err error
+		bad, err = e.cfg.Remote.BulkPut(ctx, id, kvs)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	badSet := make(map[string]bool, len(bad))
+	for _, k := range bad {
+		badSet[k] = true
+	}
+	var failed []pending
+	// The outbox entry clears only after this successful response and the
+	// local commit of the ack.
+	err = e.cfg.Store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
+		failed = failed[:0]
+		for _, p := range c {
+			if badSet[p.key] {
+				failed = append(failed, p)
+				continue
+			}
+			if err := tx.AckPush(ns, p.key, p.meta.H); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ack %d keys of %s: %w", len(c), ns, err)
+	}
+	n := len(c) - len(failed)
+	st.Written += n
+	e.cfg.Pacer.AddWrites(n)
+	day, w := e.cfg.Pacer.WritesToday()
+	_ = e.cfg.Store.SetMeta(metaWrites, fmt.Sprintf("%s %d", day, w))
+	return failed, nil
+}
+
+func (e *Engine) quarantine(tx *localstore.Tx, ns model.Namespace, key string, value []byte, why error) error {
+	e.log.Warn("remote value refused", "ns", string(ns), "key", key, "reason", why.Error())
+	if err := tx.Quarantine(ns, key, value, why.Error()); err != nil {
+		return err
+	}
+	// A log entry the editor sees with the page, when the key names one.
+	k, err := model.ParseKey(key)
+	if err != nil || k.Secondary == "" || !strings.HasPrefix(k.Secondary, "page_") {
+		return nil
+	}
+	lk := model.LogsKey(k.ID, k.Secondary)
+	entry := model.LogEntry{Timestamp: model.Now(), Level: model.LevelError, Step: "sync",
+		Message: fmt.Sprintf("remote %s refused (quarantined): %s", key, clipString(why.Error(), 300))}
+	var ld model.LogData
+	if b, err := tx.Get(model.NSLogs, lk); err == nil {
+		_ = json.Unmarshal(b, &ld)
+	}
+	ld.PageID = k.Secondary
+	merged := model.MergeLogData(ld, model.LogData{PageID: k.Secondary, Entries: []model.LogEntry{entry}})
+	return tx.PutLocal(model.NSLogs, lk, model.Canonical(merged))
+}
+
+func clipString(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// ---- pull ----
+
+// pullPlan is what one pull lists: per namespace, the prefixes.
+func (e *Engine) pullPlan() (map[model.Namespace][]string, []model.Namespace, error) {
+	projects, err := e.cfg.Projects()
+	if err != nil {
+		return nil, nil, fmt.Errorf("pull: projects: %w", err)
+	}
+	sort.Strings(projects)
+	plan := map[model.Namespace][]string{}
+	// Account namespaces first (small), then per project. Status before
+	// queue so the queue is pruned and healed against fresh statuses.
+	order := []model.Namespace{model.NSUsers, model.NSProjects, model.NSKeys, model.NSEmails, model.NSSessions}
+	for _, ns := range order {
+		plan[ns] = []string{""}
+	}
+	if e.cfg.CacheFull {
+		order = append(order, model.NSCache)
+		plan[model.NSCache] = []string{""}
+	}
+	kinds := []model.Kind{model.KindPage, model.KindReview, model.KindBatch, model.KindStatus, model.KindQueue, model.KindLogs}
+	for _, k := range kinds {
+		ns := k.Namespace()
+		if _, ok := plan[ns]; !ok {
+			order = append(order, ns)
+		}
+		for _, p := range projects {
+			plan[ns] = append(plan[ns], model.ProjectPrefix(k, p))
+		}
+	}
+	return plan, order, nil
+}
+
+func (e *Engine) pull(ctx context.Context, idx index) (Stats, error) {
+	var st Stats
+	plan, order, err := e.pullPlan()
+	if err != nil {
+		return st, err
+	}
+	for _, ns := range order {
+		for _, prefix := range plan[ns] {
+			if err := e.pullPrefix(ctx, ns, prefix, idx, &st); err != nil {
+				return st, err
+			}
+		}
+	}
+	return st, nil
+}
+
+func (e *Engine) pullPrefix(ctx context.Context, ns model.Namespace, prefix string, idx index, st *Stats) error {
+	listed, err := e.listAll(ctx, ns, prefix, st)
+	if err != nil {
+		return fmt.Errorf("pull: %w", err)
+	}
+	if idx != nil {
+		if idx[ns] == nil {
+			idx[ns] = map[string]map[string]string{}
+		}
+		// Index by the prefix a push will look up: account namespaces are
+		// listed whole but looked up per "kind:".
+		for k, h := range listed {
+			p := listingPrefix(k)
+			if idx[ns][p] == nil {
+				idx[ns][p] = map[string]string{}
+			}
+			idx[ns][p][k] = h
+		}
+		if prefix != "" {
+			if idx[ns][prefix] == nil {
+				idx[ns][prefix] = map[string]string{}
+			}
+		} else {
+			for _, kind := range []string{"user:", "projects:", "apikeys:", "project:", "apikey:", "email:", "session:", "cache:"} {
+				if model.Kind(strings.TrimSuffix(kind, ":")).Namespace() == ns && idx[ns][kind] == nil {
+					idx[ns][kind] = map[string]string{}
+				}
+			}
+		}
+	}
+	states := map[string]localstore.SyncState{}
+	if err := e.cfg.Store.SyncStates(ns, prefix, func(k string, s localstore.SyncState) error {
+		states[k] = s
+		return nil
+	}); err != nil {
+		return err
+	}
+	var fetch, same []string
+	for k, h := range listed {
+		s := states[k]
+		switch {
+		case h != "" && h == s.RemoteHash:
+			// Unchanged since we last merged it: no read.
+		case h != "" && h == s.LocalHash:
+			same = append(same, k) // the remote has our value
+		default:
+			fetch = append(fetch, k)
+		}
+	}
+	sort.Strings(fetch)
+	if len(same) > 0 {
+		if err := e.cfg.Store.Update(ctx, func(tx *localstore.Tx) error {
+			for _, k := range same {
+				if err := tx.SetRemoteHash(ns, k, listed[k]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("pull %s: %w", ns, err)
+		}
+	}
+	if len(fetch) == 0 {
+		return nil
+	}
+	for i := 0; i < len(fetch); i += MaxBulkGet {
+		chunk := fetch[i:min(i+MaxBulkGet, len(fetch))]
+		got, err := e.bulkGet(ctx, ns, chunk, st)
+		if err != nil {
+			return fmt.Errorf("pull: %w", err)
+		}
+		if err := e.storePulled(ctx, ns, chunk, got, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// storePulled validates, merges and stores one bulk get's values.
+func (e *Engine) storePulled(ctx context.Context, ns model.Namespace, keys []string, got map[string]Item, st *Stats) error {
+	return e.cfg.Store.Update(ctx, func(tx *localstore.Tx) error {
+		for _, k := range keys {
+			it := got[k]
+			if !it.Found {
+				continue // listed but not visible yet here: next poll
+			}
+			rh := ValueHash(it.Value)
+			if verr := model.ValidateValue(k, it.Value); verr != nil {
+				st.Quarantined++
+				if err := e.quarantine(tx, ns, k, it.Value, verr); err != nil {
+					return err
+				}
+				continue
+			}
+			value := it.Value
+			local, err := tx.Get(ns, k)
+			switch {
+			case err == nil:
+				value, err = model.MergeValue(k, local, it.Value)
+				if err != nil {
+					return fmt.Errorf("pull %s %s: %w", ns, k, err)
+				}
+			case errors.Is(err, localstore.ErrNotFound):
+			default:
+				return fmt.Errorf("pull %s %s: %w", ns, k, err)
+			}
+			if ns == model.NSQueue {
+				if value, err = pruneQueue(tx, k, value); err != nil {
+					return err
+				}
+				if value, err = healQueue(tx, k, value); err != nil {
+					return err
+				}
+			}
+			if err := tx.PutRemote(ns, k, value, rh); err != nil {
+				return fmt.Errorf("pull %s %s: %w", ns, k, err)
+			}
+			st.Pulled++
+		}
+		return nil
+	})
+}
+
+// healQueue re-appends the pages the editor queued (local status "queued",
+// written by this desktop) that the queue no longer holds: a lost update of
+// the queue (another writer's read-modify-write within the staleness
+// window) must not silently drop them.
+func healQueue(tx *localstore.Tx, key string, value []byte) ([]byte, error) {
+	var q model.QueueData
+	if err := json.Unmarshal(value, &q); err != nil {
+		return nil, fmt.Errorf("heal %s: %w", key, err)
+	}
+	pid := strings.TrimPrefix(key, "queue:")
+	have := map[[2]string]bool{}
+	for _, it := range q.Items {
+		have[[2]string{it.BatchID, it.PageID}] = true
+	}
+	var add []model.QueueItem
+	err := tx.List(model.NSStatus, model.ProjectPrefix(model.KindStatus, pid), func(sk string, b []byte) error {
+		var s model.StatusData
+		if json.Unmarshal(b, &s) != nil || s.Status != model.StatusQueued {
+			return nil
+		}
+		pageID := strings.TrimPrefix(sk, model.ProjectPrefix(model.KindStatus, pid))
+		if have[[2]string{s.BatchID, pageID}] {
+			return nil
+		}
+		add = append(add, model.QueueItem{PageID: pageID, BatchID: s.BatchID, Priority: 5, QueuedAt: s.Updated, Attempts: 0})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(add) == 0 {
+		return value, nil
+	}
+	merged := model.MergeQueueData(q, model.QueueData{Items: add})
+	return model.Canonical(merged), nil
+}
+
+// FetchCache reads one NIMBUS_CACHE entry on demand (the cache is the
+// Worker's; the desktop mirrors what it opens) and stores it locally.
+func (e *Engine) FetchCache(ctx context.Context, key string) ([]byte, bool, error) {
+	var st Stats
+	got, err := e.bulkGet(ctx, model.NSCache, []string{key}, &st)
+	if err != nil {
+		return nil, false, err
+	}
+	it := got[key]
+	if !it.Found {
+		return nil, false, nil
+	}
+	if err := e.storePulled(ctx, model.NSCache, []string{key}, got, &st); err != nil {
+		return nil, false, err
+	}
+	return it.Value, true, nil
+}

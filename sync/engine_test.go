@@ -1,0 +1,101 @@
+package sync_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/nimbus-desktop/nimbus/localstore"
+	"github.com/nimbus-desktop/nimbus/model"
+	nsync "github.com/nimbus-desktop/nimbus/sync"
+	"github.com/nimbus-desktop/nimbus/sync/kvfake"
+)
+
+func TestPushThenPullIntoAnotherDesktop(t *testing.T) {
+	w := newWorld(t, kvfake.Config{})
+	a := w.desktop("a", 3, 1)
+	putProject(t, a.store, projA)
+	pages := putPages(t, a.store, projA, 25)
+	ctx := context.Background()
+	st, err := a.engine.Push(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Written != 26 {
+		t.Fatalf("written %d, want 26", st.Written)
+	}
+	if n, _ := a.store.OutboxLen(); n != 0 {
+		t.Fatalf("outbox %d after a clean push", n)
+	}
+	key := model.PageKey(projA, pages[3].PageID)
+	v, meta, ok := w.fake.Latest(w.nsIDs[model.NSPages], key)
+	local, _ := a.store.Get(model.NSPages, key)
+	if !ok || !bytes.Equal(v, local) {
+		t.Fatalf("remote value of %s differs from local", key)
+	}
+	var m nsync.Meta
+	if err := json.Unmarshal(meta, &m); err != nil || m.H != model.ValueHash(local) || m.U == "" {
+		t.Fatalf("metadata %s, want h=%s and u", meta, model.ValueHash(local))
+	}
+
+	b := w.desktop("b", 3, 2)
+	putProject(t, b.store, projA)
+	if _, err := b.engine.Pull(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.store.Get(model.NSPages, key)
+	if err != nil || !bytes.Equal(got, local) {
+		t.Fatalf("pulled %s: %v", key, err)
+	}
+	if n, _ := b.store.OutboxLen(); n != 0 {
+		t.Fatalf("pull left %d outbox entries on b", n)
+	}
+	// A second pull reads nothing: every listed hash is known.
+	before := w.fake.Counts()
+	ps, err := b.engine.Pull(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := delta(before, w.fake.Counts()); d[kvfake.OpBulkGet] != 0 || ps.Pulled != 0 {
+		t.Fatalf("unchanged pull fetched values: %v %+v", d, ps)
+	}
+}
+
+func TestPullQuarantinesInvalidRemoteValue(t *testing.T) {
+	w := newWorld(t, kvfake.Config{})
+	a := w.desktop("a", 3, 1)
+	putProject(t, a.store, projA)
+	pages := putPages(t, a.store, projA, 2)
+	ctx := context.Background()
+	if _, err := a.engine.Push(ctx); err != nil {
+		t.Fatal(err)
+	}
+	key := model.PageKey(projA, pages[0].PageID)
+	good, _ := a.store.Get(model.NSPages, key)
+	bad := []byte(`{"page_id":"nonsense"}`)
+	w.fake.Write(w.nsIDs[model.NSPages], key, bad, json.RawMessage(`{"h":"`+model.ValueHash(bad)+`"}`))
+	st, err := a.engine.Pull(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Quarantined != 1 {
+		t.Fatalf("quarantined %d, want 1", st.Quarantined)
+	}
+	now, _ := a.store.Get(model.NSPages, key)
+	if !bytes.Equal(now, good) {
+		t.Fatal("an invalid remote value overwrote local data")
+	}
+	found := false
+	_ = a.store.Quarantined(func(q localstore.QuarantineEntry) error {
+		found = found || (q.Key == key && bytes.Equal(q.Value, bad))
+		return nil
+	})
+	if !found {
+		t.Fatal("invalid value not in quarantine")
+	}
+	logs, err := a.store.GetLogs(projA, pages[0].PageID)
+	if err != nil || len(logs.Entries) == 0 || logs.Entries[len(logs.Entries)-1].Step != "sync" {
+		t.Fatalf("no sync log entry for the refused value: %+v %v", logs, err)
+	}
+}
