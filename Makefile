@@ -25,6 +25,7 @@ APT_PACKAGES := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
 # Test tiers run by `make test`, in order. Other tiers append themselves:
 #   TEST_TIERS += test-worker test-e2e
 TEST_TIERS := test-go
+TEST_TIERS += test-worker
 
 .PHONY: deps deps-apt deps-go build run test vet test-go bench fmt clean
 
@@ -79,3 +80,26 @@ fmt:
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+# ---- The Nimbus Worker (worker/, TypeScript) and the local Cloudflare stack --
+WORKER_DIR := worker
+DEV_STATE  ?= $(BUILD_DIR)/dev-state
+
+.PHONY: worker-deps test-worker dev
+
+# npm ci only when node_modules is missing or older than the lockfile.
+worker-deps:
+	@if [ ! -f $(WORKER_DIR)/node_modules/.package-lock.json ] || \
+	   [ $(WORKER_DIR)/package-lock.json -nt $(WORKER_DIR)/node_modules/.package-lock.json ]; then \
+		cd $(WORKER_DIR) && npm ci --no-audit --no-fund; \
+	fi
+
+# vitest inside workerd (processor, provider, API, merge vectors) + the stack smoke test.
+test-worker: worker-deps
+	cd $(WORKER_DIR) && npm test
+
+# Miniflare + KV REST adapter + fake AI; state persisted in DEV_STATE; the
+# processor runs every 5 s (the cron). Prints NIMBUS_CF_API_BASE & co.
+dev: worker-deps
+	mkdir -p $(DEV_STATE)
+	cd $(WORKER_DIR) && node dev/stack.mjs --persist $(abspath $(DEV_STATE)) --process-every 5
