@@ -5,10 +5,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/nimbus-desktop/nimbus/ui"
 )
 
 func main() {
@@ -19,8 +20,12 @@ func main() {
 }
 
 // runGUI opens the desktop window on e's store. It is called when nimbus runs
-// without a subcommand. The ui package wires itself in here; a binary built
-// without it says so instead of silently exiting.
+// without a subcommand; run() closes the workspace (flushing the store) when
+// the window is gone.
 func runGUI(e *env) error {
-	return errors.New("the GUI is not built into this binary; run 'nimbus help' for the command line")
+	w, err := e.Workspace()
+	if err != nil {
+		return err
+	}
+	return ui.Run(w)
 }

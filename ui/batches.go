@@ -1,0 +1,285 @@
+package ui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+// batchesView is the Batches screen: every batch with its progress, and
+// the per-page status of the open one, updated live row by row.
+type batchesView struct {
+	s       *Shell
+	project string
+
+	batches []model.BatchData
+	byID    map[string]int
+	list    *widget.List
+
+	open     string // batch ID shown on the right
+	pageIDs  []string
+	pageRow  map[string]int
+	statuses map[string]model.StatusData
+	pages    *widget.List
+	header   *widget.Label
+	right    *fyne.Container
+}
+
+func newBatchesView(s *Shell) *batchesView {
+	v := &batchesView{s: s, byID: map[string]int{}, pageRow: map[string]int{}, statuses: map[string]model.StatusData{}}
+	v.list = widget.NewList(
+		func() int { return len(v.batches) },
+		func() fyne.CanvasObject {
+			name := widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+			state := widget.NewLabel("")
+			figures := widget.NewLabel("")
+			figures.Importance = widget.LowImportance
+			figures.Truncation = fyne.TextTruncateEllipsis
+			return container.NewVBox(container.NewBorder(nil, nil, nil, state, name), widget.NewProgressBar(), figures)
+		},
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			if i >= len(v.batches) {
+				return
+			}
+			b := v.batches[i]
+			box := o.(*fyne.Container)
+			head := box.Objects[0].(*fyne.Container)
+			head.Objects[0].(*widget.Label).SetText(b.BatchID)
+			st := head.Objects[1].(*widget.Label)
+			st.Importance = batchImportance(b.Status)
+			st.SetText(b.Status)
+			bar := box.Objects[1].(*widget.ProgressBar)
+			done := b.Summary.Completed + b.Summary.Failed
+			bar.Max = float64(max(b.PageCount, 1))
+			bar.SetValue(float64(done))
+			box.Objects[2].(*widget.Label).SetText(batchFigures(b, v.concurrency()))
+		},
+	)
+	v.list.OnSelected = func(i widget.ListItemID) {
+		if i < len(v.batches) {
+			v.openBatch(v.batches[i].BatchID)
+		}
+		s.win.Canvas().Unfocus()
+	}
+
+	v.pages = widget.NewList(
+		func() int { return len(v.pageIDs) },
+		func() fyne.CanvasObject {
+			path := widget.NewLabel("")
+			path.Truncation = fyne.TextTruncateEllipsis
+			path.TextStyle = fyne.TextStyle{Monospace: true}
+			st := widget.NewLabel("")
+			detail := widget.NewLabel("")
+			detail.Importance = widget.LowImportance
+			return container.NewBorder(nil, nil, nil, container.NewHBox(detail, container.NewGridWrap(fyne.NewSize(110, st.MinSize().Height), st)), path)
+		},
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			if i >= len(v.pageIDs) {
+				return
+			}
+			id := v.pageIDs[i]
+			status, detail := v.pageStatus(id)
+			c := o.(*fyne.Container)
+			c.Objects[0].(*widget.Label).SetText(v.pathOf(id))
+			right := c.Objects[1].(*fyne.Container)
+			right.Objects[0].(*widget.Label).SetText(detail)
+			st := right.Objects[1].(*fyne.Container).Objects[0].(*widget.Label)
+			st.Importance = statusImportance(status)
+			st.SetText(status)
+		},
+	)
+	v.header = widget.NewLabel("Select a batch to see its pages.")
+	v.right = container.NewBorder(v.header, nil, nil, nil, v.pages)
+	return v
+}
+
+func (v *batchesView) content() fyne.CanvasObject {
+	split := container.NewHSplit(v.list, container.NewPadded(v.right))
+	split.Offset = 0.4
+	return split
+}
+
+func (v *batchesView) concurrency() int {
+	p, err := v.s.ws.Project(v.project)
+	if err != nil || p.Settings.DefaultConcurrency < 1 {
+		return 1
+	}
+	return p.Settings.DefaultConcurrency
+}
+
+func batchImportance(status string) widget.Importance {
+	switch status {
+	case model.BatchCompleted:
+		return widget.SuccessImportance
+	case model.BatchFailed:
+		return widget.DangerImportance
+	case model.BatchProcessing:
+		return widget.HighImportance
+	}
+	return widget.MediumImportance
+}
+
+// batchFigures is "95 done · 2 failed · 3 pending · 2.5 s/page · ETA 2 min".
+func batchFigures(b model.BatchData, concurrency int) string {
+	s := b.Summary
+	parts := []string{
+		fmt.Sprintf("%s done", groupDigits(s.Completed)),
+		fmt.Sprintf("%s failed", groupDigits(s.Failed)),
+		fmt.Sprintf("%s pending", groupDigits(s.Pending)),
+	}
+	if s.AverageTimeMs > 0 {
+		parts = append(parts, fmt.Sprintf("%.1f s/page", float64(s.AverageTimeMs)/1000))
+		if s.Pending > 0 {
+			eta := time.Duration(int64(s.Pending)*s.AverageTimeMs/int64(max(concurrency, 1))) * time.Millisecond
+			parts = append(parts, "ETA "+eta.Round(time.Second).String())
+		}
+	}
+	return strings.Join(parts, " · ")
+}
+
+func (v *batchesView) load(projectID string) {
+	v.project = projectID
+	v.batches = nil
+	v.byID = map[string]int{}
+	v.open = ""
+	v.pageIDs = nil
+	v.header.SetText("Select a batch to see its pages.")
+	if projectID != "" {
+		if err := v.s.ws.Store().ListBatches(projectID, func(b model.BatchData) error {
+			v.batches = append(v.batches, b)
+			return nil
+		}); err != nil {
+			v.s.showErr(err)
+		}
+	}
+	v.sortBatches()
+	v.list.UnselectAll()
+	v.list.Refresh()
+	v.pages.Refresh()
+}
+
+// sortBatches puts the newest first (IDs are timestamps).
+func (v *batchesView) sortBatches() {
+	sort.Slice(v.batches, func(i, j int) bool { return v.batches[i].BatchID > v.batches[j].BatchID })
+	v.byID = make(map[string]int, len(v.batches))
+	for i, b := range v.batches {
+		v.byID[b.BatchID] = i
+	}
+}
+
+func (v *batchesView) openBatch(id string) {
+	i, ok := v.byID[id]
+	if !ok {
+		return
+	}
+	b := v.batches[i]
+	v.open = id
+	v.pageIDs = v.pageIDs[:0]
+	for pid := range b.Pages {
+		v.pageIDs = append(v.pageIDs, pid)
+	}
+	sort.Slice(v.pageIDs, func(a, c int) bool { return v.pathOf(v.pageIDs[a]) < v.pathOf(v.pageIDs[c]) })
+	v.pageRow = make(map[string]int, len(v.pageIDs))
+	v.statuses = map[string]model.StatusData{}
+	for n, pid := range v.pageIDs {
+		v.pageRow[pid] = n
+		if st, err := v.s.ws.Store().GetStatus(v.project, pid); err == nil && st.BatchID == id {
+			v.statuses[pid] = st
+		}
+	}
+	v.header.SetText(fmt.Sprintf("%s · %s pages · created %s", id, groupDigits(b.PageCount), shortTime(b.Created)))
+	v.pages.Refresh()
+}
+
+func (v *batchesView) pathOf(pageID string) string {
+	if i, ok := v.s.pages.byID[pageID]; ok {
+		return v.s.pages.rows[i].path
+	}
+	return pageID
+}
+
+// pageStatus is the page's status in the open batch: the status record when
+// it belongs to this batch (it is the freshest), else the batch entry.
+func (v *batchesView) pageStatus(pageID string) (status, detail string) {
+	if st, ok := v.statuses[pageID]; ok {
+		switch {
+		case st.Status == model.StatusProcessing && st.Processing != nil:
+			return st.Status, fmt.Sprintf("%s %d%%", st.Processing.CurrentStep, st.Processing.Progress)
+		case st.Status == model.StatusFailed && st.Error != nil:
+			return st.Status, st.Error.Code + ": " + st.Error.Message
+		case st.Status == model.StatusDone && st.Result != nil:
+			return st.Status, fmt.Sprintf("%d changes", st.Result.Changes)
+		}
+		return st.Status, ""
+	}
+	if i, ok := v.byID[v.open]; ok {
+		bp := v.batches[i].Pages[pageID]
+		return bp.Status, bp.Error
+	}
+	return "", ""
+}
+
+func (v *batchesView) changed(cs *changeSet) {
+	if v.project == "" {
+		return
+	}
+	if cs.overflow {
+		open := v.open
+		v.load(v.project)
+		if open != "" {
+			v.openBatch(open)
+		}
+		return
+	}
+	st := v.s.ws.Store()
+	added := false
+	for _, key := range cs.keysOf(model.KindBatch, v.project) {
+		id := key[strings.LastIndexByte(key, ':')+1:]
+		b, err := st.GetBatch(v.project, id)
+		if err != nil {
+			continue
+		}
+		if i, ok := v.byID[id]; ok {
+			prev := v.batches[i].Status
+			v.batches[i] = b
+			v.list.RefreshItem(i)
+			if prev != model.BatchCompleted && b.Status == model.BatchCompleted {
+				v.s.app.SendNotification(fyne.NewNotification("Batch complete",
+					fmt.Sprintf("%s: %d done, %d failed", id, b.Summary.Completed, b.Summary.Failed)))
+			}
+			if id == v.open {
+				v.pages.Refresh()
+			}
+		} else {
+			v.batches = append(v.batches, b)
+			added = true
+		}
+	}
+	if added {
+		v.sortBatches()
+		v.list.Refresh()
+	}
+	if v.open == "" {
+		return
+	}
+	for _, key := range cs.keysOf(model.KindStatus, v.project) {
+		pid := key[strings.LastIndexByte(key, ':')+1:]
+		n, ok := v.pageRow[pid]
+		if !ok {
+			continue
+		}
+		s, err := st.GetStatus(v.project, pid)
+		if err != nil || s.BatchID != v.open {
+			continue
+		}
+		v.statuses[pid] = s
+		v.pages.RefreshItem(n)
+	}
+}

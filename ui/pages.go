@@ -1,0 +1,708 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/nimbus-desktop/nimbus/localstore"
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+// pageRow is what the pages table shows of one page; the full record is
+// read again only for the detail panel, so 10,000 rows stay small.
+type pageRow struct {
+	id, path, title string
+	dims            map[string]string
+	dimText         string
+	issues          []model.AuditIssue
+	status          string // "" = never submitted
+	statusDetail    string
+	proposals       int // blocks with an AI proposal
+	decided         int // of those, accepted or rejected
+	missing         bool
+}
+
+func (r *pageRow) auditText() string {
+	if len(r.issues) == 0 {
+		return "ok"
+	}
+	errs := 0
+	for _, is := range r.issues {
+		if is.Severity == "error" {
+			errs++
+		}
+	}
+	if errs > 0 {
+		return fmt.Sprintf("%d issues (%d errors)", len(r.issues), errs)
+	}
+	if len(r.issues) == 1 {
+		return r.issues[0].Code
+	}
+	return fmt.Sprintf("%d issues", len(r.issues))
+}
+
+func (r *pageRow) reviewText() string {
+	if r.proposals == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%d/%d", r.decided, r.proposals)
+}
+
+func (r *pageRow) statusText() string {
+	if r.missing {
+		return "source missing"
+	}
+	if r.status == "" {
+		return "not submitted"
+	}
+	if r.statusDetail != "" {
+		return r.status + " · " + r.statusDetail
+	}
+	return r.status
+}
+
+func rowFromPage(p model.PageData) *pageRow {
+	r := &pageRow{id: p.PageID, path: p.SourcePath, title: p.Extraction.Head["title"], dims: p.Extraction.Dimensions, missing: p.SourceMissing != ""}
+	names := make([]string, 0, len(r.dims))
+	for k := range r.dims {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = k + "=" + r.dims[k]
+	}
+	r.dimText = strings.Join(parts, " · ")
+	if p.Audit != nil {
+		r.issues = p.Audit.Issues
+	}
+	if o := p.Optimization; o != nil && (o.SourceHash == "" || o.SourceHash == p.ContentHash) {
+		orig := map[string]string{}
+		for _, b := range p.Extraction.AboveFoldBlocks {
+			orig[b.ID] = b.Content
+		}
+		for _, b := range p.Extraction.RestOfPageBlocks {
+			orig[b.ID] = b.Content
+		}
+		for _, b := range o.OptimizedBlocks {
+			text := b.OptimizedContent
+			if text == "" {
+				text = b.Content
+			}
+			if c, ok := orig[b.ID]; ok && text != c {
+				r.proposals++
+			}
+		}
+	}
+	return r
+}
+
+func (r *pageRow) setStatus(st model.StatusData) {
+	r.status = st.Status
+	r.statusDetail = ""
+	switch {
+	case st.Status == model.StatusProcessing && st.Processing != nil:
+		r.statusDetail = fmt.Sprintf("%s %d%%", st.Processing.CurrentStep, st.Processing.Progress)
+	case st.Status == model.StatusFailed && st.Error != nil:
+		r.statusDetail = st.Error.Code
+	}
+}
+
+func decidedCount(rv model.ReviewData) int {
+	n := 0
+	for _, d := range rv.Blocks {
+		if d.State == model.ReviewAccepted || d.State == model.ReviewRejected {
+			n++
+		}
+	}
+	return n
+}
+
+// pagesView is the Pages screen: a virtualised table of every page with
+// filters and search, and a detail panel.
+type pagesView struct {
+	s       *Shell
+	project string
+
+	rows     []*pageRow
+	byID     map[string]int
+	filtered []int
+	selected string
+
+	search      *widget.Entry
+	dimFilter   *widget.Select
+	statusSel   *widget.Select
+	auditSel    *widget.Select
+	countLabel  *widget.Label
+	table       *widget.Table
+	detail      *fyne.Container
+	stack       *fyne.Container
+	tableArea   fyne.CanvasObject
+	emptyState  fyne.CanvasObject
+	loadingText *widget.Label
+}
+
+const (
+	colPath = iota
+	colTitle
+	colDims
+	colAudit
+	colStatus
+	colReview
+	numCols
+)
+
+var pageColumns = [numCols]struct {
+	title string
+	width float32
+}{
+	{"Path", 330}, {"Title", 250}, {"Dimensions", 210}, {"Audit", 150}, {"Status", 150}, {"Review", 70},
+}
+
+const (
+	filterAll         = "All"
+	statusNotSent     = "not submitted"
+	auditAnyIssue     = "any issue"
+	dimFilterAllLabel = "All dimensions"
+)
+
+func newPagesView(s *Shell) *pagesView {
+	v := &pagesView{s: s, byID: map[string]int{}}
+	v.search = widget.NewEntry()
+	v.search.SetPlaceHolder("Search path or title (Ctrl+F)")
+	v.search.OnChanged = func(string) { v.applyFilter() }
+	v.dimFilter = widget.NewSelect(nil, func(string) { v.applyFilter() })
+	v.dimFilter.PlaceHolder = dimFilterAllLabel
+	v.statusSel = widget.NewSelect(append([]string{filterAll, statusNotSent}, model.PageStatuses...), func(string) { v.applyFilter() })
+	v.statusSel.PlaceHolder = "Any status"
+	v.auditSel = widget.NewSelect(nil, func(string) { v.applyFilter() })
+	v.auditSel.PlaceHolder = "Any audit"
+	v.countLabel = widget.NewLabel("")
+	v.countLabel.Importance = widget.LowImportance
+	v.loadingText = widget.NewLabel("")
+
+	v.table = widget.NewTableWithHeaders(
+		func() (int, int) { return len(v.filtered), numCols },
+		func() fyne.CanvasObject {
+			l := widget.NewLabel("")
+			l.Truncation = fyne.TextTruncateEllipsis
+			return l
+		},
+		v.updateCell,
+	)
+	v.table.ShowHeaderColumn = false
+	v.table.CreateHeader = func() fyne.CanvasObject {
+		return widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	}
+	v.table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
+		if id.Col >= 0 && id.Col < numCols {
+			o.(*widget.Label).SetText(pageColumns[id.Col].title)
+		}
+	}
+	for i, c := range pageColumns {
+		v.table.SetColumnWidth(i, c.width)
+	}
+	v.table.OnSelected = func(id widget.TableCellID) {
+		if id.Row >= 0 && id.Row < len(v.filtered) {
+			v.showDetail(v.rows[v.filtered[id.Row]].id)
+		}
+	}
+
+	v.detail = container.NewStack(container.NewCenter(widget.NewLabel("Select a page to see its head, audit, blocks and logs.")))
+	filters := container.NewBorder(nil, nil, nil,
+		container.NewHBox(
+			container.NewGridWrap(fyne.NewSize(200, v.dimFilter.MinSize().Height), v.dimFilter),
+			container.NewGridWrap(fyne.NewSize(150, v.statusSel.MinSize().Height), v.statusSel),
+			container.NewGridWrap(fyne.NewSize(190, v.auditSel.MinSize().Height), v.auditSel),
+			v.countLabel),
+		v.search)
+	v.tableArea = container.NewBorder(container.NewPadded(filters), nil, nil, nil,
+		container.NewHSplit(v.table, container.NewPadded(v.detail)))
+	split := v.tableArea.(*fyne.Container).Objects[0].(*container.Split)
+	split.Offset = 0.68
+	v.emptyState = s.intake.emptyState()
+	v.stack = container.NewStack(v.emptyState)
+	return v
+}
+
+func (v *pagesView) content() fyne.CanvasObject { return v.stack }
+
+func (v *pagesView) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
+	l := o.(*widget.Label)
+	if id.Row < 0 || id.Row >= len(v.filtered) {
+		l.SetText("")
+		return
+	}
+	r := v.rows[v.filtered[id.Row]]
+	l.Importance = widget.MediumImportance
+	l.TextStyle = fyne.TextStyle{}
+	switch id.Col {
+	case colPath:
+		l.TextStyle = fyne.TextStyle{Monospace: true}
+		l.SetText(r.path)
+	case colTitle:
+		l.SetText(r.title)
+	case colDims:
+		l.Importance = widget.LowImportance
+		l.SetText(r.dimText)
+	case colAudit:
+		if len(r.issues) > 0 {
+			l.Importance = widget.WarningImportance
+		}
+		l.SetText(r.auditText())
+	case colStatus:
+		l.Importance = statusImportance(r.status)
+		if r.missing {
+			l.Importance = widget.DangerImportance
+		}
+		l.SetText(r.statusText())
+	case colReview:
+		l.SetText(r.reviewText())
+	}
+}
+
+func statusImportance(status string) widget.Importance {
+	switch status {
+	case model.StatusDone:
+		return widget.SuccessImportance
+	case model.StatusFailed:
+		return widget.DangerImportance
+	case model.StatusProcessing:
+		return widget.HighImportance
+	case model.StatusQueued, model.StatusUploaded:
+		return widget.MediumImportance
+	}
+	return widget.LowImportance
+}
+
+// load reads every page of the project into rows, off the UI goroutine.
+func (v *pagesView) load(projectID string) {
+	v.project = projectID
+	v.selected = ""
+	if projectID == "" {
+		v.setRows(nil, "")
+		return
+	}
+	st := v.s.ws.Store()
+	v.s.bg(func() func() {
+		rows, err := loadPageRows(st, projectID)
+		return func() {
+			if v.project != projectID {
+				return // the editor switched projects meanwhile
+			}
+			if err != nil {
+				v.s.showErr(err)
+			}
+			v.setRows(rows, projectID)
+		}
+	})
+}
+
+func loadPageRows(st *localstore.Store, projectID string) ([]*pageRow, error) {
+	var rows []*pageRow
+	if err := st.ListPages(projectID, func(p model.PageData) error {
+		rows = append(rows, rowFromPage(p))
+		return nil
+	}); err != nil {
+		return rows, fmt.Errorf("list pages of %s: %w", projectID, err)
+	}
+	idx := make(map[string]*pageRow, len(rows))
+	for _, r := range rows {
+		idx[r.id] = r
+	}
+	if err := st.ListStatuses(projectID, func(pageID string, s model.StatusData) error {
+		if r := idx[pageID]; r != nil {
+			r.setStatus(s)
+		}
+		return nil
+	}); err != nil {
+		return rows, fmt.Errorf("list statuses of %s: %w", projectID, err)
+	}
+	prefix := model.ProjectPrefix(model.KindReview, projectID)
+	if err := st.List(model.NSPages, prefix, func(key string, value []byte) error {
+		if r := idx[key[len(prefix):]]; r != nil {
+			rv, err := decodeAs[model.ReviewData](key, value)
+			if err != nil {
+				return err
+			}
+			r.decided = decidedCount(rv)
+		}
+		return nil
+	}); err != nil {
+		return rows, fmt.Errorf("list review decisions of %s: %w", projectID, err)
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].path < rows[j].path })
+	return rows, nil
+}
+
+// decodeAs decodes and validates a stored value as T.
+func decodeAs[T any](key string, value []byte) (T, error) {
+	var zero T
+	v, err := model.DecodeValue(key, value)
+	if err != nil {
+		return zero, fmt.Errorf("decode %s: %w", key, err)
+	}
+	p, ok := v.(*T)
+	if !ok {
+		return zero, fmt.Errorf("decode %s: holds a %T", key, v)
+	}
+	return *p, nil
+}
+
+func (v *pagesView) setRows(rows []*pageRow, projectID string) {
+	v.rows = rows
+	v.reindex()
+	v.refreshFilterOptions()
+	v.applyFilter()
+	if len(rows) == 0 {
+		v.stack.Objects = []fyne.CanvasObject{v.emptyState}
+	} else {
+		v.stack.Objects = []fyne.CanvasObject{v.tableArea}
+	}
+	v.stack.Refresh()
+}
+
+func (v *pagesView) reindex() {
+	v.byID = make(map[string]int, len(v.rows))
+	for i, r := range v.rows {
+		v.byID[r.id] = i
+	}
+}
+
+func (v *pagesView) refreshFilterOptions() {
+	dims := map[string]bool{}
+	codes := map[string]bool{}
+	for _, r := range v.rows {
+		for k, val := range r.dims {
+			dims[k+" = "+val] = true
+		}
+		for _, is := range r.issues {
+			codes[is.Code] = true
+		}
+	}
+	v.dimFilter.SetOptions(append([]string{dimFilterAllLabel}, sortedKeys(dims)...))
+	v.auditSel.SetOptions(append([]string{filterAll, auditAnyIssue}, sortedKeys(codes)...))
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (v *pagesView) matches(r *pageRow) bool {
+	if q := strings.ToLower(strings.TrimSpace(v.search.Text)); q != "" {
+		if !strings.Contains(strings.ToLower(r.path), q) && !strings.Contains(strings.ToLower(r.title), q) {
+			return false
+		}
+	}
+	if d := v.dimFilter.Selected; d != "" && d != dimFilterAllLabel {
+		k, val, _ := strings.Cut(d, " = ")
+		if r.dims[k] != val {
+			return false
+		}
+	}
+	switch st := v.statusSel.Selected; st {
+	case "", filterAll:
+	case statusNotSent:
+		if r.status != "" {
+			return false
+		}
+	default:
+		if r.status != st {
+			return false
+		}
+	}
+	switch a := v.auditSel.Selected; a {
+	case "", filterAll:
+	case auditAnyIssue:
+		if len(r.issues) == 0 {
+			return false
+		}
+	default:
+		found := false
+		for _, is := range r.issues {
+			found = found || is.Code == a
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *pagesView) applyFilter() {
+	v.filtered = v.filtered[:0]
+	for i, r := range v.rows {
+		if v.matches(r) {
+			v.filtered = append(v.filtered, i)
+		}
+	}
+	if len(v.filtered) == len(v.rows) {
+		v.countLabel.SetText(groupDigits(len(v.rows)) + " pages")
+	} else {
+		v.countLabel.SetText(fmt.Sprintf("%s of %s pages", groupDigits(len(v.filtered)), groupDigits(len(v.rows))))
+	}
+	v.table.UnselectAll()
+	v.table.Refresh()
+}
+
+// visibleRow returns the table row showing page id, or -1.
+func (v *pagesView) visibleRow(id string) int {
+	i, ok := v.byID[id]
+	if !ok {
+		return -1
+	}
+	n := sort.SearchInts(v.filtered, i)
+	if n < len(v.filtered) && v.filtered[n] == i {
+		return n
+	}
+	return -1
+}
+
+func (v *pagesView) refreshRow(id string) {
+	if row := v.visibleRow(id); row >= 0 {
+		for c := range numCols {
+			v.table.RefreshItem(widget.TableCellID{Row: row, Col: c})
+		}
+	}
+}
+
+// changed applies live changes: a status or review change refreshes one
+// row; new pages are inserted and the filter re-applied.
+func (v *pagesView) changed(cs *changeSet) {
+	if v.project == "" {
+		return
+	}
+	if cs.overflow {
+		v.load(v.project)
+		return
+	}
+	st := v.s.ws.Store()
+	structural := false
+	for _, key := range cs.keysOf(model.KindPage, v.project) {
+		p, err := st.GetPage(v.project, key[strings.LastIndexByte(key, ':')+1:])
+		if err != nil {
+			continue
+		}
+		nr := rowFromPage(p)
+		if i, ok := v.byID[p.PageID]; ok {
+			old := v.rows[i]
+			nr.status, nr.statusDetail, nr.decided = old.status, old.statusDetail, old.decided
+			v.rows[i] = nr
+			v.refreshRow(p.PageID)
+		} else {
+			v.rows = append(v.rows, nr)
+			structural = true
+		}
+		if p.PageID == v.selected {
+			v.showDetail(p.PageID)
+		}
+	}
+	for _, key := range cs.keysOf(model.KindStatus, v.project) {
+		pageID := key[strings.LastIndexByte(key, ':')+1:]
+		i, ok := v.byID[pageID]
+		if !ok {
+			continue
+		}
+		s, err := st.GetStatus(v.project, pageID)
+		if err != nil {
+			continue
+		}
+		v.rows[i].setStatus(s)
+		v.refreshRow(pageID)
+	}
+	for _, key := range cs.keysOf(model.KindReview, v.project) {
+		pageID := key[strings.LastIndexByte(key, ':')+1:]
+		i, ok := v.byID[pageID]
+		if !ok {
+			continue
+		}
+		if rv, err := st.GetReview(v.project, pageID); err == nil {
+			v.rows[i].decided = decidedCount(rv)
+			v.refreshRow(pageID)
+		}
+	}
+	if structural {
+		sort.Slice(v.rows, func(i, j int) bool { return v.rows[i].path < v.rows[j].path })
+		v.setRows(v.rows, v.project)
+	}
+}
+
+// rowText returns the cell texts of the row showing page id (tests).
+func (v *pagesView) rowText(id string) []string {
+	i, ok := v.byID[id]
+	if !ok {
+		return nil
+	}
+	r := v.rows[i]
+	return []string{r.path, r.title, r.dimText, r.auditText(), r.statusText(), r.reviewText()}
+}
+
+func (v *pagesView) showDetail(pageID string) {
+	v.selected = pageID
+	p, err := v.s.ws.Store().GetPage(v.project, pageID)
+	if err != nil {
+		v.s.showErr(err)
+		return
+	}
+	logs, err := v.s.ws.Store().GetLogs(v.project, pageID)
+	if err != nil && !errors.Is(err, localstore.ErrNotFound) {
+		v.s.showErr(err)
+	}
+	v.detail.Objects = []fyne.CanvasObject{pageDetail(v.s, p, logs)}
+	v.detail.Refresh()
+}
+
+// headOrder puts the fields editors look at first.
+var headOrder = []string{"title", "metaDescription", "canonical", "favicon", "lang", "robots", "keywords"}
+
+func pageDetail(s *Shell, p model.PageData, logs model.LogData) fyne.CanvasObject {
+	box := container.NewVBox()
+	path := widget.NewLabelWithStyle(p.SourcePath, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true, Bold: true})
+	path.Wrapping = fyne.TextWrapBreak
+	box.Add(path)
+	review := widget.NewButtonWithIcon("Review", theme.ConfirmIcon(), func() { s.review.openPage(p.PageID); s.tabs.SelectIndex(2) })
+	showLogs := widget.NewButtonWithIcon("Logs", theme.ListIcon(), func() { s.logs.scopeTo(p.PageID, p.SourcePath); s.tabs.SelectIndex(3) })
+	box.Add(container.NewHBox(review, showLogs))
+
+	box.Add(heading("Head"))
+	form := container.New(layout.NewFormLayout())
+	seen := map[string]bool{}
+	addField := func(k string) {
+		val, ok := p.Extraction.Head[k]
+		if !ok || seen[k] {
+			return
+		}
+		seen[k] = true
+		l := widget.NewLabel(val)
+		l.Wrapping = fyne.TextWrapWord
+		form.Add(widget.NewLabelWithStyle(k, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true}))
+		form.Add(l)
+	}
+	for _, k := range headOrder {
+		addField(k)
+	}
+	rest := make([]string, 0, len(p.Extraction.Head))
+	for k := range p.Extraction.Head {
+		rest = append(rest, k)
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		addField(k)
+	}
+	box.Add(form)
+
+	box.Add(heading("Audit"))
+	if p.Audit == nil || len(p.Audit.Issues) == 0 {
+		box.Add(widget.NewLabel("No issues."))
+	} else {
+		for _, is := range p.Audit.Issues {
+			icon := theme.WarningIcon()
+			if is.Severity == "error" {
+				icon = theme.ErrorIcon()
+			} else if is.Severity == "info" {
+				icon = theme.InfoIcon()
+			}
+			msg := widget.NewLabel(is.Message)
+			msg.Wrapping = fyne.TextWrapWord
+			hint := widget.NewLabel(auditHint(is.Code))
+			hint.Wrapping = fyne.TextWrapWord
+			hint.Importance = widget.LowImportance
+			hint.TextStyle = fyne.TextStyle{Italic: true}
+			box.Add(container.NewBorder(nil, nil, container.NewVBox(widget.NewIcon(icon)), nil, container.NewVBox(msg, hint)))
+		}
+	}
+	if p.Audit != nil {
+		stats := widget.NewLabel(fmt.Sprintf("title %d chars · description %d chars · %d h1 · %d words",
+			p.Audit.TitleLength, p.Audit.DescriptionLength, p.Audit.H1Count, p.Audit.WordCount))
+		stats.Importance = widget.LowImportance
+		box.Add(stats)
+	}
+
+	box.Add(heading(fmt.Sprintf("Blocks (%d above the fold, %d below)", len(p.Extraction.AboveFoldBlocks), len(p.Extraction.RestOfPageBlocks))))
+	for _, b := range append(append([]model.Block{}, p.Extraction.AboveFoldBlocks...), p.Extraction.RestOfPageBlocks...) {
+		t := widget.NewLabelWithStyle(b.Type, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+		t.Importance = widget.LowImportance
+		c := widget.NewLabel(b.Content)
+		c.Wrapping = fyne.TextWrapWord
+		box.Add(container.NewBorder(nil, nil, container.NewGridWrap(fyne.NewSize(56, t.MinSize().Height), t), nil, c))
+	}
+
+	box.Add(heading("Logs"))
+	if len(logs.Entries) == 0 {
+		box.Add(widget.NewLabel("No log entries."))
+	}
+	for i := len(logs.Entries) - 1; i >= 0 && i >= len(logs.Entries)-20; i-- {
+		e := logs.Entries[i]
+		l := widget.NewLabel(fmt.Sprintf("%s  %s  %s  %s", shortTime(e.Timestamp), e.Level, e.Step, e.Message))
+		l.Wrapping = fyne.TextWrapWord
+		l.Importance = levelImportance(e.Level)
+		box.Add(l)
+	}
+	return container.NewVScroll(box)
+}
+
+func heading(s string) fyne.CanvasObject {
+	l := widget.NewLabelWithStyle(s, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	l.SizeName = theme.SizeNameSubHeadingText
+	return l
+}
+
+func shortTime(stamp string) string {
+	t, err := model.ParseTime(stamp)
+	if err != nil {
+		return stamp
+	}
+	return t.Local().Format("2 Jan 15:04:05")
+}
+
+func levelImportance(level string) widget.Importance {
+	switch level {
+	case model.LevelError:
+		return widget.DangerImportance
+	case model.LevelWarn:
+		return widget.WarningImportance
+	}
+	return widget.MediumImportance
+}
+
+// auditHints say what triggers each page check and how to fix it.
+var auditHints = map[string]string{
+	"title_missing":         "No <title> in the head. Every page needs a unique title; add one in the page template.",
+	"title_too_long":        "Search engines cut titles at about 60 characters. Put the brand and location first and trim the rest.",
+	"title_too_short":       "A very short title wastes the most visible line in search results. Name the service, brand and location.",
+	"title_multiple":        "Several <title> elements: browsers use the first. Remove the duplicates from the layout.",
+	"title_duplicate":       "Other pages have the same title. Add the dimension that differs (location, brand or service).",
+	"description_missing":   "No meta description: search engines then quote arbitrary page text. Add a 120–160 character summary.",
+	"description_too_long":  "Descriptions over about 160 characters are cut off. Keep the offer and call to action early.",
+	"description_too_short": "A short description under-sells the page. Say what, where and why in 120–160 characters.",
+	"description_multiple":  "Several meta descriptions: only one is used. Remove the extras from the template.",
+	"description_duplicate": "Other pages share this description. Template it with the page's location, brand or service.",
+	"h1_missing":            "No h1 in the main area. Give the page one heading that states its topic.",
+	"h1_multiple":           "Several h1 headings. Keep one and demote the others to h2.",
+	"h1_duplicate":          "Other pages share this h1. Make it specific to the page's dimensions.",
+	"low_word_count":        "Thin content in the main area. Add useful, page-specific text (pricing, process, FAQs).",
+	"canonical_missing":     "No canonical link. Add <link rel=\"canonical\"> pointing to the page's own URL.",
+	"canonical_multiple":    "Several canonical links confuse search engines. Keep exactly one.",
+	"canonical_mismatch":    "The canonical points elsewhere, so this page will not be indexed itself. Check the URL template.",
+	"canonical_duplicate":   "Several pages name the same canonical URL. Each page should name its own URL.",
+}
+
+func auditHint(code string) string {
+	if h, ok := auditHints[code]; ok {
+		return h
+	}
+	return "See the message above."
+}

@@ -1,0 +1,590 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/nimbus-desktop/nimbus/model"
+	"github.com/nimbus-desktop/nimbus/workspace"
+)
+
+var reviewShortcuts = []shortcut{
+	{"A", "Accept and next"},
+	{"R", "Reject and next"},
+	{"E", "Edit the proposal"},
+	{"O", "Copy the original into the editor"},
+	{"J or ↓", "Next block"},
+	{"K or ↑", "Previous block"},
+	{"N", "Next unfinished block"},
+	{"U", "Undo the decision"},
+	{"Ctrl+S", "Save the edit"},
+	{"Esc", "Leave the editor"},
+}
+
+// bulkChunk bounds one bulk transaction, so accepting 50,000 blocks does not
+// hold the store's write lock for long.
+const bulkChunk = 500
+
+// reviewView is the Review screen: block by block, original against
+// proposal with a word diff, QA findings, and keyboard-first decisions.
+type reviewView struct {
+	s       *Shell
+	project string
+	dirty   bool
+
+	pageFilter string // page ID, "" = every page
+	blocks     []workspace.ReviewBlock
+	cur        int
+
+	stateSel, dimSel, typeSel, foldSel, qaSel *widget.Select
+	pageLbl                                   *widget.Label
+	clearPage                                 *widget.Button
+	count                                     *widget.Label
+	list                                      *widget.List
+	acceptAll, rejectAll                      *widget.Button
+
+	header    *widget.Label
+	stateLbl  *widget.Label
+	original  *widget.Label
+	diff      *widget.RichText
+	qa        *fyne.Container
+	editor    *widget.Entry
+	accept    *widget.Button
+	reject    *widget.Button
+	saveBtn   *widget.Button
+	copyOrig  *widget.Button
+	undo      *widget.Button
+	prev      *widget.Button
+	next      *widget.Button
+	nextOpen  *widget.Button
+	detail    *fyne.Container
+	editorBox fyne.CanvasObject
+	empty     *widget.Label
+}
+
+const (
+	foldAbove = "above the fold"
+	foldBelow = "below the fold"
+	qaAny     = "any QA issue"
+)
+
+func newReviewView(s *Shell) *reviewView {
+	v := &reviewView{s: s}
+	reload := func(string) { v.reload() }
+	v.stateSel = widget.NewSelect(append([]string{filterAll, "unfinished"}, model.ReviewStates...), reload)
+	v.stateSel.PlaceHolder = "Any state"
+	v.dimSel = widget.NewSelect(nil, reload)
+	v.dimSel.PlaceHolder = dimFilterAllLabel
+	v.typeSel = widget.NewSelect([]string{filterAll, "h1", "h2", "h3", "h4", "p", "li", "img", "a", "button", "td", "th", "blockquote", "figcaption"}, reload)
+	v.typeSel.PlaceHolder = "Any block type"
+	v.foldSel = widget.NewSelect([]string{filterAll, foldAbove, foldBelow}, reload)
+	v.foldSel.PlaceHolder = "Above and below"
+	v.qaSel = widget.NewSelect([]string{filterAll, qaAny, "price_changed", "number_changed", "name_missing", "markup_injected", "too_long", "much_longer", "empty"}, reload)
+	v.qaSel.PlaceHolder = "Any QA"
+	v.pageLbl = widget.NewLabel("")
+	v.pageLbl.Truncation = fyne.TextTruncateEllipsis
+	v.clearPage = widget.NewButtonWithIcon("All pages", theme.ContentClearIcon(), func() { v.openPage("") })
+	v.count = widget.NewLabel("")
+	v.count.Importance = widget.LowImportance
+	v.acceptAll = widget.NewButton("Accept all", func() { v.bulk(model.ReviewAccepted) })
+	v.rejectAll = widget.NewButton("Reject all", func() { v.bulk(model.ReviewRejected) })
+
+	v.list = widget.NewList(
+		func() int { return len(v.blocks) },
+		func() fyne.CanvasObject {
+			where := widget.NewLabel("")
+			where.TextStyle = fyne.TextStyle{Monospace: true}
+			where.Truncation = fyne.TextTruncateEllipsis
+			st := widget.NewLabel("suggested")
+			text := widget.NewLabel("")
+			text.Truncation = fyne.TextTruncateEllipsis
+			text.Importance = widget.LowImportance
+			return container.NewVBox(container.NewBorder(nil, nil, nil, st, where), text)
+		},
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			if i >= len(v.blocks) {
+				return
+			}
+			b := v.blocks[i]
+			box := o.(*fyne.Container)
+			head := box.Objects[0].(*fyne.Container)
+			head.Objects[0].(*widget.Label).SetText(b.SourcePath + " · " + b.BlockID + " · " + b.Type)
+			st := head.Objects[1].(*widget.Label)
+			st.Importance = reviewImportance(b)
+			st.SetText(b.State)
+			box.Objects[1].(*widget.Label).SetText(b.Original)
+		},
+	)
+	v.list.OnSelected = func(i widget.ListItemID) {
+		v.show(i)
+		// Hand the keyboard back to the canvas so single-key shortcuts work.
+		s.win.Canvas().Unfocus()
+	}
+
+	v.header = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true, Bold: true})
+	v.header.Wrapping = fyne.TextWrapBreak
+	v.stateLbl = widget.NewLabel("")
+	v.original = widget.NewLabel("")
+	v.original.Wrapping = fyne.TextWrapWord
+	v.diff = widget.NewRichText()
+	v.diff.Wrapping = fyne.TextWrapWord
+	v.qa = container.NewVBox()
+	v.editor = widget.NewMultiLineEntry()
+	v.editor.Wrapping = fyne.TextWrapWord
+	v.editor.SetMinRowsVisible(3)
+	v.editor.SetPlaceHolder("Edit the proposal here (E), then save (Ctrl+S)")
+	v.accept = widget.NewButtonWithIcon("Accept (A)", theme.ConfirmIcon(), func() { v.decide(model.ReviewAccepted, true) })
+	v.accept.Importance = widget.SuccessImportance
+	v.reject = widget.NewButtonWithIcon("Reject (R)", theme.CancelIcon(), func() { v.decide(model.ReviewRejected, true) })
+	v.reject.Importance = widget.DangerImportance
+	v.saveBtn = widget.NewButtonWithIcon("Save edit", theme.DocumentSaveIcon(), v.saveEdit)
+	v.copyOrig = widget.NewButtonWithIcon("Copy original (O)", theme.ContentCopyIcon(), v.copyOriginal)
+	v.undo = widget.NewButtonWithIcon("Undo (U)", theme.ContentUndoIcon(), func() { v.decide(model.ReviewOriginal, false) })
+	v.prev = widget.NewButtonWithIcon("", theme.NavigateBackIcon(), func() { v.move(-1) })
+	v.next = widget.NewButtonWithIcon("", theme.NavigateNextIcon(), func() { v.move(1) })
+	v.nextOpen = widget.NewButton("Next unfinished (N)", v.nextUnfinished)
+	v.empty = widget.NewLabel("No blocks match. Proposals appear here once the Worker has optimized pages.")
+	v.empty.Alignment = fyne.TextAlignCenter
+	v.detail = container.NewStack(container.NewCenter(v.empty))
+	return v
+}
+
+func reviewImportance(b workspace.ReviewBlock) widget.Importance {
+	switch b.State {
+	case model.ReviewAccepted:
+		return widget.SuccessImportance
+	case model.ReviewRejected:
+		return widget.DangerImportance
+	case model.ReviewStale:
+		return widget.WarningImportance
+	case model.ReviewSuggested, model.ReviewEdited:
+		if b.HasQAError() {
+			return widget.WarningImportance
+		}
+		return widget.HighImportance
+	}
+	return widget.LowImportance
+}
+
+func (v *reviewView) content() fyne.CanvasObject {
+	h := v.stateSel.MinSize().Height
+	filters := container.NewGridWithColumns(3,
+		v.stateSel, v.dimSel, v.typeSel, v.foldSel, v.qaSel,
+		container.NewGridWrap(fyne.NewSize(10, h)))
+	scope := container.NewBorder(nil, nil, nil, v.clearPage, v.pageLbl)
+	bulk := container.NewBorder(nil, nil, nil, container.NewHBox(v.acceptAll, v.rejectAll), v.count)
+	left := container.NewBorder(container.NewVBox(filters, scope, bulk), nil, nil, nil, v.list)
+
+	editor := container.NewVBox(
+		v.header, v.stateLbl,
+		heading("Original"), v.original,
+		heading("Proposal (word diff)"), v.diff,
+		v.qa,
+		heading("Editor"), v.editor,
+		container.NewHBox(v.accept, v.reject, v.saveBtn, v.copyOrig, v.undo),
+		container.NewHBox(v.prev, v.next, v.nextOpen),
+	)
+	v.detail.Objects = []fyne.CanvasObject{container.NewCenter(v.empty)}
+	v.editorBox = container.NewVScroll(container.NewPadded(editor))
+	split := container.NewHSplit(container.NewPadded(left), v.detail)
+	split.Offset = 0.38
+	return split
+}
+
+func (v *reviewView) load(projectID string) {
+	v.project = projectID
+	v.pageFilter = ""
+	v.refreshScope()
+	v.refreshDimOptions()
+	v.reload()
+}
+
+// refreshDimOptions offers the dimension values the pages view knows.
+func (v *reviewView) refreshDimOptions() {
+	dims := map[string]bool{}
+	for _, r := range v.s.pages.rows {
+		for k, val := range r.dims {
+			dims[k+" = "+val] = true
+		}
+	}
+	v.dimSel.SetOptions(append([]string{dimFilterAllLabel}, sortedKeys(dims)...))
+}
+
+func (v *reviewView) filter() workspace.ReviewFilter {
+	f := workspace.ReviewFilter{PageID: v.pageFilter}
+	switch st := v.stateSel.Selected; st {
+	case "", filterAll:
+	case "unfinished":
+		f.States = []string{model.ReviewSuggested, model.ReviewEdited, model.ReviewStale}
+	default:
+		f.States = []string{st}
+	}
+	if d := v.dimSel.Selected; d != "" && d != dimFilterAllLabel {
+		k, val, _ := strings.Cut(d, " = ")
+		f.Dimensions = map[string]string{k: val}
+	}
+	if t := v.typeSel.Selected; t != "" && t != filterAll {
+		f.BlockType = t
+	}
+	switch v.foldSel.Selected {
+	case foldAbove:
+		f.Fold = "above"
+	case foldBelow:
+		f.Fold = "below"
+	}
+	switch q := v.qaSel.Selected; q {
+	case "", filterAll:
+	case qaAny:
+		f.QA = "any"
+	default:
+		f.QA = q
+	}
+	return f
+}
+
+// reload queries the blocks matching the filters, off the UI goroutine.
+func (v *reviewView) reload() {
+	proj, f := v.project, v.filter()
+	if proj == "" {
+		v.setBlocks(nil)
+		return
+	}
+	v.s.bg(func() func() {
+		blocks, err := v.s.ws.ReviewBlocks(proj, f)
+		return func() {
+			if v.project != proj {
+				return
+			}
+			if err != nil {
+				v.s.showErr(err)
+			}
+			v.setBlocks(blocks)
+		}
+	})
+}
+
+func (v *reviewView) setBlocks(blocks []workspace.ReviewBlock) {
+	keep := ""
+	if v.cur >= 0 && v.cur < len(v.blocks) {
+		keep = v.blocks[v.cur].PageID + "/" + v.blocks[v.cur].BlockID
+	}
+	v.blocks = blocks
+	ok, _ := workspace.Acceptable(blocks)
+	v.count.SetText(fmt.Sprintf("%s blocks · %s acceptable", groupDigits(len(blocks)), groupDigits(len(ok))))
+	v.acceptAll.SetText(fmt.Sprintf("Accept all %s", groupDigits(len(ok))))
+	v.rejectAll.SetText(fmt.Sprintf("Reject all %s", groupDigits(len(blocks))))
+	v.list.Refresh()
+	cur := 0
+	for i, b := range blocks {
+		if b.PageID+"/"+b.BlockID == keep {
+			cur = i
+		}
+	}
+	if len(blocks) == 0 {
+		v.cur = -1
+		v.detail.Objects = []fyne.CanvasObject{container.NewCenter(v.empty)}
+		v.detail.Refresh()
+		return
+	}
+	v.show(cur)
+}
+
+func (v *reviewView) refreshScope() {
+	if v.pageFilter == "" {
+		v.pageLbl.SetText("All pages")
+		v.clearPage.Hide()
+		return
+	}
+	v.pageLbl.SetText(v.s.batches.pathOf(v.pageFilter))
+	v.clearPage.Show()
+}
+
+// openPage limits the review to one page ("" = every page).
+func (v *reviewView) openPage(pageID string) {
+	v.pageFilter = pageID
+	v.refreshScope()
+	v.reload()
+}
+
+// show displays block i.
+func (v *reviewView) show(i int) {
+	if i < 0 || i >= len(v.blocks) {
+		return
+	}
+	v.cur = i
+	b := v.blocks[i]
+	fold := "below the fold"
+	if b.AboveFold {
+		fold = "above the fold"
+	}
+	v.header.SetText(fmt.Sprintf("%s · %s · %s · %s", b.SourcePath, b.BlockID, b.Type, fold))
+	state := "State: " + b.State
+	if b.Decided != "" {
+		state += " · decided " + ago(b.Decided)
+	}
+	v.stateLbl.SetText(state)
+	v.original.SetText(b.Original)
+	v.diff.Segments = diffSegments(b.Original, b.Proposal())
+	v.diff.Refresh()
+	v.qa.Objects = nil
+	for _, q := range b.QA {
+		icon := theme.WarningIcon()
+		if q.Severity == workspace.QAError {
+			icon = theme.ErrorIcon()
+		}
+		l := widget.NewLabel(q.Message)
+		l.Wrapping = fyne.TextWrapWord
+		if q.Severity == workspace.QAError {
+			l.Importance = widget.DangerImportance
+		} else {
+			l.Importance = widget.WarningImportance
+		}
+		v.qa.Add(container.NewBorder(nil, nil, widget.NewIcon(icon), nil, l))
+	}
+	v.qa.Refresh()
+	v.editor.SetText(b.Proposal())
+	if b.Proposal() == "" || b.HasQAError() || b.State == model.ReviewStale {
+		v.accept.Disable()
+	} else {
+		v.accept.Enable()
+	}
+	if v.detail.Objects[0] != v.editorBox {
+		v.detail.Objects = []fyne.CanvasObject{v.editorBox}
+		v.detail.Refresh()
+	}
+	v.list.Select(i)
+}
+
+// diffSegments renders a word diff: deletions in the error colour and
+// struck through by italics, insertions bold in the success colour.
+func diffSegments(a, b string) []widget.RichTextSegment {
+	if b == "" {
+		return []widget.RichTextSegment{&widget.TextSegment{Text: "No proposal for this block.", Style: widget.RichTextStyle{Inline: true, ColorName: theme.ColorNamePlaceHolder}}}
+	}
+	var segs []widget.RichTextSegment
+	for _, op := range workspace.WordDiff(a, b) {
+		st := widget.RichTextStyle{Inline: true}
+		switch op.Op {
+		case workspace.DiffDelete:
+			st.ColorName = theme.ColorNameError
+			st.TextStyle = fyne.TextStyle{Italic: true}
+		case workspace.DiffInsert:
+			st.ColorName = theme.ColorNameSuccess
+			st.TextStyle = fyne.TextStyle{Bold: true}
+		}
+		segs = append(segs, &widget.TextSegment{Text: op.Text, Style: st})
+	}
+	return segs
+}
+
+func (v *reviewView) current() (workspace.ReviewBlock, bool) {
+	if v.cur < 0 || v.cur >= len(v.blocks) {
+		return workspace.ReviewBlock{}, false
+	}
+	return v.blocks[v.cur], true
+}
+
+// decide records a decision on the current block, then moves on when
+// advance is set.
+func (v *reviewView) decide(state string, advance bool) {
+	b, ok := v.current()
+	if !ok {
+		return
+	}
+	nb, err := v.s.ws.Decide(context.Background(), v.project, b.PageID, b.BlockID, state, "")
+	if err != nil {
+		v.s.showErr(err)
+		return
+	}
+	v.replace(nb)
+	if advance && v.cur+1 < len(v.blocks) {
+		v.show(v.cur + 1)
+	} else {
+		v.show(v.cur)
+	}
+}
+
+// saveEdit stores the editor's text as an edit of the current block.
+func (v *reviewView) saveEdit() {
+	b, ok := v.current()
+	if !ok {
+		return
+	}
+	nb, err := v.s.ws.Decide(context.Background(), v.project, b.PageID, b.BlockID, model.ReviewEdited, v.editor.Text)
+	if err != nil {
+		v.s.showErr(err)
+		return
+	}
+	v.replace(nb)
+	v.s.win.Canvas().Unfocus()
+	v.show(v.cur)
+}
+
+func (v *reviewView) copyOriginal() {
+	b, ok := v.current()
+	if !ok {
+		return
+	}
+	v.editor.SetText(b.Original)
+	v.s.win.Canvas().Focus(v.editor)
+}
+
+// replace swaps in the new state of a block shown in the list.
+func (v *reviewView) replace(nb workspace.ReviewBlock) {
+	for i := range v.blocks {
+		if v.blocks[i].PageID == nb.PageID && v.blocks[i].BlockID == nb.BlockID {
+			v.blocks[i] = nb
+			v.list.RefreshItem(i)
+		}
+	}
+}
+
+func (v *reviewView) move(d int) {
+	if n := v.cur + d; n >= 0 && n < len(v.blocks) {
+		v.show(n)
+	}
+}
+
+func (v *reviewView) nextUnfinished() {
+	for k := 1; k <= len(v.blocks); k++ {
+		i := (v.cur + k) % len(v.blocks)
+		if !v.blocks[i].Finished() {
+			v.show(i)
+			return
+		}
+	}
+}
+
+func (v *reviewView) typedRune(r rune) bool {
+	switch r {
+	case 'a', 'A':
+		v.decide(model.ReviewAccepted, true)
+	case 'r', 'R':
+		v.decide(model.ReviewRejected, true)
+	case 'e', 'E':
+		v.s.win.Canvas().Focus(v.editor)
+	case 'o', 'O':
+		v.copyOriginal()
+	case 'j', 'J':
+		v.move(1)
+	case 'k', 'K':
+		v.move(-1)
+	case 'n', 'N':
+		v.nextUnfinished()
+	case 'u', 'U':
+		v.decide(model.ReviewOriginal, false)
+	default:
+		return false
+	}
+	return true
+}
+
+func (v *reviewView) typedKey(ev *fyne.KeyEvent) {
+	switch ev.Name {
+	case fyne.KeyDown:
+		v.move(1)
+	case fyne.KeyUp:
+		v.move(-1)
+	case fyne.KeyEscape:
+		v.s.win.Canvas().Unfocus()
+	}
+}
+
+// bulk applies a decision to every matching block it can apply to.
+func (v *reviewView) bulk(state string) {
+	targets := v.blocks
+	skipped := 0
+	if state == model.ReviewAccepted {
+		var blocked []workspace.ReviewBlock
+		targets, blocked = workspace.Acceptable(v.blocks)
+		skipped = len(blocked)
+	}
+	if len(targets) == 0 {
+		return
+	}
+	msg := fmt.Sprintf("%s %s blocks matching the filter?", strings.ToUpper(state[:1])+state[1:len(state)-2], groupDigits(len(targets)))
+	if skipped > 0 {
+		msg += fmt.Sprintf("\n%s blocks are skipped (QA errors, stale, or nothing to accept).", groupDigits(skipped))
+	}
+	dialog.ShowConfirm("Bulk decision", msg, func(ok bool) {
+		if ok {
+			v.applyBulk(targets, state)
+		}
+	}, v.s.win)
+}
+
+func (v *reviewView) applyBulk(targets []workspace.ReviewBlock, state string) {
+	refs := make([]workspace.BlockRef, len(targets))
+	for i, b := range targets {
+		refs[i] = workspace.BlockRef{PageID: b.PageID, BlockID: b.BlockID}
+	}
+	// Page order keeps each page's blocks in one chunk (one record write).
+	sort.SliceStable(refs, func(i, j int) bool { return refs[i].PageID < refs[j].PageID })
+	for start := 0; start < len(refs); start += bulkChunk {
+		end := min(start+bulkChunk, len(refs))
+		done, err := v.s.ws.DecideAll(context.Background(), v.project, refs[start:end], state)
+		if err != nil {
+			v.s.showErr(err)
+			break
+		}
+		for _, b := range done {
+			v.replace(b)
+		}
+	}
+	v.show(v.cur)
+}
+
+// shown catches up on changes that arrived while the screen was hidden.
+func (v *reviewView) shown() {
+	v.refreshDimOptions()
+	if v.dirty {
+		v.dirty = false
+		v.reload()
+	}
+}
+
+func (v *reviewView) changed(cs *changeSet) {
+	if v.project == "" {
+		return
+	}
+	pages := map[string]bool{}
+	for _, k := range cs.keysOf(model.KindReview, v.project) {
+		pages[k[strings.LastIndexByte(k, ':')+1:]] = true
+	}
+	for _, k := range cs.keysOf(model.KindPage, v.project) {
+		pages[k[strings.LastIndexByte(k, ':')+1:]] = true
+	}
+	if !cs.overflow && len(pages) == 0 {
+		return
+	}
+	if !v.s.isShown(v) {
+		v.dirty = true
+		return
+	}
+	if cs.overflow || len(pages) > 50 {
+		v.reload()
+		return
+	}
+	// A few pages changed (decisions synced in, a rebuild): update their
+	// blocks in place so the editor keeps its position.
+	for pageID := range pages {
+		blocks, err := v.s.ws.ReviewPage(v.project, pageID)
+		if err != nil {
+			continue
+		}
+		for _, nb := range blocks {
+			v.replace(nb)
+		}
+	}
+	if b, ok := v.current(); ok && pages[b.PageID] {
+		v.show(v.cur)
+	}
+}

@@ -1,0 +1,272 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/nimbus-desktop/nimbus/model"
+	"github.com/nimbus-desktop/nimbus/workspace"
+)
+
+// settingsView is the Settings screen: project settings, API keys and the
+// account.
+type settingsView struct {
+	s       *Shell
+	project string
+
+	tone, aiModel                  *widget.SelectEntry
+	maxPages, concurrency, domain  *widget.Entry
+	mainSelector, foldMax, foldEnd *widget.Entry
+	pathPattern, maxFile           *widget.Entry
+	sources                        *widget.CheckGroup
+	save                           *widget.Button
+	saved                          *widget.Label
+	form                           *widget.Form
+
+	keys     []workspace.APIKey
+	keyList  *widget.List
+	keyName  *widget.Entry
+	email    *widget.Label
+	storeLbl *widget.Label
+}
+
+func newSettingsView(s *Shell) *settingsView {
+	v := &settingsView{s: s}
+	v.tone = widget.NewSelectEntry(model.Tones)
+	v.aiModel = widget.NewSelectEntry([]string{"gpt-4", "gpt-4o", "gpt-3.5-turbo", "claude-sonnet"})
+	v.maxPages = widget.NewEntry()
+	v.concurrency = widget.NewEntry()
+	v.domain = widget.NewEntry()
+	v.mainSelector = widget.NewEntry()
+	v.mainSelector.SetPlaceHolder("main (then [role=main], article, body)")
+	v.foldMax = widget.NewEntry()
+	v.foldMax.SetPlaceHolder("8")
+	v.foldEnd = widget.NewEntry()
+	v.foldEnd.SetPlaceHolder("h2")
+	v.pathPattern = widget.NewEntry()
+	v.pathPattern.SetPlaceHolder("local/{location}/{brand}-{service}.html")
+	v.maxFile = widget.NewEntry()
+	v.maxFile.SetPlaceHolder("bytes; empty = default")
+	v.sources = widget.NewCheckGroup(model.DimensionSources, nil)
+	v.sources.Horizontal = true
+	v.saved = widget.NewLabel("")
+	v.saved.Importance = widget.LowImportance
+	v.form = widget.NewForm(
+		widget.NewFormItem("Tone", v.tone),
+		widget.NewFormItem("Max pages per batch", v.maxPages),
+		widget.NewFormItem("Default concurrency", v.concurrency),
+		widget.NewFormItem("AI model", v.aiModel),
+		widget.NewFormItem("Domain", v.domain),
+		widget.NewFormItem("Main selector", v.mainSelector),
+		widget.NewFormItem("Above the fold: max blocks", v.foldMax),
+		widget.NewFormItem("Above the fold: ends at", v.foldEnd),
+		widget.NewFormItem("Dimension sources", v.sources),
+		widget.NewFormItem("Path pattern", v.pathPattern),
+		widget.NewFormItem("File size limit", v.maxFile),
+	)
+	v.save = widget.NewButtonWithIcon("Save settings", theme.DocumentSaveIcon(), v.saveSettings)
+	v.save.Importance = widget.HighImportance
+
+	v.keyName = widget.NewEntry()
+	v.keyName.SetPlaceHolder("Key name, e.g. Production Key")
+	v.keyList = widget.NewList(
+		func() int { return len(v.keys) },
+		func() fyne.CanvasObject {
+			name := widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+			info := widget.NewLabel("")
+			info.Importance = widget.LowImportance
+			info.Truncation = fyne.TextTruncateEllipsis
+			deact := widget.NewButton("Deactivate", nil)
+			return container.NewBorder(nil, nil, name, deact, info)
+		},
+		func(i widget.ListItemID, o fyne.CanvasObject) {
+			if i >= len(v.keys) {
+				return
+			}
+			k := v.keys[i]
+			c := o.(*fyne.Container)
+			c.Objects[1].(*widget.Label).SetText(k.Data.Name)
+			state := "active"
+			if !k.Data.Active {
+				state = "deactivated"
+			}
+			c.Objects[0].(*widget.Label).SetText(fmt.Sprintf("%s · %s… · created %s · %d requests", state, k.Hash[:min(len(k.Hash), 19)], shortTime(k.Data.Created), k.Data.Usage.RequestsTotal))
+			b := c.Objects[2].(*widget.Button)
+			hash := k.Hash
+			b.OnTapped = func() { v.deactivate(hash) }
+			if k.Data.Active {
+				b.Enable()
+			} else {
+				b.Disable()
+			}
+		},
+	)
+	v.email = widget.NewLabel("")
+	v.storeLbl = widget.NewLabel("")
+	v.storeLbl.Importance = widget.LowImportance
+	v.storeLbl.Wrapping = fyne.TextWrapBreak
+	return v
+}
+
+func (v *settingsView) content() fyne.CanvasObject {
+	create := widget.NewButtonWithIcon("Create key", theme.ContentAddIcon(), v.createKey)
+	keyArea := container.NewBorder(container.NewBorder(nil, nil, nil, create, v.keyName), nil, nil, nil,
+		container.NewGridWrap(fyne.NewSize(640, 200), v.keyList))
+	project := container.NewVBox(heading("Project"), v.form, container.NewHBox(v.save, v.saved))
+	keys := container.NewVBox(heading("API keys"),
+		widget.NewLabel("A key is shown once when created; only its SHA-256 hash is stored."), keyArea)
+	account := container.NewVBox(heading("Account"), v.email, v.storeLbl,
+		widget.NewLabel("Cloudflare credentials come from CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (see 'nimbus help')."))
+	return container.NewVScroll(container.NewPadded(container.NewVBox(project, widget.NewSeparator(), keys, widget.NewSeparator(), account)))
+}
+
+func (v *settingsView) load(projectID string) {
+	v.project = projectID
+	if projectID == "" {
+		v.form.Hide()
+		v.save.Hide()
+	} else if p, err := v.s.ws.Project(projectID); err != nil {
+		v.s.showErr(err)
+	} else {
+		v.form.Show()
+		v.save.Show()
+		v.fill(p)
+	}
+	v.loadKeys()
+	if acc, err := v.s.ws.Account(); err == nil {
+		v.email.SetText("Signed in locally as " + acc.Email)
+	} else {
+		v.email.SetText("No local account yet; it is created with the first project.")
+	}
+	v.storeLbl.SetText("Local store: " + v.s.ws.Store().Path())
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+func (v *settingsView) fill(p model.ProjectData) {
+	st := p.Settings
+	v.tone.SetText(st.Tone)
+	v.maxPages.SetText(itoa(st.MaxPagesPerBatch))
+	v.concurrency.SetText(itoa(st.DefaultConcurrency))
+	v.aiModel.SetText(st.AIModel)
+	v.domain.SetText(st.Domain)
+	v.mainSelector.SetText(st.MainSelector)
+	v.foldMax.SetText(itoa(st.AboveFoldMax))
+	v.foldEnd.SetText(st.AboveFoldUntil)
+	v.pathPattern.SetText(st.PathPattern)
+	if st.MaxFileBytes > 0 {
+		v.maxFile.SetText(strconv.FormatInt(st.MaxFileBytes, 10))
+	} else {
+		v.maxFile.SetText("")
+	}
+	v.sources.SetSelected(st.DimensionSources)
+	v.saved.SetText("Last changed " + ago(p.SettingsUpdated))
+}
+
+// parseInt reads an optional whole-number field.
+func parseInt(field, s string) (int64, error) {
+	s = strings.TrimSpace(strings.ReplaceAll(s, ",", ""))
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s: %q is not a whole number", field, s)
+	}
+	return n, nil
+}
+
+func (v *settingsView) saveSettings() {
+	if v.project == "" {
+		return
+	}
+	maxPages, err1 := parseInt("max pages per batch", v.maxPages.Text)
+	conc, err2 := parseInt("default concurrency", v.concurrency.Text)
+	foldMax, err3 := parseInt("above the fold: max blocks", v.foldMax.Text)
+	maxFile, err4 := parseInt("file size limit", v.maxFile.Text)
+	for _, err := range []error{err1, err2, err3, err4} {
+		if err != nil {
+			v.s.showErr(err)
+			return
+		}
+	}
+	p, err := v.s.ws.UpdateSettings(context.Background(), v.project, func(st *model.ProjectSettings) {
+		st.Tone = strings.TrimSpace(v.tone.Text)
+		st.MaxPagesPerBatch = int(maxPages)
+		st.DefaultConcurrency = int(conc)
+		st.AIModel = strings.TrimSpace(v.aiModel.Text)
+		st.Domain = strings.TrimSpace(v.domain.Text)
+		st.MainSelector = strings.TrimSpace(v.mainSelector.Text)
+		st.AboveFoldMax = int(foldMax)
+		st.AboveFoldUntil = strings.TrimSpace(v.foldEnd.Text)
+		st.DimensionSources = append([]string(nil), v.sources.Selected...)
+		st.PathPattern = strings.TrimSpace(v.pathPattern.Text)
+		st.MaxFileBytes = maxFile
+	})
+	if err != nil {
+		v.s.showErr(err)
+		return
+	}
+	v.fill(p)
+	v.saved.SetText("Saved")
+}
+
+func (v *settingsView) loadKeys() {
+	keys, err := v.s.ws.APIKeys()
+	if err != nil {
+		v.s.showErr(err)
+		return
+	}
+	v.keys = keys
+	v.keyList.Refresh()
+}
+
+func (v *settingsView) createKey() {
+	key, _, err := v.s.ws.CreateAPIKey(context.Background(), v.keyName.Text)
+	if err != nil {
+		v.s.showErr(err)
+		return
+	}
+	v.keyName.SetText("")
+	v.loadKeys()
+	shown := widget.NewEntry()
+	shown.SetText(key)
+	shown.TextStyle = fyne.TextStyle{Monospace: true}
+	copyBtn := widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() { v.s.app.Clipboard().SetContent(key) })
+	msg := widget.NewLabel("Copy the key now: it is shown only this once and cannot be recovered.")
+	msg.Wrapping = fyne.TextWrapWord
+	d := dialog.NewCustom("New API key", "Done", container.NewVBox(msg, container.NewBorder(nil, nil, nil, copyBtn, shown)), v.s.win)
+	d.Resize(fyne.NewSize(560, 200))
+	d.Show()
+}
+
+func (v *settingsView) deactivate(hash string) {
+	dialog.ShowConfirm("Deactivate key", "Requests with this key will be refused. Deactivation cannot be undone.", func(ok bool) {
+		if !ok {
+			return
+		}
+		if _, err := v.s.ws.DeactivateAPIKey(context.Background(), hash); err != nil {
+			v.s.showErr(err)
+		}
+		v.loadKeys()
+	}, v.s.win)
+}
+
+func (v *settingsView) changed(cs *changeSet) {
+	if cs.any(model.NSKeys, model.NSUsers) {
+		v.loadKeys()
+	}
+}

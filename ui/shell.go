@@ -1,0 +1,407 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/app"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/driver/desktop"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/nimbus-desktop/nimbus/model"
+	"github.com/nimbus-desktop/nimbus/workspace"
+)
+
+// AppID is the Fyne application ID (preferences, notifications).
+const AppID = "app.nimbus.desktop"
+
+// minWindow is the smallest window the layouts are designed for.
+var minWindow = fyne.NewSize(980, 620)
+
+// Options tune the shell.
+type Options struct {
+	// Synchronous runs background loads inline and delivers store events
+	// only on Flush. Tests use it: the test driver runs fyne.Do on the
+	// caller's goroutine, so anything asynchronous would race the test.
+	Synchronous bool
+}
+
+// view is one screen of the navigation.
+type view interface {
+	// content is built once.
+	content() fyne.CanvasObject
+	// load (re)reads everything for a project ("" = none yet).
+	load(projectID string)
+	// changed applies coalesced store changes.
+	changed(cs *changeSet)
+}
+
+// runeHandler is a view with single-key shortcuts (active only when no
+// text field has the focus).
+type runeHandler interface {
+	typedRune(r rune) bool
+}
+
+// Shell is the one window: project switcher, navigation, sync chip, watch
+// state, and the views.
+type Shell struct {
+	app  fyne.App
+	win  fyne.Window
+	ws   Workspace
+	opts Options
+	hub  *hub
+
+	project  string
+	projects []model.ProjectData
+
+	projectSelect *widget.Select
+	syncChip      *widget.Button
+	watchLabel    *widget.Label
+	tabs          *container.AppTabs
+	views         []view
+
+	pages    *pagesView
+	batches  *batchesView
+	review   *reviewView
+	logs     *logsView
+	data     *dataView
+	settings *settingsView
+	intake   *intakeView
+}
+
+// Run opens the window on ws and blocks until it is closed.
+func Run(ws *workspace.Workspace) error {
+	a := app.NewWithID(AppID)
+	s := New(a, ws, Options{})
+	defer s.Close()
+	s.win.ShowAndRun()
+	return nil
+}
+
+// New builds the shell on a (a real or test app) and loads the current
+// project.
+func New(a fyne.App, ws Workspace, opts Options) *Shell {
+	s := &Shell{app: a, ws: ws, opts: opts}
+	s.win = a.NewWindow("Nimbus")
+	s.win.SetMaster()
+	s.win.Resize(fyne.NewSize(1240, 800))
+
+	s.intake = newIntakeView(s)
+	s.pages = newPagesView(s)
+	s.batches = newBatchesView(s)
+	s.review = newReviewView(s)
+	s.logs = newLogsView(s)
+	s.data = newDataView(s)
+	s.settings = newSettingsView(s)
+	s.views = []view{s.pages, s.batches, s.review, s.logs, s.data, s.settings}
+
+	s.tabs = container.NewAppTabs(
+		container.NewTabItemWithIcon("Pages", theme.DocumentIcon(), s.pages.content()),
+		container.NewTabItemWithIcon("Batches", theme.MediaPlayIcon(), s.batches.content()),
+		container.NewTabItemWithIcon("Review", theme.ConfirmIcon(), s.review.content()),
+		container.NewTabItemWithIcon("Logs", theme.ListIcon(), s.logs.content()),
+		container.NewTabItemWithIcon("Data", theme.StorageIcon(), s.data.content()),
+		container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), s.settings.content()),
+	)
+	s.tabs.SetTabLocation(container.TabLocationLeading)
+	s.tabs.OnSelected = func(*container.TabItem) {
+		s.win.Canvas().Unfocus()
+		if v, ok := s.views[s.tabs.SelectedIndex()].(interface{ shown() }); ok {
+			v.shown()
+		}
+	}
+
+	s.projectSelect = widget.NewSelect(nil, s.onProjectSelected)
+	s.projectSelect.PlaceHolder = "No project yet"
+	newProject := widget.NewButtonWithIcon("", theme.ContentAddIcon(), s.askNewProject)
+	s.syncChip = widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), s.showSyncDetails)
+	s.syncChip.Importance = widget.LowImportance
+	s.watchLabel = widget.NewLabel("")
+	s.watchLabel.Importance = widget.LowImportance
+	help := widget.NewButtonWithIcon("", theme.HelpIcon(), s.showShortcuts)
+	help.Importance = widget.LowImportance
+
+	title := widget.NewLabelWithStyle("Nimbus", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	top := container.NewBorder(nil, nil,
+		container.NewHBox(title, container.NewGridWrap(fyne.NewSize(260, s.projectSelect.MinSize().Height), s.projectSelect), newProject),
+		container.NewHBox(s.watchLabel, s.syncChip, help))
+	bar := container.NewVBox(container.NewPadded(top), widget.NewSeparator())
+
+	minRect := canvas.NewRectangle(nil)
+	minRect.SetMinSize(minWindow)
+	s.win.SetContent(container.NewStack(minRect, container.NewBorder(bar, nil, nil, nil, s.tabs)))
+	s.win.SetOnDropped(s.HandleDrop)
+	s.installShortcuts()
+
+	s.hub = newHub(ws.Store(), !opts.Synchronous, s.deliver)
+	s.reloadProjects()
+	return s
+}
+
+// Window returns the shell's window.
+func (s *Shell) Window() fyne.Window { return s.win }
+
+// Flush delivers pending store changes now (Synchronous mode).
+func (s *Shell) Flush() { s.hub.flush() }
+
+// Close stops the event subscription; the caller closes the workspace,
+// which flushes the store.
+func (s *Shell) Close() {
+	s.hub.close()
+	s.intake.cancelRunning()
+}
+
+// bg runs work off the UI goroutine and applies the function it returns on
+// it (inline in Synchronous mode).
+func (s *Shell) bg(work func() (apply func())) {
+	if s.opts.Synchronous {
+		if apply := work(); apply != nil {
+			apply()
+		}
+		return
+	}
+	go func() {
+		if apply := work(); apply != nil {
+			fyne.Do(apply)
+		}
+	}()
+}
+
+// isShown reports whether v is the selected screen.
+func (s *Shell) isShown(v view) bool {
+	i := s.tabs.SelectedIndex()
+	return i >= 0 && i < len(s.views) && s.views[i] == v
+}
+
+// showErr reports an error to the editor (and the log).
+func (s *Shell) showErr(err error) {
+	if err == nil {
+		return
+	}
+	slog.Error("ui", "err", err)
+	dialog.ShowError(err, s.win)
+}
+
+func (s *Shell) deliver(cs *changeSet) {
+	if cs.any(model.NSProjects) {
+		s.reloadProjects()
+		return
+	}
+	for _, v := range s.views {
+		v.changed(cs)
+	}
+	s.refreshChips()
+}
+
+// reloadProjects reads the project list and current project, and reloads
+// every view when the current project changed.
+func (s *Shell) reloadProjects() {
+	ps, err := s.ws.Projects()
+	if err != nil {
+		s.showErr(err)
+	}
+	cur, err := s.ws.CurrentProjectID()
+	if err != nil && !errors.Is(err, workspace.ErrNoProject) {
+		s.showErr(err)
+	}
+	s.projects = ps
+	names := make([]string, len(ps))
+	selected := ""
+	for i, p := range ps {
+		names[i] = p.Name
+		if p.ProjectID == cur {
+			selected = p.Name
+		}
+	}
+	s.projectSelect.SetOptions(names)
+	if selected != "" && s.projectSelect.Selected != selected {
+		// SetSelected calls onProjectSelected, which loads the views.
+		s.projectSelect.SetSelected(selected)
+		return
+	}
+	if cur != s.project || cur == "" {
+		s.setProject(cur)
+	} else {
+		s.settings.load(cur)
+	}
+	s.refreshChips()
+}
+
+func (s *Shell) onProjectSelected(name string) {
+	for _, p := range s.projects {
+		if p.Name != name {
+			continue
+		}
+		if p.ProjectID != s.project {
+			if err := s.ws.UseProject(context.Background(), p.ProjectID); err != nil {
+				s.showErr(err)
+				return
+			}
+			s.setProject(p.ProjectID)
+		}
+		return
+	}
+}
+
+func (s *Shell) setProject(id string) {
+	s.project = id
+	for _, v := range s.views {
+		v.load(id)
+	}
+	s.refreshChips()
+}
+
+func (s *Shell) askNewProject() {
+	name := widget.NewEntry()
+	name.SetPlaceHolder("repairsbypost.com")
+	domain := widget.NewEntry()
+	domain.SetPlaceHolder("optional, defaults to the name")
+	dialog.ShowForm("New project", "Create", "Cancel", []*widget.FormItem{
+		widget.NewFormItem("Name", name),
+		widget.NewFormItem("Domain", domain),
+	}, func(ok bool) {
+		if !ok {
+			return
+		}
+		if _, err := s.ws.CreateProject(context.Background(), name.Text, workspace.ProjectOptions{Domain: domain.Text}); err != nil {
+			s.showErr(err)
+			return
+		}
+		s.reloadProjects()
+	}, s.win)
+}
+
+// refreshChips updates the sync chip and the watch state from the store.
+func (s *Shell) refreshChips() {
+	n, err := s.ws.Store().OutboxLen()
+	if err != nil {
+		s.syncChip.SetText("sync state unavailable")
+		return
+	}
+	s.syncChip.SetText(syncChipText(n))
+	s.watchLabel.SetText(s.intake.watchText())
+}
+
+// syncChipText says where the editor's changes are. The desktop works on
+// the local store; until a sync engine is configured nothing leaves it.
+func syncChipText(waiting int) string {
+	switch waiting {
+	case 0:
+		return "Local · all changes saved"
+	case 1:
+		return "Local · 1 change waiting to sync"
+	}
+	return fmt.Sprintf("Local · %s changes waiting to sync", groupDigits(waiting))
+}
+
+func (s *Shell) showSyncDetails() {
+	n, _ := s.ws.Store().OutboxLen()
+	msg := fmt.Sprintf("%s changes are saved in the local store (%s) and wait to be pushed.\n"+
+		"Sync with Cloudflare runs from the command line: nimbus sync.", groupDigits(n), s.ws.Store().Path())
+	dialog.ShowInformation("Sync", msg, s.win)
+}
+
+// shortcut is one entry of the shortcut sheet.
+type shortcut struct{ keys, what string }
+
+var globalShortcuts = []shortcut{
+	{"Ctrl+1 … Ctrl+6", "Pages, Batches, Review, Logs, Data, Settings"},
+	{"Ctrl+O", "Import a site folder"},
+	{"Ctrl+F", "Search pages"},
+	{"Ctrl+/ or F1", "This sheet"},
+	{"Ctrl+Q", "Quit"},
+}
+
+func (s *Shell) installShortcuts() {
+	c := s.win.Canvas()
+	for i := range 6 {
+		idx := i
+		c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyName(fmt.Sprint(i + 1)), Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
+			s.tabs.SelectIndex(idx)
+		})
+	}
+	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyO, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { s.intake.pickFolder() })
+	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
+		s.tabs.SelectIndex(0)
+		c.Focus(s.pages.search)
+	})
+	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeySlash, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { s.showShortcuts() })
+	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { s.app.Quit() })
+	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyS, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
+		if s.tabs.SelectedIndex() == 2 {
+			s.review.saveEdit()
+		}
+	})
+	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
+		if ev.Name == fyne.KeyF1 {
+			s.showShortcuts()
+			return
+		}
+		if s.tabs.SelectedIndex() == 2 {
+			s.review.typedKey(ev)
+		}
+	})
+	c.SetOnTypedRune(func(r rune) {
+		if r == '?' {
+			s.showShortcuts()
+			return
+		}
+		if h, ok := s.views[s.tabs.SelectedIndex()].(runeHandler); ok {
+			h.typedRune(r)
+		}
+	})
+}
+
+func (s *Shell) showShortcuts() {
+	grid := container.New(layout.NewFormLayout())
+	section := func(title string, list []shortcut) {
+		grid.Add(widget.NewLabelWithStyle(title, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}))
+		grid.Add(layout.NewSpacer())
+		for _, sc := range list {
+			grid.Add(widget.NewLabelWithStyle(sc.keys, fyne.TextAlignTrailing, fyne.TextStyle{Monospace: true}))
+			grid.Add(widget.NewLabel(sc.what))
+		}
+	}
+	section("Everywhere", globalShortcuts)
+	section("Review (when no text field has the focus)", reviewShortcuts)
+	dialog.ShowCustom("Keyboard shortcuts", "Close", container.NewVScroll(grid), s.win)
+}
+
+// groupDigits renders 10000 as "10,000".
+func groupDigits(n int) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + groupDigits(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// ago renders a timestamp as "3 min ago" for chips and lists.
+func ago(stamp string) string {
+	t, err := model.ParseTime(stamp)
+	if err != nil || stamp == "" {
+		return "never"
+	}
+	d := time.Since(t)
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h ago", int(d.Hours()))
+	}
+	return t.Local().Format("2 Jan 2006")
+}

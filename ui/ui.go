@@ -1,0 +1,60 @@
+// Package ui owns Nimbus Desktop's Fyne views: the window shell (project
+// switcher, navigation, sync chip, shortcuts), intake by drop or folder
+// picker, and the Pages, Batches, Review, Logs, Data and Settings screens.
+// It holds no business logic: every action calls workspace, every figure is
+// read from the local store, and live updates come from the store's change
+// events, coalesced about every 100 ms and applied inside fyne.Do to the
+// changed rows only. Nothing imports ui.
+package ui
+
+import (
+	"context"
+
+	"github.com/nimbus-desktop/nimbus/localstore"
+	"github.com/nimbus-desktop/nimbus/model"
+	"github.com/nimbus-desktop/nimbus/workspace"
+)
+
+// Workspace is what the views need of the workspace; *workspace.Workspace
+// implements it. Each view uses only its own slice of it (the small
+// interfaces below).
+type Workspace interface {
+	storeAPI
+	projectAPI
+	settingsAPI
+	reviewAPI
+}
+
+// storeAPI: the local mirror, read directly by the list views (the store is
+// the source of truth for pages, batches, status and logs).
+type storeAPI interface {
+	Store() *localstore.Store
+}
+
+// projectAPI: the project switcher and first run.
+type projectAPI interface {
+	Projects() ([]model.ProjectData, error)
+	CurrentProjectID() (string, error)
+	UseProject(ctx context.Context, projectID string) error
+	CreateProject(ctx context.Context, name string, opts workspace.ProjectOptions) (model.ProjectData, error)
+}
+
+// settingsAPI: the Settings screen.
+type settingsAPI interface {
+	Project(projectID string) (model.ProjectData, error)
+	UpdateSettings(ctx context.Context, projectID string, change func(*model.ProjectSettings)) (model.ProjectData, error)
+	Account() (workspace.Account, error)
+	APIKeys() ([]workspace.APIKey, error)
+	CreateAPIKey(ctx context.Context, name string) (key, hash string, err error)
+	DeactivateAPIKey(ctx context.Context, hash string) (model.KeyData, error)
+}
+
+// reviewAPI: the Review screen.
+type reviewAPI interface {
+	ReviewPage(projectID, pageID string) ([]workspace.ReviewBlock, error)
+	ReviewBlocks(projectID string, f workspace.ReviewFilter) ([]workspace.ReviewBlock, error)
+	Decide(ctx context.Context, projectID, pageID, blockID, state, text string) (workspace.ReviewBlock, error)
+	DecideAll(ctx context.Context, projectID string, refs []workspace.BlockRef, state string) ([]workspace.ReviewBlock, error)
+}
+
+var _ Workspace = (*workspace.Workspace)(nil)
