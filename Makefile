@@ -25,7 +25,7 @@ APT_PACKAGES := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
 # Test tiers run by `make test`, in order. Other tiers append themselves:
 #   TEST_TIERS += test-worker test-e2e
 TEST_TIERS := test-go
-TEST_TIERS += test-worker
+TEST_TIERS += test-worker test-e2e
 
 .PHONY: deps deps-apt deps-go build run test vet test-go bench fmt clean
 
@@ -85,7 +85,7 @@ clean:
 WORKER_DIR := worker
 DEV_STATE  ?= $(BUILD_DIR)/dev-state
 
-.PHONY: worker-deps test-worker dev
+.PHONY: worker-deps test-worker test-e2e dev
 
 # npm ci only when node_modules is missing or older than the lockfile.
 worker-deps:
@@ -103,3 +103,9 @@ test-worker: worker-deps
 dev: worker-deps
 	mkdir -p $(DEV_STATE)
 	cd $(WORKER_DIR) && node dev/stack.mjs --persist $(abspath $(DEV_STATE)) --process-every 5
+
+# End to end on workerd: 200 pages pushed through the KV REST adapter,
+# processed by the Worker (healthy AI, then AI failing half its calls),
+# pulled back; wrangler kv key list --local must see the same keys.
+test-e2e: worker-deps
+	node --test e2e/
