@@ -19,6 +19,9 @@ type world struct {
 	clk   *nsync.VirtualClock
 	fake  *kvfake.Fake
 	nsIDs map[model.Namespace]string
+	// reqTimeout bounds one request (fault tests lower it: the fake's
+	// timeout fault holds a request until the client gives up).
+	reqTimeout time.Duration
 }
 
 func newWorld(t testing.TB, cfg kvfake.Config) *world {
@@ -32,7 +35,7 @@ func newWorld(t testing.TB, cfg kvfake.Config) *world {
 	for _, ns := range model.Namespaces {
 		ids[ns] = f.CreateNamespace(string(ns))
 	}
-	return &world{t: t, clk: clk, fake: f, nsIDs: ids}
+	return &world{t: t, clk: clk, fake: f, nsIDs: ids, reqTimeout: 30 * time.Second}
 }
 
 // desktop is one store plus its engine.
@@ -62,7 +65,7 @@ func (w *world) attach(st *localstore.Store, path string, rate float64, seed uin
 	}
 	remote, err := nsync.NewCloudflare(nsync.CloudflareConfig{
 		AccountID: w.fake.AccountID(), Token: testToken, BaseURL: w.fake.BaseURL(),
-		RequestTimeout: 2 * time.Second,
+		RequestTimeout: w.reqTimeout,
 	})
 	if err != nil {
 		w.t.Fatal(err)

@@ -131,6 +131,7 @@ type Fake struct {
 	ns       map[string]*namespace
 	order    []string
 	counts   map[string]int
+	countsNS map[string]map[string]int
 	faulted  map[Fault]int
 	times    []time.Time
 	keysPut  int
@@ -156,11 +157,12 @@ func New(cfg Config) *Fake {
 		cfg.Faults = []Fault{Fault429, Fault10046, Fault413, Fault524, Fault500, FaultReset, FaultTimeout, FaultPartial}
 	}
 	f := &Fake{
-		cfg:     cfg,
-		rng:     rand.New(rand.NewPCG(cfg.Seed, cfg.Seed+1)),
-		ns:      map[string]*namespace{},
-		counts:  map[string]int{},
-		faulted: map[Fault]int{},
+		cfg:      cfg,
+		rng:      rand.New(rand.NewPCG(cfg.Seed, cfg.Seed+1)),
+		ns:       map[string]*namespace{},
+		counts:   map[string]int{},
+		countsNS: map[string]map[string]int{},
+		faulted:  map[Fault]int{},
 	}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	return f
@@ -208,6 +210,17 @@ func (f *Fake) Counts() map[string]int {
 	return out
 }
 
+// CountsFor returns the requests received for one namespace by op kind.
+func (f *Fake) CountsFor(nsID string) map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range f.countsNS[nsID] {
+		out[k] = v
+	}
+	return out
+}
+
 // Faulted returns how many requests each fault hit.
 func (f *Fake) Faulted() map[Fault]int {
 	f.mu.Lock()
@@ -223,6 +236,7 @@ func (f *Fake) Faulted() map[Fault]int {
 func (f *Fake) ResetCounts() {
 	f.mu.Lock()
 	f.counts, f.faulted, f.times, f.keysPut = map[string]int{}, map[Fault]int{}, nil, 0
+	f.countsNS = map[string]map[string]int{}
 	f.mu.Unlock()
 }
 
@@ -459,6 +473,12 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 
 	f.mu.Lock()
 	f.counts[op]++
+	if len(segs) > 0 {
+		if f.countsNS[segs[0]] == nil {
+			f.countsNS[segs[0]] = map[string]int{}
+		}
+		f.countsNS[segs[0]][op]++
+	}
 	f.times = append(f.times, f.cfg.Now())
 	f.mu.Unlock()
 
