@@ -90,12 +90,18 @@ func (v *logsView) content() fyne.CanvasObject {
 func (v *logsView) load(projectID string) {
 	v.project = projectID
 	v.scope = ""
-	v.reload()
+	if v.s.isShown(v) {
+		v.reload()
+	} else {
+		v.all, v.visible = nil, nil
+		v.dirty = true
+	}
 }
 
 // scopeTo shows one page's logs (pageID "" = the whole project).
 func (v *logsView) scopeTo(pageID, path string) {
 	v.scope = pageID
+	v.dirty = false
 	if pageID == "" {
 		v.scopeLbl.SetText("All pages")
 		v.clear.Hide()

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -71,16 +72,7 @@ func (r *pageRow) statusText() string {
 
 func rowFromPage(p model.PageData) *pageRow {
 	r := &pageRow{id: p.PageID, path: p.SourcePath, title: p.Extraction.Head["title"], dims: p.Extraction.Dimensions, missing: p.SourceMissing != ""}
-	names := make([]string, 0, len(r.dims))
-	for k := range r.dims {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	parts := make([]string, len(names))
-	for i, k := range names {
-		parts[i] = k + "=" + r.dims[k]
-	}
-	r.dimText = strings.Join(parts, " · ")
+	r.dimText = dimText(r.dims)
 	if p.Audit != nil {
 		r.issues = p.Audit.Issues
 	}
@@ -103,6 +95,19 @@ func rowFromPage(p model.PageData) *pageRow {
 		}
 	}
 	return r
+}
+
+func dimText(dims map[string]string) string {
+	names := make([]string, 0, len(dims))
+	for k := range dims {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	parts := make([]string, len(names))
+	for i, k := range names {
+		parts[i] = k + "=" + dims[k]
+	}
+	return strings.Join(parts, " · ")
 }
 
 func (r *pageRow) setStatus(st model.StatusData) {
@@ -145,6 +150,8 @@ type pagesView struct {
 	table       *widget.Table
 	detail      *fyne.Container
 	stack       *fyne.Container
+	body        *fyne.Container
+	split       *container.Split
 	tableArea   fyne.CanvasObject
 	emptyState  fyne.CanvasObject
 	loadingText *widget.Label
@@ -164,7 +171,7 @@ var pageColumns = [numCols]struct {
 	title string
 	width float32
 }{
-	{"Path", 330}, {"Title", 250}, {"Dimensions", 210}, {"Audit", 150}, {"Status", 150}, {"Review", 70},
+	{"Path", 330}, {"Title", 230}, {"Dimensions", 240}, {"Audit", 130}, {"Status", 130}, {"Review", 64},
 }
 
 const (
@@ -224,10 +231,14 @@ func newPagesView(s *Shell) *pagesView {
 			container.NewGridWrap(fyne.NewSize(190, v.auditSel.MinSize().Height), v.auditSel),
 			v.countLabel),
 		v.search)
-	v.tableArea = container.NewBorder(container.NewPadded(filters), nil, nil, nil,
-		container.NewHSplit(v.table, container.NewPadded(v.detail)))
-	split := v.tableArea.(*fyne.Container).Objects[0].(*container.Split)
-	split.Offset = 0.68
+	closeDetail := widget.NewButtonWithIcon("", theme.CancelIcon(), v.hideDetail)
+	closeDetail.Importance = widget.LowImportance
+	v.split = container.NewHSplit(v.table, container.NewBorder(container.NewBorder(nil, nil, nil, closeDetail), nil, nil, nil, container.NewPadded(v.detail)))
+	v.split.Offset = 0.6
+	// The detail panel opens beside the table only when a page is selected,
+	// so the table has the whole width for browsing.
+	v.body = container.NewStack(v.table)
+	v.tableArea = container.NewBorder(container.NewPadded(filters), nil, nil, nil, v.body)
 	v.emptyState = s.intake.emptyState()
 	v.stack = container.NewStack(v.emptyState)
 	return v
@@ -306,10 +317,52 @@ func (v *pagesView) load(projectID string) {
 	})
 }
 
+// pageSummary is the part of a page record the table shows. Decoding only
+// these fields (not the blocks and selector map) keeps loading 10,000 pages
+// fast and its garbage small.
+type pageSummary struct {
+	PageID     string `json:"page_id"`
+	SourcePath string `json:"source_path"`
+	Extraction struct {
+		Head       map[string]string `json:"head"`
+		Dimensions map[string]string `json:"dimensions"`
+	} `json:"extraction"`
+	Optimization *struct {
+		SourceHash      string `json:"source_hash"`
+		OptimizedBlocks []struct {
+			Content          string `json:"content"`
+			OptimizedContent string `json:"optimized_content"`
+		} `json:"optimized_blocks"`
+	} `json:"optimization"`
+	ContentHash   string       `json:"content_hash"`
+	Audit         *model.Audit `json:"audit"`
+	SourceMissing string       `json:"source_missing"`
+}
+
+func rowFromSummary(p *pageSummary) *pageRow {
+	r := &pageRow{id: p.PageID, path: p.SourcePath, title: p.Extraction.Head["title"], dims: p.Extraction.Dimensions, missing: p.SourceMissing != ""}
+	r.dimText = dimText(r.dims)
+	if p.Audit != nil {
+		r.issues = p.Audit.Issues
+	}
+	if o := p.Optimization; o != nil && (o.SourceHash == "" || o.SourceHash == p.ContentHash) {
+		for _, b := range o.OptimizedBlocks {
+			if b.OptimizedContent != "" && b.OptimizedContent != b.Content {
+				r.proposals++
+			}
+		}
+	}
+	return r
+}
+
 func loadPageRows(st *localstore.Store, projectID string) ([]*pageRow, error) {
 	var rows []*pageRow
-	if err := st.ListPages(projectID, func(p model.PageData) error {
-		rows = append(rows, rowFromPage(p))
+	if err := st.List(model.NSPages, model.ProjectPrefix(model.KindPage, projectID), func(key string, value []byte) error {
+		var p pageSummary
+		if err := json.Unmarshal(value, &p); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		rows = append(rows, rowFromSummary(&p))
 		return nil
 	}); err != nil {
 		return rows, fmt.Errorf("list pages of %s: %w", projectID, err)
@@ -563,6 +616,17 @@ func (v *pagesView) showDetail(pageID string) {
 	}
 	v.detail.Objects = []fyne.CanvasObject{pageDetail(v.s, p, logs)}
 	v.detail.Refresh()
+	if v.body.Objects[0] != v.split {
+		v.body.Objects = []fyne.CanvasObject{v.split}
+		v.body.Refresh()
+	}
+}
+
+func (v *pagesView) hideDetail() {
+	v.selected = ""
+	v.table.UnselectAll()
+	v.body.Objects = []fyne.CanvasObject{v.table}
+	v.body.Refresh()
 }
 
 // headOrder puts the fields editors look at first.

@@ -71,16 +71,18 @@ type reviewView struct {
 }
 
 const (
-	foldAbove = "above the fold"
-	foldBelow = "below the fold"
-	qaAny     = "any QA issue"
+	stateWithProposal = "With a proposal"
+	stateEverything   = "Every block"
+	foldAbove         = "above the fold"
+	foldBelow         = "below the fold"
+	qaAny             = "any QA issue"
 )
 
 func newReviewView(s *Shell) *reviewView {
 	v := &reviewView{s: s}
 	reload := func(string) { v.reload() }
-	v.stateSel = widget.NewSelect(append([]string{filterAll, "unfinished"}, model.ReviewStates...), reload)
-	v.stateSel.PlaceHolder = "Any state"
+	v.stateSel = widget.NewSelect(append([]string{stateWithProposal, "unfinished", stateEverything}, model.ReviewStates...), reload)
+	v.stateSel.PlaceHolder = stateWithProposal
 	v.dimSel = widget.NewSelect(nil, reload)
 	v.dimSel.PlaceHolder = dimFilterAllLabel
 	v.typeSel = widget.NewSelect([]string{filterAll, "h1", "h2", "h3", "h4", "p", "li", "img", "a", "button", "td", "th", "blockquote", "figcaption"}, reload)
@@ -204,7 +206,14 @@ func (v *reviewView) load(projectID string) {
 	v.pageFilter = ""
 	v.refreshScope()
 	v.refreshDimOptions()
-	v.reload()
+	// Reading every page's blocks is the heaviest query of the app: do it
+	// only when the screen is on view.
+	if v.s.isShown(v) {
+		v.reload()
+	} else {
+		v.blocks = nil
+		v.dirty = true
+	}
 }
 
 // refreshDimOptions offers the dimension values the pages view knows.
@@ -221,7 +230,9 @@ func (v *reviewView) refreshDimOptions() {
 func (v *reviewView) filter() workspace.ReviewFilter {
 	f := workspace.ReviewFilter{PageID: v.pageFilter}
 	switch st := v.stateSel.Selected; st {
-	case "", filterAll:
+	case "", stateWithProposal:
+		f.States = []string{model.ReviewSuggested, model.ReviewEdited, model.ReviewAccepted, model.ReviewRejected, model.ReviewStale}
+	case stateEverything:
 	case "unfinished":
 		f.States = []string{model.ReviewSuggested, model.ReviewEdited, model.ReviewStale}
 	default:
@@ -310,6 +321,7 @@ func (v *reviewView) refreshScope() {
 // openPage limits the review to one page ("" = every page).
 func (v *reviewView) openPage(pageID string) {
 	v.pageFilter = pageID
+	v.dirty = false
 	v.refreshScope()
 	v.reload()
 }
