@@ -17,6 +17,8 @@ import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { startStack, workerDir } from "../worker/dev/stack.mjs";
 
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
 const N = Number(process.env.E2E_PAGES ?? 200);
 const sha = (b) => createHash("sha256").update(b).digest("hex");
 const T = "2026-11-27T00:00:00.000Z";
@@ -209,6 +211,35 @@ async function check(c, pid, pages, { expectFailures }) {
   return { byState, failed };
 }
 
+/**
+ * Checks every value the Worker wrote for a project with the desktop's own
+ * model package (e2e/kvcheck): it must decode and validate, and be exactly
+ * Go's canonical bytes.
+ */
+async function kvcheck(c, pid, bin) {
+  const pairs = [];
+  const add = async (title, prefix, filter = () => true) => {
+    const keys = (await c.list(title, prefix)).map((k) => k.name);
+    const vals = await c.getAll(title, keys);
+    for (const k of keys) if (vals[k] && filter(vals[k].value)) pairs.push({ key: k, value: vals[k].value });
+  };
+  await add("NIMBUS_STATUS", `status:${pid}:`);
+  await add("NIMBUS_BATCHES", `batch:${pid}:`);
+  await add("NIMBUS_QUEUE", `queue:${pid}`);
+  await add("NIMBUS_LOGS", `logs:${pid}:`);
+  await add("NIMBUS_CACHE", "cache:");
+  // pages the Worker rewrote (the others still hold the test's own bytes)
+  await add("NIMBUS_PAGES", `page:${pid}:`, (v) => v.includes('"optimization"'));
+  const out = execFileSync(bin, [], { input: JSON.stringify(pairs), encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+  return { count: pairs.length, out: out.trim() };
+}
+
+function buildKVCheck(dir) {
+  const bin = path.join(dir, "kvcheck");
+  execFileSync("go", ["build", "-o", bin, "./e2e/kvcheck"], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] });
+  return bin;
+}
+
 function wranglerKeys(persist, binding) {
   const out = execFileSync("npx", ["wrangler", "kv", "key", "list", "--local", "--persist-to", persist, "--binding", binding], {
     cwd: workerDir,
@@ -223,12 +254,14 @@ function wranglerKeys(persist, binding) {
 describe(`stack end to end: ${N} pages`, () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nimbus-e2e-"));
   let stack;
+  let kvcheckBin;
   after(async () => {
     await stack?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test("healthy AI: every page done; wrangler sees the same keys", async (t) => {
+    kvcheckBin = buildKVCheck(dir);
     stack = await startStack({ persist: dir, log: () => {}, maxPagesPerRun: 50 });
     const c = new Client(stack);
     await c.ids();
@@ -240,6 +273,9 @@ describe(`stack end to end: ${N} pages`, () => {
     const r = await check(c, pid, pages, { expectFailures: false });
     t.diagnostic(`${N} pages in ${ms} ms over ${totals.runs} runs (${Math.round(N / (ms / 1000))} pages/s); AI calls ${stack.ai.stats().calls}`);
     assert.equal(r.byState.done, N);
+    const kc = await kvcheck(c, pid, kvcheckBin);
+    t.diagnostic(kc.out);
+    assert.ok(kc.count > 4 * N, `kvcheck saw ${kc.count} values`);
     for (const binding of ["NIMBUS_PAGES", "NIMBUS_STATUS", "NIMBUS_BATCHES", "NIMBUS_QUEUE"]) {
       const viaREST = (await c.list(binding, "")).map((k) => k.name).sort();
       assert.deepEqual(wranglerKeys(dir, binding), viaREST, `wrangler kv key list --local --binding ${binding}`);
@@ -260,6 +296,7 @@ describe(`stack end to end: ${N} pages`, () => {
       `done ${N - r.failed}, failed ${r.failed}, retried ${totals.retried} over ${totals.runs} runs; AI calls ${after.calls - before.calls}, injected failures ${after.failed - before.failed}`,
     );
     assert.ok(totals.retried > 0);
+    t.diagnostic((await kvcheck(c, pid, kvcheckBin)).out);
     // with p = 0.5 per call and 3 attempts, about 1/8 of the pages exhaust them
     assert.ok(r.failed < N / 4, `failed ${r.failed} is far above the expected ~${N / 8}`);
   });
