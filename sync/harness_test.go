@@ -22,6 +22,7 @@ type world struct {
 	// reqTimeout bounds one request (fault tests lower it: the fake's
 	// timeout fault holds a request until the client gives up).
 	reqTimeout time.Duration
+	chunkKeys  int
 }
 
 func newWorld(t testing.TB, cfg kvfake.Config) *world {
@@ -75,7 +76,7 @@ func (w *world) attach(st *localstore.Store, path string, rate float64, seed uin
 		w.t.Fatal(err)
 	}
 	pacer := nsync.NewPacer(nsync.PacerConfig{Rate: rate, Clock: w.clk, Seed: seed, MaxAttempts: 6})
-	eng, err := nsync.NewEngine(nsync.EngineConfig{Store: st, Remote: remote, Pacer: pacer, NamespaceIDs: ids})
+	eng, err := nsync.NewEngine(nsync.EngineConfig{Store: st, Remote: remote, Pacer: pacer, NamespaceIDs: ids, ChunkKeys: w.chunkKeys})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -145,3 +146,6 @@ func delta(before, after map[string]int) map[string]int {
 	}
 	return out
 }
+
+// simRuns is how many seeded convergence runs to do (NIMBUS_SIM_RUNS).
+var simRuns = 200
