@@ -158,3 +158,36 @@ func BenchmarkDecodeValueStatus(b *testing.B) {
 		}
 	}
 }
+
+// FuzzMergeValue: for any two values the decoder accepts under one key, the
+// merge must not panic, must be valid under that key, commutative and
+// idempotent.
+func FuzzMergeValue(f *testing.F) {
+	for k, v := range validValues {
+		f.Add(k, []byte(v), []byte(v))
+	}
+	sk := StatusKey(testProject, pageA)
+	f.Add(sk, []byte(`{"status":"queued","batch_id":"batch_20240902_100000","updated":"2024-09-02T10:05:00Z"}`),
+		[]byte(`{"status":"done","batch_id":"batch_20240902_100000","updated":"2024-09-02T10:04:00.000Z","result":{"completed":"2024-09-02T10:04:00.000Z","success":true,"changes":1,"confidence":0.5}}`))
+	f.Add("queue:"+testProject, []byte(`{"items":[],"last_processed":""}`), []byte(validValues["queue:"+testProject]))
+	f.Fuzz(func(t *testing.T, key string, a, b []byte) {
+		if ValidateValue(key, a) != nil || ValidateValue(key, b) != nil {
+			return
+		}
+		ab, err := MergeValue(key, a, b)
+		if err != nil {
+			t.Fatalf("merge of two valid values failed: %v", err)
+		}
+		if err := ValidateValue(key, ab); err != nil {
+			t.Fatalf("merged value is invalid: %v\n%s", err, ab)
+		}
+		ba, err := MergeValue(key, b, a)
+		if err != nil || string(ab) != string(ba) {
+			t.Fatalf("not commutative:\n%s\n%s (%v)", ab, ba, err)
+		}
+		again, err := MergeValue(key, ab, ab)
+		if err != nil || string(again) != string(ab) {
+			t.Fatalf("not idempotent:\n%s\n%s (%v)", ab, again, err)
+		}
+	})
+}
