@@ -191,3 +191,30 @@ func FuzzMergeValue(f *testing.F) {
 		}
 	})
 }
+
+// TestMergeBatchPageAddedAfterCompletion shows the limit documented on
+// MergeBatchData: a page added to a batch that one replica already saw as
+// completed. The merge order decides whether the implied "completed" was
+// recorded before the new page arrived; the pages and summary agree either
+// way, and completed is never lost once written (status only rises).
+func TestMergeBatchPageAddedAfterCompletion(t *testing.T) {
+	p := func(s string) BatchPage { return BatchPage{Status: s, Uploaded: T("10:00")} }
+	b := func(status string, pages map[string]BatchPage) BatchData {
+		return BatchData{BatchID: vBatch1, ProjectID: testProject, Created: T("10:00"), Status: status, Pages: pages}
+	}
+	x := b(BatchProcessing, map[string]BatchPage{pageA: p(StatusDone)})
+	y := b(BatchProcessing, map[string]BatchPage{pageA: p(StatusDone)})
+	z := b(BatchQueued, map[string]BatchPage{pageB: p(StatusQueued)})
+
+	left := MergeBatchData(MergeBatchData(x, y), z)  // completed implied before pageB arrived
+	right := MergeBatchData(x, MergeBatchData(y, z)) // pageB seen first: still processing
+	if left.Status != BatchCompleted || right.Status != BatchProcessing {
+		t.Errorf("statuses %q / %q, want completed / processing", left.Status, right.Status)
+	}
+	if string(Canonical(left.Pages)) != string(Canonical(right.Pages)) || left.Summary != right.Summary {
+		t.Error("pages or summary depend on the merge order")
+	}
+	if got := MergeBatchData(left, right).Status; got != BatchCompleted {
+		t.Errorf("merging both outcomes gives %q, want completed (status only rises)", got)
+	}
+}
