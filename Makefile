@@ -104,8 +104,10 @@ dev: worker-deps
 	mkdir -p $(DEV_STATE)
 	cd $(WORKER_DIR) && node dev/stack.mjs --persist $(abspath $(DEV_STATE)) --process-every 5
 
-# End to end on workerd: 200 pages pushed through the KV REST adapter,
-# processed by the Worker (healthy AI, then AI failing half its calls),
-# pulled back; wrangler kv key list --local must see the same keys.
+# End to end on workerd: 200 pages pushed through the KV REST adapter (by a
+# Node client, then by the desktop's own sync engine and cloudflare-go
+# client), processed by the Worker (healthy AI, then AI failing half its
+# calls), pulled back; wrangler kv key list --local must see the same keys.
 test-e2e: worker-deps
 	node --test e2e/
+	NIMBUS_E2E=1 $(GO) test -count=1 -timeout 15m ./e2e/...
