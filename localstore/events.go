@@ -86,9 +86,15 @@ func (b *bus) publish(evs []Event) {
 	if len(evs) == 0 {
 		return
 	}
+	// Push outside the bus lock so that Subscribe and cancel never wait for
+	// a publisher.
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	subs := make([]*subscription, 0, len(b.subs))
 	for s := range b.subs {
+		subs = append(subs, s)
+	}
+	b.mu.Unlock()
+	for _, s := range subs {
 		s.push(evs)
 	}
 }

@@ -36,7 +36,10 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 			return err
 		}
 		// A caller that gave up while fn ran does not want the change.
-		return ctx.Err()
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("store %s: update cancelled, nothing written: %w", s.path, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return s.wrapDBErr(err)
