@@ -223,3 +223,72 @@ describe("processor", () => {
     expect(pg.optimization!.optimized_blocks![0].optimized_content).toBe("exceptional watches");
   });
 });
+
+describe("processor edge cases", () => {
+  it("skips a page another invocation is actively processing (lease), and picks it after the lease", async () => {
+    const p1 = pageIdOf(61);
+    const pid = await seedProject({ pages: [{ id: p1, texts: ["x"] }] });
+    const now = new Date("2026-11-26T12:10:00.000Z");
+    await put(env.NIMBUS_STATUS, `status:${pid}:${p1}`, {
+      status: "processing",
+      batch_id: BATCH,
+      updated: "2026-11-26T12:09:30.000Z",
+      processing: { started: "2026-11-26T12:09:30.000Z", current_step: "ai_optimization", progress: 30 },
+    });
+    const rep = await runProcessor(env, { project: pid, provider: new ScriptedProvider(), now: () => now });
+    expect(rep.projects[0]).toMatchObject({ picked: 0, leased: 1, remaining: 1 });
+    const later = new Date("2026-11-26T12:12:00.000Z");
+    const rep2 = await runProcessor(env, { project: pid, provider: new ScriptedProvider(), now: () => later });
+    expect(rep2.projects[0]).toMatchObject({ picked: 1, done: 1, remaining: 0 });
+  });
+
+  it("retries a page that is not in KV yet (PAGE_MISSING) and supersedes one resubmitted in a later batch", async () => {
+    const missing = pageIdOf(71);
+    const moved = pageIdOf(72);
+    const pid = await seedProject({ pages: [{ id: missing, texts: ["a"] }, { id: moved, texts: ["b"] }] });
+    await env.NIMBUS_PAGES.delete(`page:${pid}:${missing}`); // test setup only: the page was never pushed
+    await put(env.NIMBUS_PAGES, `page:${pid}:${moved}`, page(pid, moved, ["b"], { batch_id: "batch_20261126_130000" }));
+    const prov = new ScriptedProvider();
+    const rep = await runProcessor(env, { project: pid, provider: prov });
+    expect(rep.projects[0]).toMatchObject({ retried: 1, superseded: 1, remaining: 1 });
+    expect(prov.calls.length).toBe(0);
+    const logs = (await getJSON<LogData>(env.NIMBUS_LOGS, `logs:${pid}:${missing}`))!;
+    expect(logs.entries![0].message).toContain("PAGE_MISSING");
+    expect((await status(pid, moved)).error?.code).toBe("SUPERSEDED");
+  });
+
+  it("keeps rejected suggestions out of the optimization and logs them", async () => {
+    const p1 = pageIdOf(81);
+    const pid = await seedProject({ pages: [{ id: p1, texts: ["Title here", "Plain text", "More text"] }] });
+    const prov = new ScriptedProvider((req) => ({
+      blocks: req.blocks.map((b) => ({
+        id: b.id,
+        text: b.id === "block-1" ? "Plain <b>bold</b> text" : b.id === "block-2" ? "" : b.content + " now",
+        confidence: 0.5,
+      })),
+    }));
+    const rep = await runProcessor(env, { project: pid, provider: prov });
+    expect(rep.projects[0].done).toBe(1);
+    const pg = (await getJSON<PageData>(env.NIMBUS_PAGES, `page:${pid}:${p1}`))!;
+    expect(pg.optimization!.optimized_blocks!.map((b) => b.id)).toEqual(["block-0"]);
+    expect(pg.optimization!.changes).toBe(1);
+    const logs = (await getJSON<LogData>(env.NIMBUS_LOGS, `logs:${pid}:${p1}`))!;
+    const warns = logs.entries!.filter((e) => e.level === "warn").map((e) => e.message);
+    expect(warns).toEqual([
+      "block block-1: suggestion rejected: markup where the original has none",
+      "block block-2: suggestion rejected: empty text",
+    ]);
+  });
+
+  it("fails at once on an error another attempt cannot fix", async () => {
+    const p1 = pageIdOf(91);
+    // unique text: a cached rewrite would not reach the provider
+    const pid = await seedProject({ pages: [{ id: p1, texts: [`uncached ${Math.random()}`] }] });
+    const prov = new ScriptedProvider(() => {
+      throw new ProcessError("AI_ERROR", "AI API: HTTP 401: bad key", false);
+    });
+    const rep = await runProcessor(env, { project: pid, provider: prov });
+    expect(rep.projects[0]).toMatchObject({ failed: 1, remaining: 0 });
+    expect((await status(pid, p1)).error).toMatchObject({ code: "AI_ERROR" });
+  });
+});
