@@ -1,0 +1,461 @@
+package extract
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+// FileState is what a file index remembers of one source file.
+type FileState struct {
+	SHA256    string
+	Size      int64
+	ModTimeNs int64
+	// Missing: the file was gone at the last scan.
+	Missing bool
+}
+
+// FileIndex tells the scanner what each file looked like when it was last
+// extracted, so unchanged files are skipped. The workspace implements it over
+// the local store's file index; a nil index means "extract everything".
+type FileIndex interface {
+	Lookup(sourcePath string) (FileState, bool, error)
+}
+
+// Progress is reported after each file: Done of Total, the file just handled.
+type Progress struct {
+	Done, Total int
+	Current     string
+}
+
+// Item is one file the scan found changed (Result set) or only touched (same
+// bytes, new mtime: Result nil, the index needs the new mtime).
+type Item struct {
+	SourcePath string
+	Path       string
+	Size       int64
+	ModTimeNs  int64
+	SHA256     string
+	Result     *Result
+	// Duration is how long reading and extracting took.
+	Duration time.Duration
+}
+
+// FileError is a file the scan could not extract, with the reason in words
+// an editor understands. Err keeps the cause for errors.Is (ErrEmpty, ...).
+type FileError struct {
+	SourcePath string
+	Path       string
+	Reason     string
+	Err        error
+}
+
+func (e FileError) Error() string { return e.SourcePath + ": " + e.Reason }
+
+// Batch is what the scan delivers to its sink at a time.
+type Batch struct {
+	Changed []Item
+	Touched []Item
+	Errors  []FileError
+}
+
+func (b *Batch) size() int { return len(b.Changed) + len(b.Touched) + len(b.Errors) }
+
+// Summary describes a finished scan.
+type Summary struct {
+	Total, Extracted, Touched, Unchanged, Failed int
+	// Seen lists the source paths of every HTML file present (full scans).
+	Seen []string
+	// Gone lists the source paths of requested paths that no longer exist.
+	Gone     []string
+	Duration time.Duration
+}
+
+// ScanOptions configure a scan.
+type ScanOptions struct {
+	// Root is the watched folder (e.g. /site/dist); source paths are relative
+	// to its parent.
+	Root string
+	// Paths limits the scan to these files or folders (absolute, or relative
+	// to Root); nil scans the whole tree.
+	Paths []string
+	// Index skips unchanged files; nil extracts everything.
+	Index FileIndex
+	// Options are the extraction settings; SourcePath is filled per file.
+	Options Options
+	// Workers defaults to GOMAXPROCS; BatchSize (files per sink call) to 200.
+	Workers   int
+	BatchSize int
+	// Progress, if set, is called from one goroutine after every file.
+	Progress func(Progress)
+}
+
+type scanFile struct {
+	path, sourcePath string
+}
+
+// Scan walks the folder, skips files whose (size, mtime) and then sha256
+// match the index, extracts the rest in parallel and hands results to sink
+// in batches (sink is called from one goroutine at a time). A file that
+// cannot be read or extracted is a FileError in a batch, never the end of the
+// scan; only a sink error, an unreadable root or ctx stops it.
+func Scan(ctx context.Context, opts ScanOptions, sink func(context.Context, Batch) error) (Summary, error) {
+	start := time.Now()
+	var sum Summary
+	c, err := compile(opts.Options)
+	if err != nil {
+		return sum, fmt.Errorf("scan %s: %w", opts.Root, err)
+	}
+	root, err := filepath.Abs(opts.Root)
+	if err != nil {
+		return sum, fmt.Errorf("scan %s: %w", opts.Root, err)
+	}
+	if fi, err := os.Stat(root); err != nil {
+		return sum, fmt.Errorf("scan %s: %w", opts.Root, err)
+	} else if !fi.IsDir() {
+		return sum, fmt.Errorf("scan %s: not a folder", opts.Root)
+	}
+	var files []scanFile
+	var walkErrs []FileError
+	full := opts.Paths == nil
+	if full {
+		files, walkErrs = walkTree(ctx, root, root)
+	} else {
+		files, walkErrs, sum.Gone = walkPaths(ctx, root, opts.Paths)
+	}
+	if err := ctx.Err(); err != nil {
+		return sum, err
+	}
+	if full {
+		for _, f := range files {
+			sum.Seen = append(sum.Seen, f.sourcePath)
+		}
+	}
+	sum.Total = len(files) + len(walkErrs)
+
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	batchSize := opts.BatchSize
+	if batchSize <= 0 {
+		batchSize = 200
+	}
+	type outcome struct {
+		file      scanFile
+		item      *Item
+		touched   bool
+		unchanged bool
+		ferr      *FileError
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan scanFile)
+	results := make(chan outcome, workers*2)
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range jobs {
+				it, touched, unchanged, ferr := c.scanOne(f, opts.Index)
+				select {
+				case results <- outcome{file: f, item: it, touched: touched, unchanged: unchanged, ferr: ferr}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for _, f := range files {
+			select {
+			case jobs <- f:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(results) }()
+
+	var batch Batch
+	done := 0
+	flush := func() error {
+		if batch.size() == 0 {
+			return nil
+		}
+		b := batch
+		batch = Batch{}
+		if err := sink(ctx, b); err != nil {
+			return fmt.Errorf("scan %s: store results: %w", opts.Root, err)
+		}
+		return nil
+	}
+	report := func(current string) {
+		done++
+		if opts.Progress != nil {
+			opts.Progress(Progress{Done: done, Total: sum.Total, Current: current})
+		}
+	}
+	for _, fe := range walkErrs {
+		batch.Errors = append(batch.Errors, fe)
+		sum.Failed++
+		report(fe.SourcePath)
+	}
+	for o := range results {
+		switch {
+		case o.ferr != nil:
+			batch.Errors = append(batch.Errors, *o.ferr)
+			sum.Failed++
+		case o.unchanged:
+			sum.Unchanged++
+		case o.touched:
+			batch.Touched = append(batch.Touched, *o.item)
+			sum.Touched++
+		default:
+			batch.Changed = append(batch.Changed, *o.item)
+			sum.Extracted++
+		}
+		report(o.file.sourcePath)
+		if batch.size() >= batchSize {
+			if err := flush(); err != nil {
+				cancel()
+				for range results {
+				}
+				return sum, err
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return sum, err
+	}
+	if err := flush(); err != nil {
+		return sum, err
+	}
+	sum.Duration = time.Since(start)
+	return sum, nil
+}
+
+// scanOne handles one file: unchanged by (size, mtime), touched by sha256,
+// else extracted.
+func (c *compiled) scanOne(f scanFile, index FileIndex) (it *Item, touched, unchanged bool, ferr *FileError) {
+	start := time.Now()
+	fail := func(reason string, err error) (*Item, bool, bool, *FileError) {
+		return nil, false, false, &FileError{SourcePath: f.sourcePath, Path: f.path, Reason: reason, Err: err}
+	}
+	var prev FileState
+	var known bool
+	if index != nil {
+		var err error
+		prev, known, err = index.Lookup(f.sourcePath)
+		if err != nil {
+			return fail("the file index cannot be read: "+err.Error(), err)
+		}
+	}
+	fh, err := os.Open(f.path)
+	if err != nil {
+		return fail(openReason(err), err)
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return fail("the file cannot be inspected: "+err.Error(), err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fail("not a regular file", errors.New("not a regular file"))
+	}
+	size, mtime := fi.Size(), fi.ModTime().UnixNano()
+	if known && !prev.Missing && prev.Size == size && prev.ModTimeNs == mtime {
+		return nil, false, true, nil
+	}
+	if size > c.maxBytes {
+		err := fmt.Errorf("%w (%d bytes, limit %d)", ErrTooLarge, size, c.maxBytes)
+		return fail(err.Error(), err)
+	}
+	src, err := io.ReadAll(io.LimitReader(fh, c.maxBytes+1))
+	if err != nil {
+		return fail("the file cannot be read: "+err.Error(), err)
+	}
+	if int64(len(src)) > c.maxBytes {
+		err := fmt.Errorf("%w (it grew past %d bytes while being read)", ErrTooLarge, c.maxBytes)
+		return fail(err.Error(), err)
+	}
+	sum := sha256.Sum256(src)
+	item := &Item{SourcePath: f.sourcePath, Path: f.path, Size: int64(len(src)), ModTimeNs: mtime, SHA256: hex.EncodeToString(sum[:])}
+	if known && !prev.Missing && prev.SHA256 == item.SHA256 {
+		item.Duration = time.Since(start)
+		return item, true, false, nil
+	}
+	pc := *c
+	pc.opts.SourcePath = f.sourcePath
+	res, err := pc.analyze(src)
+	if err != nil {
+		return fail(err.Error(), err)
+	}
+	item.Result = &res
+	item.Duration = time.Since(start)
+	return item, false, false, nil
+}
+
+func openReason(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "the file vanished during the scan"
+	case errors.Is(err, fs.ErrPermission):
+		return "the file is not readable (permission denied)"
+	}
+	return "the file cannot be opened: " + err.Error()
+}
+
+func isHTMLName(name string) bool {
+	ext := strings.ToLower(filepath.Ext(name))
+	return ext == ".html" || ext == ".htm"
+}
+
+// walkTree lists the HTML files under dir. Symbolic links are followed
+// (sites link shared folders) but a link to one of its own ancestors is a
+// loop and is reported, not entered. Dot-folders (.git, .cache) are skipped.
+func walkTree(ctx context.Context, root, dir string) ([]scanFile, []FileError) {
+	var files []scanFile
+	var errs []FileError
+	var ancestors []os.FileInfo
+	var walk func(dir string)
+	walk = func(dir string) {
+		if ctx.Err() != nil {
+			return
+		}
+		di, err := os.Stat(dir)
+		if err != nil {
+			errs = append(errs, pathError(root, dir, "the folder cannot be read: "+err.Error(), err))
+			return
+		}
+		for _, a := range ancestors {
+			if os.SameFile(a, di) {
+				errs = append(errs, pathError(root, dir, "symbolic link loop: the folder links back to one of its parents", errors.New("symlink loop")))
+				return
+			}
+		}
+		ancestors = append(ancestors, di)
+		defer func() { ancestors = ancestors[:len(ancestors)-1] }()
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			errs = append(errs, pathError(root, dir, "the folder cannot be read: "+err.Error(), err))
+			// ReadDir returns what it read before the error.
+		}
+		for _, e := range entries {
+			name := e.Name()
+			p := filepath.Join(dir, name)
+			mode := e.Type()
+			if mode&fs.ModeSymlink != 0 {
+				fi, err := os.Stat(p)
+				if err != nil {
+					if isHTMLName(name) {
+						errs = append(errs, pathError(root, p, "broken symbolic link", err))
+					}
+					continue
+				}
+				mode = fi.Mode().Type()
+			}
+			switch {
+			case mode.IsDir():
+				if strings.HasPrefix(name, ".") {
+					continue
+				}
+				walk(p)
+			case mode.IsRegular() && isHTMLName(name):
+				if !utf8.ValidString(p) {
+					errs = append(errs, pathError(root, p, "the file name is not valid UTF-8; rename it", errors.New("invalid UTF-8 name")))
+					continue
+				}
+				sp, err := model.SourcePath(root, p)
+				if err != nil {
+					errs = append(errs, pathError(root, p, err.Error(), err))
+					continue
+				}
+				files = append(files, scanFile{path: p, sourcePath: sp})
+			}
+		}
+	}
+	walk(dir)
+	return files, errs
+}
+
+// walkPaths resolves a partial scan's paths: files are scanned, folders
+// walked, paths that no longer exist are gone.
+func walkPaths(ctx context.Context, root string, paths []string) ([]scanFile, []FileError, []string) {
+	var files []scanFile
+	var errs []FileError
+	var gone []string
+	seen := map[string]bool{}
+	sorted := append([]string(nil), paths...)
+	sort.Strings(sorted)
+	for _, p := range sorted {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(root, p)
+		}
+		p = filepath.Clean(p)
+		if rel, err := filepath.Rel(root, p); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			continue
+		}
+		fi, err := os.Stat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if isHTMLName(p) && utf8.ValidString(p) {
+				if sp, err := model.SourcePath(root, p); err == nil && !seen[sp] {
+					seen[sp] = true
+					gone = append(gone, sp)
+				}
+			}
+			continue
+		case err != nil:
+			errs = append(errs, pathError(root, p, "the file cannot be inspected: "+err.Error(), err))
+			continue
+		}
+		var found []scanFile
+		if fi.IsDir() {
+			var ferrs []FileError
+			found, ferrs = walkTree(ctx, root, p)
+			errs = append(errs, ferrs...)
+		} else if fi.Mode().IsRegular() && isHTMLName(p) {
+			if !utf8.ValidString(p) {
+				errs = append(errs, pathError(root, p, "the file name is not valid UTF-8; rename it", errors.New("invalid UTF-8 name")))
+				continue
+			}
+			sp, err := model.SourcePath(root, p)
+			if err != nil {
+				continue
+			}
+			found = []scanFile{{path: p, sourcePath: sp}}
+		}
+		for _, f := range found {
+			if !seen[f.sourcePath] {
+				seen[f.sourcePath] = true
+				files = append(files, f)
+			}
+		}
+	}
+	return files, errs, gone
+}
+
+func pathError(root, p, reason string, err error) FileError {
+	sp, serr := model.SourcePath(root, strings.ToValidUTF8(p, "\uFFFD"))
+	if serr != nil {
+		sp = strings.ToValidUTF8(filepath.ToSlash(p), "\uFFFD")
+	}
+	return FileError{SourcePath: sp, Path: p, Reason: reason, Err: err}
+}
