@@ -686,51 +686,114 @@ func clipString(s string, n int) string {
 
 // ---- pull ----
 
-// pullPlan is what one pull lists: per namespace, the prefixes.
-func (e *Engine) pullPlan() (map[model.Namespace][]string, []model.Namespace, error) {
-	projects, err := e.cfg.Projects()
-	if err != nil {
-		return nil, nil, fmt.Errorf("pull: projects: %w", err)
-	}
-	sort.Strings(projects)
-	plan := map[model.Namespace][]string{}
-	// Account namespaces first (small), then per project. Status before
-	// queue so the queue is pruned and healed against fresh statuses.
-	order := []model.Namespace{model.NSUsers, model.NSProjects, model.NSKeys, model.NSEmails, model.NSSessions}
-	for _, ns := range order {
-		plan[ns] = []string{""}
-	}
-	if e.cfg.CacheFull {
-		order = append(order, model.NSCache)
-		plan[model.NSCache] = []string{""}
-	}
-	kinds := []model.Kind{model.KindPage, model.KindReview, model.KindBatch, model.KindStatus, model.KindQueue, model.KindLogs}
-	for _, k := range kinds {
-		ns := k.Namespace()
-		if _, ok := plan[ns]; !ok {
-			order = append(order, ns)
-		}
-		for _, p := range projects {
-			plan[ns] = append(plan[ns], model.ProjectPrefix(k, p))
-		}
-	}
-	return plan, order, nil
-}
+// accountNamespaces are mirrored whole, both ways (they are small).
+var accountNamespaces = []model.Namespace{model.NSUsers, model.NSProjects, model.NSKeys, model.NSEmails, model.NSSessions}
+
+// pullKinds is the per-project listing order: status before queue so the
+// queue is pruned and healed against fresh statuses.
+var pullKinds = []model.Kind{model.KindPage, model.KindReview, model.KindBatch, model.KindStatus, model.KindQueue, model.KindLogs}
 
 func (e *Engine) pull(ctx context.Context, idx index) (Stats, error) {
 	var st Stats
-	plan, order, err := e.pullPlan()
-	if err != nil {
-		return st, err
+	nss := accountNamespaces
+	if e.cfg.CacheFull {
+		nss = append(append([]model.Namespace(nil), nss...), model.NSCache)
 	}
-	for _, ns := range order {
-		for _, prefix := range plan[ns] {
-			if err := e.pullPrefix(ctx, ns, prefix, idx, &st); err != nil {
+	for _, ns := range nss {
+		if err := e.pullPrefix(ctx, ns, "", idx, &st); err != nil {
+			return st, err
+		}
+	}
+	// Projects after the account namespaces: a project another desktop
+	// created arrives with them and is pulled in the same run.
+	projects, err := e.cfg.Projects()
+	if err != nil {
+		return st, fmt.Errorf("pull: projects: %w", err)
+	}
+	sort.Strings(projects)
+	for _, k := range pullKinds {
+		for _, p := range projects {
+			if err := e.pullPrefix(ctx, k.Namespace(), model.ProjectPrefix(k, p), idx, &st); err != nil {
 				return st, err
 			}
 		}
 	}
 	return st, nil
+}
+
+// PullProject pulls only one project's prefixes of the given kinds (the
+// adaptive poll while a batch is processing: status, batch, queue, pages).
+func (e *Engine) PullProject(ctx context.Context, projectID string, kinds ...model.Kind) (Stats, error) {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	if len(kinds) == 0 {
+		kinds = pullKinds
+	}
+	var st Stats
+	for _, k := range kinds {
+		if err := e.pullPrefix(ctx, k.Namespace(), model.ProjectPrefix(k, projectID), nil, &st); err != nil {
+			e.finish(err)
+			return st, err
+		}
+	}
+	e.finish(nil)
+	return st, nil
+}
+
+// WatchOptions shape the adaptive poll.
+type WatchOptions struct {
+	// Fast is the interval while Busy reports work in progress (default
+	// 10 s), Slow the idle one (default 2 min). Offline, the interval
+	// doubles up to Slow.
+	Fast, Slow time.Duration
+	Busy       func() bool
+	// Now triggers a sync at once ("sync now").
+	Now <-chan struct{}
+	// After is called after every sync with its result.
+	After func(Stats, error)
+}
+
+// Watch syncs until ctx is done: fast while a batch is processing, slow when
+// idle, at once on a "sync now", and backing off while offline.
+func (e *Engine) Watch(ctx context.Context, o WatchOptions) error {
+	if o.Fast <= 0 {
+		o.Fast = 10 * time.Second
+	}
+	if o.Slow <= 0 {
+		o.Slow = 2 * time.Minute
+	}
+	backoff := o.Fast
+	for {
+		st, err := e.Sync(ctx)
+		if o.After != nil {
+			o.After(st, err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		wait := o.Slow
+		switch {
+		case err != nil:
+			e.log.Warn("sync failed; will retry", "err", err.Error(), "in", backoff.String())
+			wait, backoff = backoff, min(backoff*2, o.Slow)
+		case o.Busy != nil && o.Busy():
+			wait, backoff = o.Fast, o.Fast
+		default:
+			backoff = o.Fast
+		}
+		if n, _ := e.cfg.Store.OutboxLen(); n > 0 && err == nil {
+			wait = o.Fast // local changes arrived meanwhile
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-o.Now:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 }
 
 func (e *Engine) pullPrefix(ctx context.Context, ns model.Namespace, prefix string, idx index, st *Stats) error {

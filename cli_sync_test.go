@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nimbus-desktop/nimbus/localstore"
+	"github.com/nimbus-desktop/nimbus/model"
+	"github.com/nimbus-desktop/nimbus/sync/kvfake"
+	"github.com/nimbus-desktop/nimbus/workspace"
+)
+
+// The token every sync CLI test uses; the security test greps for it.
+const cliToken = "cfut_SECRET_token_4f1d2c3b5a6978"
+
+type cliSync struct {
+	fake   *kvfake.Fake
+	store  string
+	config string
+	out    bytes.Buffer // every stdout and stderr of the run, for the security grep
+}
+
+func newCLISync(t *testing.T) *cliSync {
+	f := kvfake.New(kvfake.Config{Token: cliToken})
+	t.Cleanup(f.Close)
+	c := &cliSync{fake: f, store: tempStore(t), config: t.TempDir()}
+	t.Setenv("NIMBUS_CF_API_BASE", f.BaseURL())
+	t.Setenv("CLOUDFLARE_API_TOKEN", cliToken)
+	t.Setenv("CLOUDFLARE_ACCOUNT_ID", f.AccountID())
+	t.Setenv("NIMBUS_NO_KEYRING", "1")
+	t.Setenv("XDG_CONFIG_HOME", c.config)
+	return c
+}
+
+func (c *cliSync) ok(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, code := nimbus(t, append([]string{"--store", c.store}, args...)...)
+	c.out.WriteString(out)
+	c.out.WriteString(errOut)
+	if code != 0 {
+		t.Fatalf("nimbus %s: exit %d, stderr %q, stdout %q", strings.Join(args, " "), code, errOut, out)
+	}
+	return out
+}
+
+// addPages writes n extracted pages into the store as an import would.
+func (c *cliSync) addPages(t *testing.T, pid string, n int) []string {
+	t.Helper()
+	st, err := localstore.Open(c.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var ids []string
+	err = st.Update(context.Background(), func(tx *localstore.Tx) error {
+		for i := 0; i < n; i++ {
+			src := fmt.Sprintf("dist/p%03d.html", i)
+			ex := model.Extraction{Engine: "test", MainSelector: "main", Head: map[string]string{"title": "T"},
+				Dimensions: map[string]string{}, AboveFoldBlocks: []model.Block{{ID: "block-0", Type: "h1", Content: "Hello"}},
+				RestOfPageBlocks: []model.Block{}, SelectorMap: map[string]string{"block-0": "main > h1"}}
+			p := model.PageData{PageID: model.PageID(pid, src), ProjectID: pid, SourcePath: src, Uploaded: model.Now(), Extraction: ex, ContentHash: model.ContentHash(ex)}
+			ids = append(ids, p.PageID)
+			if err := tx.PutJSON(model.NSPages, model.PageKey(pid, p.PageID), p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func TestCLISyncSetupSubmitPushPullStatus(t *testing.T) {
+	c := newCLISync(t)
+	p := decode[model.ProjectData](t, c.ok(t, "--json", "project", "create", "--name", "example.com"))
+	ids := c.addPages(t, p.ProjectID, 20)
+	// max_pages_per_batch 8: a submission of 20 pages makes 3 batches.
+	w, err := workspace.Open(c.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.UpdateSettings(context.Background(), p.ProjectID, func(s *model.ProjectSettings) { s.MaxPagesPerBatch = 8 }); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+
+	out := c.ok(t, "setup", "--rate", "200")
+	if !strings.Contains(out, "0 namespaces found, 11 created") {
+		t.Fatalf("first setup: %q", out)
+	}
+	out = c.ok(t, "setup")
+	if !strings.Contains(out, "11 namespaces found, 0 created") {
+		t.Fatalf("second setup: %q", out)
+	}
+	sub := decode[workspace.SubmitResult](t, c.ok(t, "--json", "submit", "--priority", "7"))
+	if len(sub.Batches) != 3 || sub.Pages != 20 {
+		t.Fatalf("submit: %+v", sub)
+	}
+	c.ok(t, "push")
+	qns := c.fake.NamespaceID("NIMBUS_QUEUE")
+	qv, _, found := c.fake.Latest(qns, model.QueueKey(p.ProjectID))
+	var q model.QueueData
+	if !found || json.Unmarshal(qv, &q) != nil || len(q.Items) != 20 || q.Items[0].Priority != 7 || q.Items[0].Attempts != 0 {
+		t.Fatalf("remote queue after push: %s", qv)
+	}
+	for _, b := range sub.Batches {
+		if _, _, ok := c.fake.Latest(c.fake.NamespaceID("NIMBUS_BATCHES"), model.BatchKey(p.ProjectID, b)); !ok {
+			t.Fatalf("batch %s not pushed", b)
+		}
+	}
+	// The Worker finishes five pages.
+	sns := c.fake.NamespaceID("NIMBUS_STATUS")
+	for _, id := range ids[:5] {
+		cur, _, _ := c.fake.Latest(sns, model.StatusKey(p.ProjectID, id))
+		var s model.StatusData
+		_ = json.Unmarshal(cur, &s)
+		now := model.FormatTime(time.Now().Add(time.Second))
+		s.Status, s.Updated = model.StatusDone, now
+		s.Result = &model.StatusResult{Completed: now, Success: true, Changes: 1, Confidence: 0.8}
+		v := model.Canonical(s)
+		c.fake.Write(sns, model.StatusKey(p.ProjectID, id), v, json.RawMessage(fmt.Sprintf(`{"h":%q,"s":"done"}`, model.ValueHash(v))))
+	}
+	c.ok(t, "pull")
+	st := decode[workspace.StatusSummary](t, c.ok(t, "--json", "status"))
+	if st.Counts["done"] != 5 || st.Counts["queued"] != 15 || st.Pages != 20 || len(st.Batches) != 3 {
+		t.Fatalf("status: %+v", st)
+	}
+	out = c.ok(t, "status", "--batch", sub.Batches[0])
+	if !strings.Contains(out, "batch "+sub.Batches[0]) {
+		t.Fatalf("status --batch: %q", out)
+	}
+	out = c.ok(t, "sync")
+	if !strings.Contains(out, "0 changes waiting") {
+		t.Fatalf("sync: %q", out)
+	}
+}
+
+// TestTokenNeverStored runs a full sync with a known token, saves it with
+// setup --token-stdin, and greps the store file, every output (logs) and the
+// preferences/config files for it: only the 0600 token file may hold it.
+func TestTokenNeverStored(t *testing.T) {
+	c := newCLISync(t)
+	p := decode[model.ProjectData](t, c.ok(t, "--json", "project", "create", "--name", "secure.example"))
+	c.addPages(t, p.ProjectID, 5)
+	stdin = strings.NewReader(cliToken + "\n")
+	defer func() { stdin = os.Stdin }()
+	t.Setenv("CLOUDFLARE_API_TOKEN", "")
+	out := c.ok(t, "setup", "--token-stdin", "--rate", "200")
+	if !strings.Contains(out, "token saved (file)") {
+		t.Fatalf("setup: %q", out)
+	}
+	c.ok(t, "submit")
+	c.ok(t, "sync")
+	c.ok(t, "status")
+	// A failing call (wrong token) must not echo the token either.
+	t.Setenv("CLOUDFLARE_API_TOKEN", cliToken+"x")
+	outF, errF, code := nimbus(t, "--store", c.store, "push")
+	c.out.WriteString(outF + errF)
+	_ = code
+	t.Setenv("CLOUDFLARE_API_TOKEN", "")
+
+	if bytes.Contains(c.out.Bytes(), []byte(cliToken)) {
+		t.Fatal("the token appeared in command output or logs")
+	}
+	db, err := os.ReadFile(c.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(db, []byte(cliToken)) {
+		t.Fatal("the token is in the store file")
+	}
+	tokenFiles := 0
+	err = filepath.WalkDir(c.config, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if !bytes.Contains(b, []byte(cliToken)) {
+			return nil
+		}
+		fi, _ := d.Info()
+		if !strings.HasPrefix(d.Name(), "cloudflare-token-") || fi.Mode().Perm() != 0o600 {
+			return fmt.Errorf("token found in %s (mode %v)", path, fi.Mode())
+		}
+		tokenFiles++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tokenFiles != 1 {
+		t.Fatalf("%d token files, want exactly the one 0600 fallback file", tokenFiles)
+	}
+}
