@@ -6,13 +6,16 @@ import (
 	"errors"
 	"fmt"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/nimbus-desktop/nimbus/model"
 )
 
 // FileEntry is the scanner's record of one source file: what it looked like
 // when last extracted, so an unchanged file (same size and mtime, or same
-// sha256) is not extracted again. Stored in the internal _files bucket under
-// the normalised source_path; never pushed.
+// sha256) is not extracted again. Stored in the internal _files bucket, in a
+// sub-bucket per project (two projects may watch folders with the same
+// relative paths), under the normalised source_path; never pushed.
 type FileEntry struct {
 	SourcePath string `json:"source_path"`
 	ProjectID  string `json:"project_id"`
@@ -25,15 +28,26 @@ type FileEntry struct {
 	Missing bool `json:"missing"`
 }
 
-// File returns the index entry of sourcePath; ok is false if it has none.
-func (t *Tx) File(sourcePath string) (FileEntry, bool, error) {
+// filesBucket returns the project's file index bucket, or nil if the
+// project has none yet.
+func (t *Tx) filesBucket(projectID string) *bolt.Bucket {
+	return t.tx.Bucket(bucketFiles).Bucket([]byte(projectID))
+}
+
+// File returns the project's index entry of sourcePath; ok is false if it
+// has none.
+func (t *Tx) File(projectID, sourcePath string) (FileEntry, bool, error) {
 	var fe FileEntry
-	v := t.tx.Bucket(bucketFiles).Get([]byte(sourcePath))
+	b := t.filesBucket(projectID)
+	if b == nil {
+		return fe, false, nil
+	}
+	v := b.Get([]byte(sourcePath))
 	if v == nil {
 		return fe, false, nil
 	}
 	if err := json.Unmarshal(v, &fe); err != nil {
-		return fe, false, fmt.Errorf("file index entry %s is damaged: %w", sourcePath, err)
+		return fe, false, fmt.Errorf("file index entry %s of %s is damaged: %w", sourcePath, projectID, err)
 	}
 	return fe, true, nil
 }
@@ -55,7 +69,11 @@ func (t *Tx) PutFile(fe FileEntry) error {
 	if err != nil {
 		return fmt.Errorf("put file entry %s: %w", fe.SourcePath, err)
 	}
-	if err := t.tx.Bucket(bucketFiles).Put([]byte(fe.SourcePath), v); err != nil {
+	b, err := t.tx.Bucket(bucketFiles).CreateBucketIfNotExists([]byte(fe.ProjectID))
+	if err != nil {
+		return fmt.Errorf("put file entry %s: index of %s: %w", fe.SourcePath, fe.ProjectID, err)
+	}
+	if err := b.Put([]byte(fe.SourcePath), v); err != nil {
 		return fmt.Errorf("put file entry %s: %w", fe.SourcePath, err)
 	}
 	return nil
@@ -63,22 +81,24 @@ func (t *Tx) PutFile(fe FileEntry) error {
 
 // Files calls fn for every index entry of projectID, in source_path order.
 func (t *Tx) Files(projectID string, fn func(FileEntry) error) error {
-	return t.tx.Bucket(bucketFiles).ForEach(func(k, v []byte) error {
+	b := t.filesBucket(projectID)
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(k, v []byte) error {
 		var fe FileEntry
 		if err := json.Unmarshal(v, &fe); err != nil {
-			return fmt.Errorf("file index entry %s is damaged: %w", k, err)
-		}
-		if fe.ProjectID != projectID {
-			return nil
+			return fmt.Errorf("file index entry %s of %s is damaged: %w", k, projectID, err)
 		}
 		return fn(fe)
 	})
 }
 
-// File returns the index entry of sourcePath; ok is false if it has none.
-func (s *Store) File(sourcePath string) (fe FileEntry, ok bool, err error) {
+// File returns the project's index entry of sourcePath; ok is false if it
+// has none.
+func (s *Store) File(projectID, sourcePath string) (fe FileEntry, ok bool, err error) {
 	err = s.view(func(tx *Tx) error {
-		fe, ok, err = tx.File(sourcePath)
+		fe, ok, err = tx.File(projectID, sourcePath)
 		return err
 	})
 	return fe, ok, err

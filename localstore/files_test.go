@@ -16,7 +16,8 @@ func TestFileIndex(t *testing.T) {
 	entries := []FileEntry{
 		{SourcePath: "dist/b.html", ProjectID: testProject, PageID: testPageID("dist/b.html"), SHA256: strings.Repeat("b", 64), Size: 10, ModTimeNs: 2},
 		{SourcePath: "dist/a.html", ProjectID: testProject, PageID: testPageID("dist/a.html"), SHA256: strings.Repeat("a", 64), Size: 20, ModTimeNs: 1},
-		{SourcePath: "site/a.html", ProjectID: other, PageID: model.PageID(other, "site/a.html"), Size: 5},
+		// Another project watching a folder of the same name: its own entry.
+		{SourcePath: "dist/a.html", ProjectID: other, PageID: model.PageID(other, "dist/a.html"), Size: 5},
 	}
 	err := s.Update(ctx, func(tx *Tx) error {
 		for _, fe := range entries {
@@ -29,12 +30,19 @@ func TestFileIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fe, ok, err := s.File("dist/a.html")
-	if err != nil || !ok || !reflect.DeepEqual(fe, entries[1]) {
-		t.Fatalf("File = %+v, %v, %v", fe, ok, err)
+	for _, want := range entries {
+		fe, ok, err := s.File(want.ProjectID, want.SourcePath)
+		if err != nil || !ok || !reflect.DeepEqual(fe, want) {
+			t.Fatalf("File(%s, %s) = %+v, %v, %v; want %+v", want.ProjectID, want.SourcePath, fe, ok, err, want)
+		}
 	}
-	if _, ok, err := s.File("dist/none.html"); ok || err != nil {
-		t.Fatalf("File of unknown path: ok=%v err=%v", ok, err)
+	for _, p := range []string{testProject, "proj_000000000000"} {
+		if _, ok, err := s.File(p, "dist/none.html"); ok || err != nil {
+			t.Fatalf("File of unknown path in %s: ok=%v err=%v", p, ok, err)
+		}
+	}
+	if err := s.Files("proj_000000000000", func(FileEntry) error { t.Fatal("entry of an unknown project"); return nil }); err != nil {
+		t.Fatal(err)
 	}
 	var got []string
 	if err := s.Files(testProject, func(fe FileEntry) error { got = append(got, fe.SourcePath); return nil }); err != nil {
@@ -45,7 +53,7 @@ func TestFileIndex(t *testing.T) {
 	}
 	// A vanished file is marked, never removed.
 	err = s.Update(ctx, func(tx *Tx) error {
-		fe, _, err := tx.File("dist/b.html")
+		fe, _, err := tx.File(testProject, "dist/b.html")
 		if err != nil {
 			return err
 		}
@@ -55,7 +63,7 @@ func TestFileIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fe, _, _ := s.File("dist/b.html"); !fe.Missing || fe.Size != 10 {
+	if fe, _, _ := s.File(testProject, "dist/b.html"); !fe.Missing || fe.Size != 10 {
 		t.Fatalf("after marking missing: %+v", fe)
 	}
 	for _, tc := range []struct {
