@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# End to end with the real CLI on workerd (DESIGN.md section 8, tier 4):
+# start the local stack; nimbus setup; import a fixture site of 200 pages;
+# submit; trigger the Worker's processor until the batch completes; pull;
+# `nimbus status --json` shows every page terminal; accept all suggestions of
+# one dimension (`nimbus review accept --dimension brand=rolex`, with
+# `nimbus review list` beside it); `nimbus export` produces a site where
+# exactly those blocks changed and every other byte is identical
+# (e2e/exportcheck); `wrangler kv key list --local` over the persisted state
+# lists the keys the desktop wrote. The stack is stopped whatever happens.
+#
+#   e2e/run.sh [--ai-fail-rate R]     (R=0.5: half the AI calls fail; then
+#                                      pages that exhaust retries must be
+#                                      `failed` with a code, nothing lost)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+FAIL_RATE=0
+PAGES=${E2E_PAGES:-200}
+DIMENSION=${E2E_DIMENSION:-brand=rolex}
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--ai-fail-rate) FAIL_RATE=$2; shift 2 ;;
+	*) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/nimbus-e2e.XXXXXX")
+STACK_PID=""
+cleanup() {
+	rc=$?
+	if [ -n "$STACK_PID" ]; then
+		kill -TERM -- "-$STACK_PID" 2>/dev/null || true
+		for _ in $(seq 1 50); do kill -0 "$STACK_PID" 2>/dev/null || break; sleep 0.2; done
+		kill -KILL -- "-$STACK_PID" 2>/dev/null || true
+	fi
+	if [ $rc -ne 0 ]; then
+		echo "run.sh: FAILED (rc $rc); stack log:" >&2
+		tail -n 40 "$WORK/stack.log" >&2 2>/dev/null || true
+		echo "run.sh: work dir kept: $WORK" >&2
+	else
+		rm -rf "$WORK"
+	fi
+	exit $rc
+}
+trap cleanup EXIT INT TERM
+
+step() { echo "== $*" >&2; }
+
+step "build nimbus and the checkers"
+(cd "$ROOT" && go build -o "$WORK/nimbus" . && go build -o "$WORK/exportcheck" ./e2e/exportcheck)
+NIMBUS="$WORK/nimbus"
+for c in setup import submit push pull status "review list" "review accept" export; do
+	if ! "$NIMBUS" help 2>/dev/null | grep -q "nimbus $c"; then
+		echo "run.sh: 'nimbus $c' is not available in this build" >&2
+		exit 3
+	fi
+done
+
+step "start the local stack (AI fail rate $FAIL_RATE)"
+mkdir -p "$WORK/state"
+# setsid: the stack and its workerd get their own process group, stopped as one.
+setsid node "$ROOT/worker/dev/stack.mjs" --persist "$WORK/state" --ai-fail-rate "$FAIL_RATE" \
+	--max-pages-per-run 50 >"$WORK/stack.out" 2>"$WORK/stack.log" &
+STACK_PID=$!
+for _ in $(seq 1 300); do
+	grep -q '^NIMBUS_STACK_PERSIST=' "$WORK/stack.out" 2>/dev/null && break
+	kill -0 "$STACK_PID" 2>/dev/null || { echo "run.sh: the stack exited" >&2; exit 1; }
+	sleep 0.2
+done
+set -a
+# shellcheck disable=SC1091
+. "$WORK/stack.out"
+set +a
+export NIMBUS_STORE="$WORK/nimbus.db"
+
+step "fixture site: $PAGES pages"
+mkdir -p "$WORK/site/dist"
+(cd "$ROOT/testdata/site/dist" && find local -name '*.html' | LC_ALL=C sort | head -n "$PAGES" |
+	while read -r f; do mkdir -p "$WORK/site/dist/$(dirname "$f")"; cp "$f" "$WORK/site/dist/$f"; done)
+[ "$(find "$WORK/site/dist" -name '*.html' | wc -l)" -eq "$PAGES" ]
+
+step "project, setup, import, submit, push"
+"$NIMBUS" project create --name e2e.example.com --tone premium --ai-model gpt-fake >/dev/null
+PROJECT=$("$NIMBUS" --json project show | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).project_id))')
+"$NIMBUS" setup
+"$NIMBUS" import "$WORK/site/dist"
+"$NIMBUS" submit
+"$NIMBUS" push
+
+step "process until the queue is empty"
+for run in $(seq 1 40); do
+	rep=$(curl -fsS -X POST -H "X-Nimbus-Process-Secret: $NIMBUS_PROCESS_SECRET" "$NIMBUS_WORKER_URL/__process?project=$PROJECT")
+	remaining=$(node -e 'console.log(JSON.parse(process.argv[1]).projects[0].remaining)' "$rep")
+	echo "   run $run: $(node -e 'const p=JSON.parse(process.argv[1]).projects[0];console.log(`${p.done} done, ${p.failed} failed, ${p.retried} retried, ${p.remaining} remaining`)' "$rep")" >&2
+	[ "$remaining" = 0 ] && break
+done
+[ "$remaining" = 0 ] || { echo "run.sh: queue not drained" >&2; exit 1; }
+
+step "pull and status"
+"$NIMBUS" pull
+"$NIMBUS" --json status >"$WORK/status.json"
+node - "$WORK/status.json" "$PAGES" "$FAIL_RATE" <<'JS'
+// The status JSON must account for every page: all done with a healthy AI;
+// with a failing AI, done + failed = all, and every failed page has a code.
+const fs = require("fs");
+const [file, pages, rate] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+const s = JSON.parse(fs.readFileSync(file, "utf8"));
+const text = JSON.stringify(s);
+const num = (re) => { const m = re.exec(text); return m ? Number(m[1]) : NaN; };
+const done = num(/"(?:done|completed)":\s*(\d+)/), failed = num(/"failed":\s*(\d+)/);
+console.error(`   status: ${done} done, ${failed} failed of ${pages}`);
+if (rate === 0 && done !== pages) throw new Error(`status --json: ${done} done, want ${pages}`);
+if (rate > 0 && done + failed !== pages) throw new Error(`status --json: done ${done} + failed ${failed} != ${pages}`);
+JS
+
+step "review $DIMENSION and export"
+"$NIMBUS" review list --dimension "$DIMENSION" >"$WORK/review-list.txt"
+[ -s "$WORK/review-list.txt" ]
+"$NIMBUS" review accept --dimension "$DIMENSION"
+"$NIMBUS" export --out "$WORK/out"
+"$WORK/exportcheck" -store "$NIMBUS_STORE" -project "$PROJECT" -src "$WORK/site" -out "$WORK/out" -min-changed 1
+
+step "wrangler kv key list --local sees the keys the desktop wrote"
+for binding in NIMBUS_PAGES NIMBUS_STATUS NIMBUS_BATCHES; do
+	(cd "$ROOT/worker" && npx wrangler kv key list --local --persist-to "$WORK/state" --binding "$binding" 2>/dev/null) |
+		node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const k of JSON.parse(s.slice(s.indexOf("["))))console.log(k.name)})' |
+		grep ":$PROJECT:" | LC_ALL=C sort >"$WORK/wrangler-$binding.txt"
+	"$NIMBUS" --json kv list "$binding" "$(echo "$binding" | sed 's/NIMBUS_//;s/S$//' | tr 'A-Z' 'a-z'):$PROJECT:" |
+		node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s);for(const k of (Array.isArray(v)?v:v.keys))console.log(typeof k==="string"?k:k.key??k.name)})' |
+		LC_ALL=C sort >"$WORK/local-$binding.txt"
+	diff -u "$WORK/local-$binding.txt" "$WORK/wrangler-$binding.txt" >&2
+done
+step "ok"
