@@ -122,11 +122,12 @@ step "review $DIMENSION and export"
 "$WORK/exportcheck" -store "$NIMBUS_STORE" -project "$PROJECT" -src "$WORK/site" -out "$WORK/out" -min-changed 1
 
 step "wrangler kv key list --local sees the keys the desktop wrote"
-for binding in NIMBUS_PAGES NIMBUS_STATUS NIMBUS_BATCHES; do
+for pair in NIMBUS_PAGES:page NIMBUS_STATUS:status NIMBUS_BATCHES:batch; do
+	binding=${pair%%:*} kind=${pair#*:}
 	(cd "$ROOT/worker" && npx wrangler kv key list --local --persist-to "$WORK/state" --binding "$binding" 2>/dev/null) |
 		node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const k of JSON.parse(s.slice(s.indexOf("["))))console.log(k.name)})' |
-		grep ":$PROJECT:" | LC_ALL=C sort >"$WORK/wrangler-$binding.txt"
-	"$NIMBUS" --json kv list "$binding" "$(echo "$binding" | sed 's/NIMBUS_//;s/S$//' | tr 'A-Z' 'a-z'):$PROJECT:" |
+		grep "^$kind:$PROJECT:" | LC_ALL=C sort >"$WORK/wrangler-$binding.txt"
+	"$NIMBUS" --json kv list "$binding" "$kind:$PROJECT:" |
 		node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s);for(const k of (Array.isArray(v)?v:v.keys))console.log(typeof k==="string"?k:k.key??k.name)})' |
 		LC_ALL=C sort >"$WORK/local-$binding.txt"
 	diff -u "$WORK/local-$binding.txt" "$WORK/wrangler-$binding.txt" >&2
