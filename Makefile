@@ -24,6 +24,7 @@ APT_PACKAGES := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
 
 # Test tiers run by `make test`, in order. Other tiers append themselves:
 #   TEST_TIERS += test-worker test-e2e
+TEST_TIERS += test-gui-smoke
 TEST_TIERS := test-go
 TEST_TIERS += test-worker test-e2e
 
@@ -111,3 +112,9 @@ dev: worker-deps
 test-e2e: worker-deps
 	node --test e2e/
 	NIMBUS_E2E=1 $(GO) test -count=1 -timeout 15m ./e2e/...
+
+# The real binary under Xvfb on an empty store and on 10,000 fixture pages:
+# screenshots under build/, startup time and memory side by side (ui/smoke).
+.PHONY: test-gui-smoke
+test-gui-smoke:
+	ui/smoke/smoke.sh

@@ -79,7 +79,7 @@ func newDataView(s *Shell) *dataView {
 	v.json.TextStyle = fyne.TextStyle{Monospace: true}
 	v.json.Wrapping = fyne.TextWrapBreak
 	v.json.Selectable = true
-	v.keyLbl = widget.NewLabelWithStyle("Pick a namespace, then a key.", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true, Bold: true})
+	v.keyLbl = widget.NewLabelWithStyle("Pick a namespace, then a key.", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	v.keyLbl.Truncation = fyne.TextTruncateEllipsis
 	v.copyKey = widget.NewButtonWithIcon("Copy key", theme.ContentCopyIcon(), func() { s.app.Clipboard().SetContent(v.key) })
 	v.copyVal = widget.NewButtonWithIcon("Copy value", theme.ContentCopyIcon(), func() { s.app.Clipboard().SetContent(string(v.value)) })

@@ -103,9 +103,11 @@ func dimText(dims map[string]string) string {
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	// Values only, in dimension-name order (brand, location, service): the
+	// column is narrow and the values are what editors recognise.
 	parts := make([]string, len(names))
 	for i, k := range names {
-		parts[i] = k + "=" + dims[k]
+		parts[i] = dims[k]
 	}
 	return strings.Join(parts, " · ")
 }
@@ -138,6 +140,7 @@ type pagesView struct {
 	project string
 
 	rows     []*pageRow
+	loading  bool // only the first screen's rows are in
 	byID     map[string]int
 	filtered []int
 	selected string
@@ -303,9 +306,35 @@ func (v *pagesView) load(projectID string) {
 		return
 	}
 	st := v.s.ws.Store()
+	if v.s.opts.Synchronous {
+		v.loadAll(projectID)
+		return
+	}
+	// First screen first: a few hundred rows show at once; the full table
+	// (10,000+ rows, most of a second) loads after them, so it does not
+	// compete with the window's start for the CPU.
+	v.loading = true
 	v.s.bg(func() func() {
-		rows, err := loadPageRows(st, projectID)
+		rows, err := loadPageRows(st, projectID, firstScreenRows)
 		return func() {
+			if v.project != projectID || !v.loading {
+				return
+			}
+			if err == nil {
+				v.setRows(rows, projectID)
+			}
+			v.loadAll(projectID)
+		}
+	})
+}
+
+// loadAll reads every page of the project into rows.
+func (v *pagesView) loadAll(projectID string) {
+	st := v.s.ws.Store()
+	v.s.bg(func() func() {
+		rows, err := loadPageRows(st, projectID, 0)
+		return func() {
+			v.loading = false
 			if v.project != projectID {
 				return // the editor switched projects meanwhile
 			}
@@ -355,21 +384,45 @@ func rowFromSummary(p *pageSummary) *pageRow {
 	return r
 }
 
-func loadPageRows(st *localstore.Store, projectID string) ([]*pageRow, error) {
+// firstScreenRows is how many rows the quick first load reads.
+const firstScreenRows = 200
+
+// errEnough stops a listing early.
+var errEnough = errors.New("enough rows")
+
+// loadPageRows reads the project's pages with their status and review
+// progress, in path order; limit > 0 reads only the first limit pages (in
+// key order) for the first screen.
+func loadPageRows(st *localstore.Store, projectID string, limit int) ([]*pageRow, error) {
 	var rows []*pageRow
 	if err := st.List(model.NSPages, model.ProjectPrefix(model.KindPage, projectID), func(key string, value []byte) error {
+		if limit > 0 && len(rows) >= limit {
+			return errEnough
+		}
 		var p pageSummary
 		if err := json.Unmarshal(value, &p); err != nil {
 			return fmt.Errorf("decode %s: %w", key, err)
 		}
 		rows = append(rows, rowFromSummary(&p))
 		return nil
-	}); err != nil {
+	}); err != nil && !errors.Is(err, errEnough) {
 		return rows, fmt.Errorf("list pages of %s: %w", projectID, err)
 	}
 	idx := make(map[string]*pageRow, len(rows))
 	for _, r := range rows {
 		idx[r.id] = r
+	}
+	if limit > 0 {
+		for _, r := range rows {
+			if s, err := st.GetStatus(projectID, r.id); err == nil {
+				r.setStatus(s)
+			}
+			if rv, err := st.GetReview(projectID, r.id); err == nil {
+				r.decided = decidedCount(rv)
+			}
+		}
+		sort.Slice(rows, func(i, j int) bool { return rows[i].path < rows[j].path })
+		return rows, nil
 	}
 	if err := st.ListStatuses(projectID, func(pageID string, s model.StatusData) error {
 		if r := idx[pageID]; r != nil {
@@ -421,6 +474,7 @@ func (v *pagesView) setRows(rows []*pageRow, projectID string) {
 		v.stack.Objects = []fyne.CanvasObject{v.tableArea}
 	}
 	v.stack.Refresh()
+	v.s.markReady()
 }
 
 func (v *pagesView) reindex() {
@@ -502,7 +556,9 @@ func (v *pagesView) applyFilter() {
 			v.filtered = append(v.filtered, i)
 		}
 	}
-	if len(v.filtered) == len(v.rows) {
+	if v.loading {
+		v.countLabel.SetText("loading pages…")
+	} else if len(v.filtered) == len(v.rows) {
 		v.countLabel.SetText(groupDigits(len(v.rows)) + " pages")
 	} else {
 		v.countLabel.SetText(fmt.Sprintf("%s of %s pages", groupDigits(len(v.filtered)), groupDigits(len(v.rows))))
@@ -634,7 +690,7 @@ var headOrder = []string{"title", "metaDescription", "canonical", "favicon", "la
 
 func pageDetail(s *Shell, p model.PageData, logs model.LogData) fyne.CanvasObject {
 	box := container.NewVBox()
-	path := widget.NewLabelWithStyle(p.SourcePath, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true, Bold: true})
+	path := widget.NewLabelWithStyle(p.SourcePath, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	path.Wrapping = fyne.TextWrapBreak
 	box.Add(path)
 	review := widget.NewButtonWithIcon("Review", theme.ConfirmIcon(), func() { s.review.openPage(p.PageID); s.tabs.SelectIndex(2) })

@@ -131,7 +131,7 @@ func newReviewView(s *Shell) *reviewView {
 		s.win.Canvas().Unfocus()
 	}
 
-	v.header = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true, Bold: true})
+	v.header = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	v.header.Wrapping = fyne.TextWrapBreak
 	v.stateLbl = widget.NewLabel("")
 	v.original = widget.NewLabel("")
@@ -182,7 +182,7 @@ func (v *reviewView) content() fyne.CanvasObject {
 		v.stateSel, v.dimSel, v.typeSel, v.foldSel, v.qaSel,
 		container.NewGridWrap(fyne.NewSize(10, h)))
 	scope := container.NewBorder(nil, nil, nil, v.clearPage, v.pageLbl)
-	bulk := container.NewBorder(nil, nil, nil, container.NewHBox(v.acceptAll, v.rejectAll), v.count)
+	bulk := container.NewVBox(v.count, container.NewGridWithColumns(2, v.acceptAll, v.rejectAll))
 	left := container.NewBorder(container.NewVBox(filters, scope, bulk), nil, nil, nil, v.list)
 
 	editor := container.NewVBox(

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image/color"
 	"log/slog"
+	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -33,6 +35,9 @@ type Options struct {
 	// only on Flush. Tests use it: the test driver runs fyne.Do on the
 	// caller's goroutine, so anything asynchronous would race the test.
 	Synchronous bool
+	// Ready is called once when the first screen has its data, with the
+	// number of pages loaded.
+	Ready func(pages int)
 }
 
 // view is one screen of the navigation.
@@ -66,8 +71,11 @@ type Shell struct {
 	projectSelect *widget.Select
 	syncChip      *widget.Button
 	watchLabel    *widget.Label
+	topBar        *fyne.Container
 	tabs          *container.AppTabs
 	views         []view
+
+	readyOnce sync.Once
 
 	pages    *pagesView
 	batches  *batchesView
@@ -81,10 +89,25 @@ type Shell struct {
 // Run opens the window on ws and blocks until it is closed.
 func Run(ws *workspace.Workspace) error {
 	a := app.NewWithID(AppID)
-	s := New(a, ws, Options{})
+	s := New(a, ws, Options{Ready: func(pages int) {
+		// The smoke run reads this line to measure startup.
+		slog.Info("window ready", "startup_ms", time.Since(started).Milliseconds(), "pages", pages)
+	}})
 	defer s.Close()
 	s.win.ShowAndRun()
 	return nil
+}
+
+// started approximates the process start for the startup figure.
+var started = time.Now()
+
+// markReady reports the first screen as loaded (once).
+func (s *Shell) markReady() {
+	s.readyOnce.Do(func() {
+		if s.opts.Ready != nil {
+			s.opts.Ready(len(s.pages.rows))
+		}
+	})
 }
 
 // New builds the shell on a (a real or test app) and loads the current
@@ -134,9 +157,10 @@ func New(a fyne.App, ws Workspace, opts Options) *Shell {
 	top := container.NewBorder(nil, nil,
 		container.NewHBox(title, container.NewGridWrap(fyne.NewSize(260, s.projectSelect.MinSize().Height), s.projectSelect), newProject),
 		container.NewHBox(s.watchLabel, s.syncChip, help))
+	s.topBar = top
 	bar := container.NewVBox(container.NewPadded(top), widget.NewSeparator())
 
-	minRect := canvas.NewRectangle(nil)
+	minRect := canvas.NewRectangle(color.Transparent)
 	minRect.SetMinSize(minWindow)
 	s.win.SetContent(container.NewStack(minRect, container.NewBorder(bar, nil, nil, nil, s.tabs)))
 	s.win.SetOnDropped(s.HandleDrop)
@@ -289,6 +313,10 @@ func (s *Shell) refreshChips() {
 	}
 	s.syncChip.SetText(syncChipText(n))
 	s.watchLabel.SetText(s.intake.watchText())
+	// The chips' widths change with their text: lay the bar out again.
+	if s.topBar != nil {
+		s.topBar.Refresh()
+	}
 }
 
 // syncChipText says where the editor's changes are. The desktop works on

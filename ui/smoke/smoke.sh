@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# GUI smoke run: builds the real binary, starts it under Xvfb on an empty
+# store and on a fixture store of 10,000 pages, waits for the window, saves
+# a screenshot of each under build/ and checks it is not blank, and prints
+# startup time and peak memory of both runs side by side.
+#
+#   ui/smoke/smoke.sh            (from the repository root; `make test-gui-smoke`)
+#
+# Environment: PAGES (default 10000), SMOKE_DIR (default build/smoke),
+# SMOKE_TIMEOUT seconds to wait for the window (default 60).
+set -euo pipefail
+
+PAGES=${PAGES:-10000}
+DIR=${SMOKE_DIR:-build/smoke}
+TIMEOUT=${SMOKE_TIMEOUT:-60}
+BIN=build/nimbus
+export LANG=en_US.UTF-8 # silences Fyne's locale error under Xvfb
+
+for tool in Xvfb import identify xwininfo; do
+	command -v "$tool" >/dev/null || { echo "smoke: $tool is missing (apt-get install xvfb imagemagick x11-utils)" >&2; exit 1; }
+done
+
+mkdir -p "$DIR"
+go build -o "$BIN" .
+
+fixture="$DIR/fixture-$PAGES.db"
+if [ ! -s "$fixture" ]; then
+	go run ./ui/smoke/genstore -store "$fixture.tmp" -pages "$PAGES"
+	mv "$fixture.tmp" "$fixture"
+fi
+
+# A display nobody uses.
+disp=90
+while [ -e "/tmp/.X11-unix/X$disp" ] || [ -e "/tmp/.X$disp-lock" ]; do disp=$((disp + 1)); done
+Xvfb ":$disp" -screen 0 1240x800x24 -nolisten tcp >"$DIR/xvfb.log" 2>&1 &
+xvfb=$!
+app=""
+cleanup() {
+	[ -n "$app" ] && kill "$app" 2>/dev/null || true
+	kill "$xvfb" 2>/dev/null || true
+}
+trap cleanup EXIT
+export DISPLAY=":$disp"
+for _ in $(seq 50); do LC_ALL=C xwininfo -root >/dev/null 2>&1 && break; sleep 0.1; done
+
+# run NAME STORE: prints "startup_ms peak_rss_kb" for one run.
+run() {
+	local name=$1 store=$2 log="$DIR/$1.log" start now ms hwm
+	rm -f "$log"
+	start=$(date +%s%N)
+	NIMBUS_STORE="$store" "$BIN" >"$log" 2>&1 &
+	app=$!
+	# Ready = the first screen has its data (the app logs it) and the
+	# window is mapped on the X server.
+	while ! { grep -q "window ready" "$log" 2>/dev/null && LC_ALL=C xwininfo -root -tree 2>/dev/null | grep -q '"Nimbus"'; }; do
+		if ! kill -0 "$app" 2>/dev/null; then
+			echo "smoke: $name: the app exited before its window was ready:" >&2
+			cat "$log" >&2
+			exit 1
+		fi
+		now=$(date +%s%N)
+		if [ $(((now - start) / 1000000000)) -ge "$TIMEOUT" ]; then
+			echo "smoke: $name: no window within ${TIMEOUT}s" >&2
+			exit 1
+		fi
+		sleep 0.02
+	done
+	now=$(date +%s%N)
+	ms=$(((now - start) / 1000000))
+	sleep 1.5 # let the first frames paint
+	local shot="build/screenshot-$name.png"
+	import -window root "$shot"
+	# Non-blank: a UI has many colours and real contrast.
+	local colours stddev
+	colours=$(identify -format '%k' "$shot")
+	stddev=$(identify -format '%[fx:standard_deviation]' "$shot")
+	if [ "$colours" -lt 16 ] || awk -v s="$stddev" 'BEGIN { exit !(s < 0.02) }'; then
+		echo "smoke: $name: screenshot $shot looks blank ($colours colours, stddev $stddev)" >&2
+		exit 1
+	fi
+	hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$app/status")
+	kill "$app"
+	wait "$app" 2>/dev/null || true
+	app=""
+	echo "$ms $hwm $shot $colours"
+}
+
+empty_store="$DIR/empty.db"
+rm -f "$empty_store"
+read -r e_ms e_kb e_shot e_col < <(run empty "$empty_store")
+read -r f_ms f_kb f_shot f_col < <(run "pages-$PAGES" "$fixture")
+cp "$f_shot" build/screenshot.png
+
+printf '\nGUI smoke run (Xvfb %s, software GL)\n' "$DISPLAY"
+printf '%-14s %12s %14s  %s\n' store startup_ms peak_rss_MiB screenshot
+printf '%-14s %12d %14.1f  %s (%s colours)\n' empty "$e_ms" "$(echo "$e_kb / 1024" | bc -l)" "$e_shot" "$e_col"
+printf '%-14s %12d %14.1f  %s (%s colours)\n' "$PAGES pages" "$f_ms" "$(echo "$f_kb / 1024" | bc -l)" "$f_shot" "$f_col"
+printf 'ratio          %12.2fx %13.2fx  (target: at most 2x each)\n' "$(echo "$f_ms / $e_ms" | bc -l)" "$(echo "$f_kb / $e_kb" | bc -l)"

@@ -1,0 +1,441 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/nimbus-desktop/nimbus/localstore"
+	"github.com/nimbus-desktop/nimbus/model"
+	"github.com/nimbus-desktop/nimbus/ui/internal/fixture"
+	"github.com/nimbus-desktop/nimbus/workspace"
+)
+
+const fixtureSite = "../testdata/site/dist"
+
+// openWorkspace opens a workspace on a fresh store in a temp dir.
+func openWorkspace(t *testing.T) *workspace.Workspace {
+	t.Helper()
+	ws, err := workspace.Open(filepath.Join(t.TempDir(), "nimbus.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return ws
+}
+
+// newShell builds the shell on a test app in synchronous mode.
+func newShell(t *testing.T, ws *workspace.Workspace) *Shell {
+	t.Helper()
+	s := New(test.NewTempApp(t), ws, Options{Synchronous: true})
+	t.Cleanup(s.Close)
+	s.win.Resize(fyne.NewSize(1240, 800))
+	return s
+}
+
+// fixtureShell is a shell on a store holding the fixture site, 5 pages
+// optimized and in a batch.
+func fixtureShell(t *testing.T) (*Shell, *workspace.Workspace, string) {
+	t.Helper()
+	ws := openWorkspace(t)
+	proj, err := fixture.Write(context.Background(), ws, fixtureSite, "repairsbypost.com", fixture.Options{Optimized: 5, Batch: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newShell(t, ws), ws, proj
+}
+
+// waitEvent waits until the shell's hub holds the event for key, then
+// delivers pending changes (the store publishes after commit, on its own
+// goroutine).
+func waitEvent(t *testing.T, s *Shell, key string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for !s.hub.has(key) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no change event for %s within 3 s", key)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.Flush()
+}
+
+func TestPagesListShowsEveryPage(t *testing.T) {
+	s, ws, proj := fixtureShell(t)
+	n, err := ws.Store().Count(model.NSPages, model.ProjectPrefix(model.KindPage, proj))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 100 {
+		t.Fatalf("fixture has %d pages; expected the whole fixture site", n)
+	}
+	if len(s.pages.rows) != n || len(s.pages.filtered) != n {
+		t.Fatalf("pages view has %d rows (%d shown), store has %d pages", len(s.pages.rows), len(s.pages.filtered), n)
+	}
+	if rows, _ := s.pages.table.Length(); rows != n {
+		t.Fatalf("table reports %d rows, want %d", rows, n)
+	}
+	if s.pages.stack.Objects[0] != s.pages.tableArea {
+		t.Fatal("the empty state is shown although the project has pages")
+	}
+	if got := s.projectSelect.Selected; got != "repairsbypost.com" {
+		t.Errorf("project switcher shows %q", got)
+	}
+
+	// Filters: status, dimension, search.
+	s.pages.statusSel.SetSelected(model.StatusDone)
+	if len(s.pages.filtered) != 5 {
+		t.Errorf("status done: %d rows, want 5", len(s.pages.filtered))
+	}
+	s.pages.statusSel.SetSelected(filterAll)
+	s.pages.dimFilter.SetSelected("brand = rolex")
+	for _, i := range s.pages.filtered {
+		if s.pages.rows[i].dims["brand"] != "rolex" {
+			t.Fatalf("brand filter shows %s", s.pages.rows[i].path)
+		}
+	}
+	if len(s.pages.filtered) == 0 {
+		t.Fatal("brand = rolex shows nothing")
+	}
+	s.pages.dimFilter.SetSelected(dimFilterAllLabel)
+	test.Type(s.pages.search, "birmingham/rolex-servicing")
+	if len(s.pages.filtered) != 1 {
+		t.Fatalf("search shows %d rows, want 1", len(s.pages.filtered))
+	}
+	if !strings.Contains(s.pages.countLabel.Text, "1 of") {
+		t.Errorf("count label %q", s.pages.countLabel.Text)
+	}
+
+	// Selecting the row opens the detail panel with the head and audit.
+	s.pages.table.Select(widget.TableCellID{Row: 0, Col: 0})
+	if s.pages.selected != s.pages.rows[s.pages.filtered[0]].id || s.pages.body.Objects[0] != s.pages.split {
+		t.Fatal("selecting a row did not open the page detail")
+	}
+}
+
+func TestStatusChangeUpdatesOneRow(t *testing.T) {
+	s, ws, proj := fixtureShell(t)
+	target := s.pages.rows[len(s.pages.rows)-1]
+	before := make([]string, len(s.pages.rows))
+	for i, r := range s.pages.rows {
+		before[i] = strings.Join(s.pages.rowText(r.id), "|")
+	}
+	rowsBefore := &s.pages.rows[0]
+
+	st := model.StatusData{Status: model.StatusProcessing, BatchID: model.BatchID(time.Now()), Updated: model.Now(),
+		Processing: &model.ProcessingInfo{Started: model.Now(), CurrentStep: "optimize", Progress: 60}}
+	key := model.StatusKey(proj, target.id)
+	if err := ws.Store().Update(context.Background(), func(tx *localstore.Tx) error {
+		return tx.PutJSON(model.NSStatus, key, st)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, s, key)
+
+	if got := s.pages.rowText(target.id)[4]; got != "processing · optimize 60%" {
+		t.Fatalf("status cell = %q", got)
+	}
+	if &s.pages.rows[0] != rowsBefore {
+		t.Error("the rows were rebuilt for a status change")
+	}
+	changed := 0
+	for i, r := range s.pages.rows {
+		if strings.Join(s.pages.rowText(r.id), "|") != before[i] {
+			changed++
+		}
+	}
+	if changed != 1 {
+		t.Errorf("%d rows changed, want 1", changed)
+	}
+	// The sync chip counts the new change.
+	if !strings.Contains(s.syncChip.Text, "waiting") {
+		t.Errorf("sync chip %q", s.syncChip.Text)
+	}
+}
+
+func TestBatchesShowProgressAndLiveStatus(t *testing.T) {
+	s, ws, proj := fixtureShell(t)
+	if len(s.batches.batches) != 1 {
+		t.Fatalf("%d batches, want 1", len(s.batches.batches))
+	}
+	b := s.batches.batches[0]
+	if got := batchFigures(b, 5); !strings.Contains(got, "5 done") || !strings.Contains(got, "1 failed") || !strings.Contains(got, "ETA") {
+		t.Errorf("batch figures %q", got)
+	}
+	s.batches.list.Select(0)
+	if len(s.batches.pageIDs) != b.PageCount {
+		t.Fatalf("open batch lists %d pages, want %d", len(s.batches.pageIDs), b.PageCount)
+	}
+	var queued string
+	for id, bp := range b.Pages {
+		if bp.Status == model.StatusQueued {
+			queued = id
+			break
+		}
+	}
+	key := model.StatusKey(proj, queued)
+	err := ws.Store().Update(context.Background(), func(tx *localstore.Tx) error {
+		return tx.PutJSON(model.NSStatus, key, model.StatusData{Status: model.StatusFailed, BatchID: b.BatchID, Updated: model.Now(),
+			Error: &model.StatusError{Code: "AI_RATE_LIMIT", Message: "429 from the model", Timestamp: model.Now()}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, s, key)
+	if st, detail := s.batches.pageStatus(queued); st != model.StatusFailed || !strings.Contains(detail, "AI_RATE_LIMIT") {
+		t.Fatalf("open batch row = %q %q, want failed with the code", st, detail)
+	}
+}
+
+func TestReviewByTapsAndShortcuts(t *testing.T) {
+	s, ws, proj := fixtureShell(t)
+	s.tabs.SelectIndex(2)
+	if len(s.review.blocks) == 0 {
+		t.Fatal("the review screen lists no proposals")
+	}
+	stored := func(b workspace.ReviewBlock) model.ReviewDecision {
+		t.Helper()
+		r, err := ws.Store().GetReview(proj, b.PageID)
+		if err != nil {
+			t.Fatalf("no review record for %s: %v", b.SourcePath, err)
+		}
+		return r.Blocks[b.BlockID]
+	}
+
+	// Accept by tapping.
+	first := s.review.blocks[0]
+	if first.HasQAError() {
+		t.Fatalf("fixture's first proposal fails QA: %+v", first.QA)
+	}
+	test.Tap(s.review.accept)
+	if d := stored(first); d.State != model.ReviewAccepted || d.Text != first.Suggested {
+		t.Fatalf("after tapping Accept: %+v", d)
+	}
+	if s.review.cur != 1 {
+		t.Fatalf("accept did not move to the next block (cur %d)", s.review.cur)
+	}
+
+	// Reject by the R shortcut.
+	second := s.review.blocks[1]
+	test.TypeOnCanvas(s.win.Canvas(), "r")
+	if d := stored(second); d.State != model.ReviewRejected {
+		t.Fatalf("after typing r: %+v", d)
+	}
+
+	// Edit: O copies the original into the editor, typing changes it, Save stores it.
+	third := s.review.blocks[2]
+	test.TypeOnCanvas(s.win.Canvas(), "o")
+	if s.review.editor.Text != third.Original {
+		t.Fatalf("o put %q in the editor, want the original", s.review.editor.Text)
+	}
+	s.review.editor.SetText(third.Original + " Call today.")
+	test.Tap(s.review.saveBtn)
+	if d := stored(third); d.State != model.ReviewEdited || d.Text != third.Original+" Call today." {
+		t.Fatalf("after saving an edit: %+v", d)
+	}
+	// A then accepts the edit.
+	test.TypeOnCanvas(s.win.Canvas(), "a")
+	if d := stored(third); d.State != model.ReviewAccepted || d.Text != third.Original+" Call today." {
+		t.Fatalf("accepting the edit: %+v", d)
+	}
+
+	// K goes back, U undoes the decision.
+	test.TypeOnCanvas(s.win.Canvas(), "kk")
+	if s.review.cur != 1 {
+		t.Fatalf("k k: cur = %d, want 1", s.review.cur)
+	}
+	test.TypeOnCanvas(s.win.Canvas(), "u")
+	if d := stored(second); d.State != model.ReviewOriginal {
+		t.Fatalf("after u: %+v", d)
+	}
+	if s.review.blocks[1].State != model.ReviewSuggested {
+		t.Fatalf("undone block shows %q", s.review.blocks[1].State)
+	}
+
+	// The pages table follows the decisions (review progress column).
+	s.Flush()
+	deadline := time.Now().Add(3 * time.Second)
+	for s.pages.rowText(first.PageID)[5] == "0/"+strings.Split(s.pages.rowText(first.PageID)[5], "/")[1] && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		s.Flush()
+	}
+	if got := s.pages.rowText(first.PageID)[5]; strings.HasPrefix(got, "0/") {
+		t.Errorf("review progress of %s = %q after decisions", first.SourcePath, got)
+	}
+}
+
+func TestReviewFilterAndBulkAccept(t *testing.T) {
+	s, ws, proj := fixtureShell(t)
+	s.tabs.SelectIndex(2)
+	s.review.typeSel.SetSelected("h1")
+	for _, b := range s.review.blocks {
+		if b.Type != "h1" {
+			t.Fatalf("type filter shows a %s block", b.Type)
+		}
+	}
+	n := len(s.review.blocks)
+	if n == 0 {
+		t.Fatal("no h1 proposals")
+	}
+	ok, _ := workspace.Acceptable(s.review.blocks)
+	s.review.applyBulk(ok, model.ReviewAccepted)
+	all, err := ws.ReviewBlocks(proj, workspace.ReviewFilter{BlockType: "h1", States: []string{model.ReviewAccepted}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != len(ok) {
+		t.Fatalf("%d h1 blocks accepted in the store, want %d", len(all), len(ok))
+	}
+}
+
+func TestSettingsPersist(t *testing.T) {
+	s, ws, proj := fixtureShell(t)
+	s.tabs.SelectIndex(5)
+	v := s.settings
+	v.tone.SetText("premium")
+	v.maxPages.SetText("250")
+	v.concurrency.SetText("3")
+	v.mainSelector.SetText("#content")
+	v.sources.SetSelected([]string{"path", "meta"})
+	test.Tap(v.save)
+	p, err := ws.Project(proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := p.Settings
+	if st.Tone != "premium" || st.MaxPagesPerBatch != 250 || st.DefaultConcurrency != 3 || st.MainSelector != "#content" ||
+		strings.Join(st.DimensionSources, ",") != "path,meta" {
+		t.Fatalf("stored settings %+v", st)
+	}
+	// A bad number is refused with a message and nothing is stored.
+	v.maxPages.SetText("lots")
+	test.Tap(v.save)
+	if p2, _ := ws.Project(proj); p2.Settings.MaxPagesPerBatch != 250 {
+		t.Fatal("an invalid number was stored")
+	}
+	// A new window on the same store shows the stored values.
+	s2 := newShell(t, ws)
+	if s2.settings.tone.Text != "premium" || s2.settings.maxPages.Text != "250" {
+		t.Fatalf("reopened settings show tone %q, max pages %q", s2.settings.tone.Text, s2.settings.maxPages.Text)
+	}
+
+	// API keys: create shows the key once and lists it by hash only.
+	v.keyName.SetText("CI key")
+	v.createKey()
+	if len(v.keys) != 1 || v.keys[0].Data.Name != "CI key" || !v.keys[0].Data.Active {
+		t.Fatalf("keys after create: %+v", v.keys)
+	}
+}
+
+func TestDataBrowser(t *testing.T) {
+	s, ws, proj := fixtureShell(t)
+	s.tabs.SelectIndex(4)
+	var pagesIdx int
+	for i, ns := range model.Namespaces {
+		if ns == model.NSPages {
+			pagesIdx = i
+		}
+	}
+	s.data.nsList.Select(pagesIdx)
+	n, _ := ws.Store().Count(model.NSPages, "")
+	if len(s.data.keys) != n || s.data.counts[pagesIdx] != n {
+		t.Fatalf("data browser lists %d keys (count %d), store has %d", len(s.data.keys), s.data.counts[pagesIdx], n)
+	}
+	test.Type(s.data.filter, "page:"+proj+":")
+	s.data.keyList.Select(0)
+	if !strings.HasPrefix(s.data.key, "page:"+proj+":") || !strings.Contains(s.data.json.Text, "\n  \"page_id\": ") {
+		t.Fatalf("opened %q: %.80q", s.data.key, s.data.json.Text)
+	}
+	test.Tap(s.data.copyKey)
+	if got := s.app.Clipboard().Content(); got != s.data.key {
+		t.Errorf("clipboard %q, want the key", got)
+	}
+}
+
+func TestLogsFilter(t *testing.T) {
+	s, _, _ := fixtureShell(t)
+	s.tabs.SelectIndex(3)
+	if len(s.logs.visible) == 0 {
+		t.Fatal("no log entries shown")
+	}
+	s.logs.level.SetSelected(model.LevelWarn)
+	for _, l := range s.logs.visible {
+		if l.entry.Level != model.LevelWarn {
+			t.Fatalf("level filter shows %s", l.entry.Level)
+		}
+	}
+	s.logs.level.SetSelected(filterAll)
+	s.logs.step.SetSelected("extract")
+	for _, l := range s.logs.visible {
+		if l.entry.Step != "extract" {
+			t.Fatalf("step filter shows %s", l.entry.Step)
+		}
+	}
+}
+
+func TestDropRejectsFiles(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "index.html")
+	if err := os.WriteFile(file, []byte("<html></html>"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	test.NewTempApp(t)
+	_, err := droppedFolder([]fyne.URI{storage.NewFileURI(file)})
+	if !errors.Is(err, ErrNotAFolder) || !strings.Contains(err.Error(), "index.html") {
+		t.Fatalf("dropping a file: %v", err)
+	}
+	got, err := droppedFolder([]fyne.URI{storage.NewFileURI(file), storage.NewFileURI(dir)})
+	if err != nil || got != dir {
+		t.Fatalf("dropping a file and a folder: %q, %v", got, err)
+	}
+
+	s := newShell(t, openWorkspace(t))
+	s.HandleDrop(fyne.NewPos(10, 10), []fyne.URI{storage.NewFileURI(file)})
+	if s.win.Canvas().Overlays().Top() == nil {
+		t.Fatal("dropping a file showed no message")
+	}
+}
+
+func TestEmptyStateGolden(t *testing.T) {
+	s := newShell(t, openWorkspace(t))
+	if s.pages.stack.Objects[0] != s.pages.emptyState {
+		t.Fatal("a fresh store does not show the empty state")
+	}
+	test.AssertImageMatches(t, "empty_state.png", s.win.Canvas().Capture())
+}
+
+func TestPagesGolden(t *testing.T) {
+	s, _, _ := fixtureShell(t)
+	test.AssertImageMatches(t, "pages.png", s.win.Canvas().Capture())
+	s.tabs.SelectIndex(2)
+	test.AssertImageMatches(t, "review.png", s.win.Canvas().Capture())
+}
+
+func BenchmarkLoadPageRows10k(b *testing.B) {
+	dir := b.TempDir()
+	ws, err := workspace.Open(filepath.Join(dir, "n.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ws.Close()
+	proj, err := fixture.Write(context.Background(), ws, fixtureSite, "bench", fixture.Options{Pages: 10000, Optimized: 100})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		rows, err := loadPageRows(ws.Store(), proj, 0)
+		if err != nil || len(rows) != 10000 {
+			b.Fatalf("%d rows, %v", len(rows), err)
+		}
+	}
+}
