@@ -120,3 +120,49 @@ func BenchmarkListPages10k(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(recs)*b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+// BenchmarkPutPagesBatchConcurrent writes 2,000 of the same pages from 32
+// goroutines, one Batch call per record (how a worker pool of extractors
+// could write): bbolt coalesces concurrent calls into shared transactions.
+func BenchmarkPutPagesBatchConcurrent(b *testing.B) {
+	recs, bytes := benchPages()
+	const n, workers = 2000, 32
+	recs = recs[:n]
+	b.SetBytes(bytes * n / 10000)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		s := openBench(b)
+		next := make(chan benchRecord)
+		errs := make(chan error, workers)
+		b.StartTimer()
+		for range workers {
+			go func() {
+				for r := range next {
+					if err := s.Batch(ctx, func(tx *Tx) error { return tx.PutLocal(model.NSPages, r.key, r.value) }); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+		}
+		for _, r := range recs {
+			next <- r
+		}
+		close(next)
+		for range workers {
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		if c, err := s.OutboxLen(); err != nil || c != n {
+			b.Fatalf("outbox holds %d entries, %v; want %d", c, err, n)
+		}
+		s.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+}
