@@ -42,14 +42,22 @@ async function authenticate(req: Request, store: Store, now: Date): Promise<Auth
   const ts = now.toISOString();
   const sameDay = (key.last_used ?? "").slice(0, 10) === ts.slice(0, 10);
   const usage = key.usage ?? { requests_today: 0, requests_total: 0 };
-  const updated = await store.put<KeyData>(keyName, {
-    ...key,
-    last_used: ts,
-    usage: {
-      requests_today: (sameDay ? usage.requests_today : 0) + 1,
-      requests_total: usage.requests_total + 1,
-    },
-  });
+  let updated = key;
+  try {
+    updated = await store.put<KeyData>(keyName, {
+      ...key,
+      last_used: ts,
+      usage: {
+        requests_today: (sameDay ? usage.requests_today : 0) + 1,
+        requests_total: usage.requests_total + 1,
+      },
+    });
+  } catch (e) {
+    // KV refuses more than about one write per second per key: counting is
+    // best effort (the next request's merge catches up on the total), the
+    // request itself is served. The key is never logged, only its hash.
+    console.warn(JSON.stringify({ msg: "api: usage not counted", key: keyName, error: String(e) }));
+  }
   // A deactivation that landed between the read and the merge still wins.
   if (!updated.active) return jsonError(403, "key_inactive", "this API key has been deactivated");
   return { key: updated };
