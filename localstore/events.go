@@ -19,9 +19,11 @@ type Event struct {
 
 // Subscribe returns a channel of change events and a cancel function.
 // Publishing never blocks a writer: each subscription queues up to buf
-// events (at least 1); when the queue is full the queued events are
-// discarded and the next event delivered is one Overflow event, followed by
-// events published after it. cancel is idempotent and closes the channel;
+// events (at least 1); when the queue is full, every undelivered event is
+// discarded and the next event the subscriber reads is one Overflow event
+// (reload everything), followed by events published after it. The Overflow
+// is delivered as soon as the subscriber reads again, without waiting for
+// another write. cancel is idempotent and closes the channel;
 // Close on the store closes every subscription. After Close the returned
 // channel is already closed.
 func (s *Store) Subscribe(buf int) (<-chan Event, func()) {
@@ -148,21 +150,38 @@ func (s *subscription) next() (Event, bool) {
 	return ev, true
 }
 
+// takeOverflow clears and reports a pending Overflow.
+func (s *subscription) takeOverflow() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o := s.overflow
+	s.overflow = false
+	return o
+}
+
+// pump delivers queued events. While it waits for the subscriber to take
+// one, an overflow replaces that event too, so after falling behind the
+// very next thing the subscriber reads is the Overflow.
 func (s *subscription) pump() {
 	defer close(s.out)
 	for {
-		select {
-		case <-s.wake:
-		case <-s.done:
-			return
-		}
-		for {
-			ev, ok := s.next()
-			if !ok {
-				break
+		ev, ok := s.next()
+		if !ok {
+			select {
+			case <-s.wake:
+				continue
+			case <-s.done:
+				return
 			}
+		}
+		for sent := false; !sent; {
 			select {
 			case s.out <- ev:
+				sent = true
+			case <-s.wake:
+				if s.takeOverflow() {
+					ev = Event{Overflow: true}
+				}
 			case <-s.done:
 				return
 			}

@@ -64,7 +64,13 @@ func (s *Store) Batch(ctx context.Context, fn func(tx *Tx) error) error {
 	var t *Tx
 	err := s.db.Batch(func(btx *bolt.Tx) error {
 		t = &Tx{tx: btx}
-		return fn(t)
+		if err := fn(t); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("store %s: batch cancelled, nothing written: %w", s.path, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return s.wrapDBErr(err)
