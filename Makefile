@@ -85,6 +85,8 @@ clean:
 # ---- The Nimbus Worker (worker/, TypeScript) and the local Cloudflare stack --
 WORKER_DIR := worker
 DEV_STATE  ?= $(BUILD_DIR)/dev-state
+# Fixed loopback ports, so NIMBUS_CF_API_BASE stays the same across restarts.
+DEV_ARGS   ?= --port 8787 --adapter-port 8788 --ai-port 8789 --process-every 5
 
 .PHONY: worker-deps test-worker test-e2e dev
 
@@ -103,7 +105,7 @@ test-worker: worker-deps
 # processor runs every 5 s (the cron). Prints NIMBUS_CF_API_BASE & co.
 dev: worker-deps
 	mkdir -p $(DEV_STATE)
-	cd $(WORKER_DIR) && node dev/stack.mjs --persist $(abspath $(DEV_STATE)) --process-every 5
+	cd $(WORKER_DIR) && node dev/stack.mjs --persist $(abspath $(DEV_STATE)) $(DEV_ARGS)
 
 # End to end on workerd: 200 pages pushed through the KV REST adapter (by a
 # Node client, then by the desktop's own sync engine and cloudflare-go
