@@ -499,3 +499,72 @@ func TestClosedStore(t *testing.T) {
 		t.Fatalf("Update after Close = %v; want ErrClosed", err)
 	}
 }
+
+// TestBatchRetryPublishesOnce: when one call of a shared batch fails, bbolt
+// rolls the batch back and runs the calls again; the good calls commit
+// once and their events are published once.
+func TestBatchRetryPublishesOnce(t *testing.T) {
+	s := openTest(t)
+	s.db.MaxBatchDelay = 100 * time.Millisecond // make the calls share a batch
+	events, cancel := s.Subscribe(100)
+	defer cancel()
+	const good = 10
+	runs := make([]int, good)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make([]error, good+1)
+	for i := range good + 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := model.StatusKey(testProject, testPageID(strings.Repeat("p", i+1)))
+			value := statusValue(model.StatusQueued, testStamp)
+			if i == good {
+				value = statusValue("donee", testStamp) // the failing call
+			}
+			errs[i] = s.Batch(ctx, func(tx *Tx) error {
+				if i < good {
+					mu.Lock()
+					runs[i]++
+					mu.Unlock()
+				}
+				return tx.PutLocal(model.NSStatus, key, value)
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs[:good] {
+		if err != nil {
+			t.Fatalf("good call %d: %v", i, err)
+		}
+	}
+	if !errors.Is(errs[good], model.ErrInvalid) {
+		t.Fatalf("bad call: %v", errs[good])
+	}
+	reran := 0
+	for _, r := range runs {
+		if r > 1 {
+			reran++
+		}
+	}
+	t.Logf("%d of %d good calls ran more than once", reran, good)
+	seen := map[string]int{}
+	for {
+		ev, ok := nextEvent(events, 200*time.Millisecond)
+		if !ok {
+			break
+		}
+		seen[ev.Key]++
+	}
+	if len(seen) != good {
+		t.Fatalf("events for %d keys; want %d", len(seen), good)
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("%d events for %s", n, k)
+		}
+	}
+	if n, _ := s.OutboxLen(); n != good {
+		t.Fatalf("OutboxLen = %d; want %d", n, good)
+	}
+}
