@@ -77,6 +77,23 @@ func run(storePath, projectID, src, out string, minChanged int) error {
 	}
 	identical, changed, blocksChanged := 0, 0, 0
 	var problems []string
+	// Every page is terminal after the batch completed; a failed page says why.
+	counts := map[string]int{}
+	for _, p := range pages {
+		s, err := localstore.GetJSON[model.StatusData](st, model.NSStatus, model.StatusKey(projectID, p.PageID))
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("status of %s: %v", p.PageID, err))
+			continue
+		}
+		counts[s.Status]++
+		switch {
+		case s.Status == model.StatusFailed && (s.Error == nil || s.Error.Code == ""):
+			problems = append(problems, fmt.Sprintf("%s failed without an error code", p.PageID))
+		case s.Status != model.StatusDone && s.Status != model.StatusFailed:
+			problems = append(problems, fmt.Sprintf("%s is %q, not terminal", p.PageID, s.Status))
+		}
+	}
+	fmt.Printf("exportcheck: statuses %v\n", counts)
 	for _, p := range pages {
 		orig, err := os.ReadFile(filepath.Join(src, filepath.FromSlash(p.SourcePath)))
 		if err != nil {
