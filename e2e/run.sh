@@ -73,6 +73,8 @@ set -a
 . "$WORK/stack.out"
 set +a
 export NIMBUS_STORE="$WORK/nimbus.db"
+# Fyne (linked into the binary) complains about the C locale on stderr.
+export LANG=en_US.UTF-8
 
 step "fixture site: $PAGES pages"
 mkdir -p "$WORK/site/dist"
