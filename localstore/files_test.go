@@ -175,3 +175,46 @@ func TestTypedHelpers(t *testing.T) {
 		t.Fatalf("GetJSON into the wrong type = %v", err)
 	}
 }
+
+func TestTypedPuts(t *testing.T) {
+	s := openTest(t)
+	pg := testPage("dist/x.html", 3, "t")
+	proj := testProjectData("typed")
+	rev := model.ReviewData{PageID: pg.PageID, ProjectID: testProject, Updated: testStamp,
+		Blocks: map[string]model.ReviewDecision{"block-1": {State: model.ReviewRejected, Decided: testStamp}}}
+	batch := model.BatchData{BatchID: testBatch, ProjectID: testProject, Created: testStamp, Status: model.BatchUploading}
+	queue := model.QueueData{Items: []model.QueueItem{{PageID: pg.PageID, BatchID: testBatch, Priority: 1, QueuedAt: testStamp}}}
+	st := model.StatusData{Status: model.StatusUploaded, BatchID: testBatch, Updated: testStamp}
+	logs := model.LogData{PageID: pg.PageID, Entries: []model.LogEntry{{Timestamp: testStamp, Level: model.LevelWarn, Message: "m"}}}
+	err := s.Update(ctx, func(tx *Tx) error {
+		return errors.Join(tx.PutProject(proj), tx.PutPage(pg), tx.PutReview(rev), tx.PutBatch(batch),
+			tx.PutQueue(testProject, queue), tx.PutStatus(testProject, pg.PageID, st), tx.PutLogs(testProject, logs))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ns  model.Namespace
+		key string
+		v   any
+	}{
+		{model.NSProjects, model.ProjectKey(testProject), proj},
+		{model.NSPages, model.PageKey(testProject, pg.PageID), pg},
+		{model.NSPages, model.ReviewKey(testProject, pg.PageID), rev},
+		{model.NSBatches, model.BatchKey(testProject, testBatch), batch},
+		{model.NSQueue, model.QueueKey(testProject), queue},
+		{model.NSStatus, model.StatusKey(testProject, pg.PageID), st},
+		{model.NSLogs, model.LogsKey(testProject, pg.PageID), logs},
+	} {
+		got, err := s.Get(c.ns, c.key)
+		if err != nil || !bytes.Equal(got, model.Canonical(c.v)) {
+			t.Errorf("%s %s = %.60s, %v", c.ns, c.key, got, err)
+		}
+	}
+	// A typed put still validates.
+	bad := pg
+	bad.PageID = "page_000000000000"
+	if err := s.Update(ctx, func(tx *Tx) error { return tx.PutPage(bad) }); !errors.Is(err, model.ErrInvalid) {
+		t.Fatalf("PutPage with a page_id not from the md5 rule = %v", err)
+	}
+}

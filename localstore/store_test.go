@@ -190,6 +190,7 @@ func TestPutValidation(t *testing.T) {
 		{"key too long", model.NSCache, long, recs[6].value, []string{"NIMBUS_CACHE", "cache:xxx"}, model.ErrKeyTooLong},
 		{"key id mismatch", model.NSProjects, model.ProjectKey("proj_ffffffffffff"), recs[3].value, []string{"project:proj_ffffffffffff", "project_id"}, model.ErrInvalid},
 		{"unknown kind", model.NSPages, "pages:x", page.value, []string{"NIMBUS_PAGES", "pages:x"}, nil},
+		{"value over 25 MiB", model.NSCache, recs[6].key, hugeCache(), []string{"NIMBUS_CACHE", recs[6].key, "25"}, ErrValueTooLarge},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := openTest(t)
@@ -567,4 +568,10 @@ func TestBatchRetryPublishesOnce(t *testing.T) {
 	if n, _ := s.OutboxLen(); n != good {
 		t.Fatalf("OutboxLen = %d; want %d", n, good)
 	}
+}
+
+// hugeCache is a valid cache record just over KV's 25 MiB value limit.
+func hugeCache() []byte {
+	data := model.Canonical(strings.Repeat("x", MaxValueBytes))
+	return model.Canonical(model.CacheData{Data: data, Created: testStamp, Expires: testStamp2, Type: "ai"})
 }

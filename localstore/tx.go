@@ -147,12 +147,22 @@ func (t *Tx) scan(ns model.Namespace, prefix string, fn func(k, v []byte) error)
 	return nil
 }
 
-// validate checks everything a write needs: the namespace, the key (length,
+// MaxValueBytes is Workers KV's value size limit (25 MiB). A larger value
+// could never be pushed, so it is refused when written.
+const MaxValueBytes = 25 << 20
+
+// ErrValueTooLarge: the value is over MaxValueBytes.
+var ErrValueTooLarge = errors.New("value larger than KV allows")
+
+// validatePut checks everything a write needs: the namespace, the key (length,
 // shape, that it belongs to ns) and the value (model.ValidateValue). Errors
 // name the namespace and the key.
 func validatePut(ns model.Namespace, key string, value []byte) error {
 	if err := checkKey(ns, key); err != nil {
 		return fmt.Errorf("put %s %s: %w", ns, clip(key), err)
+	}
+	if len(value) > MaxValueBytes {
+		return fmt.Errorf("put %s %s: %w (%d bytes, KV allows 25 MiB)", ns, key, ErrValueTooLarge, len(value))
 	}
 	if err := model.ValidateValue(key, value); err != nil {
 		return fmt.Errorf("put %s %s: %w", ns, key, err)

@@ -92,3 +92,41 @@ func (s *Store) ListStatuses(projectID string, fn func(pageID string, st model.S
 func (s *Store) GetLogs(projectID, pageID string) (model.LogData, error) {
 	return GetJSON[model.LogData](s, model.NSLogs, model.LogsKey(projectID, pageID))
 }
+
+// Typed local writes: the key is derived from the record itself, so a
+// record can never land under another record's key.
+
+// PutProject stores p at project:{p.ProjectID}.
+func (t *Tx) PutProject(p model.ProjectData) error {
+	return t.PutJSON(model.NSProjects, model.ProjectKey(p.ProjectID), p)
+}
+
+// PutPage stores p at page:{p.ProjectID}:{p.PageID}.
+func (t *Tx) PutPage(p model.PageData) error {
+	return t.PutJSON(model.NSPages, model.PageKey(p.ProjectID, p.PageID), p)
+}
+
+// PutReview stores r at review:{r.ProjectID}:{r.PageID}.
+func (t *Tx) PutReview(r model.ReviewData) error {
+	return t.PutJSON(model.NSPages, model.ReviewKey(r.ProjectID, r.PageID), r)
+}
+
+// PutBatch stores b at batch:{b.ProjectID}:{b.BatchID}.
+func (t *Tx) PutBatch(b model.BatchData) error {
+	return t.PutJSON(model.NSBatches, model.BatchKey(b.ProjectID, b.BatchID), b)
+}
+
+// PutQueue stores q at queue:{projectID}.
+func (t *Tx) PutQueue(projectID string, q model.QueueData) error {
+	return t.PutJSON(model.NSQueue, model.QueueKey(projectID), q)
+}
+
+// PutStatus stores st at status:{projectID}:{pageID}.
+func (t *Tx) PutStatus(projectID, pageID string, st model.StatusData) error {
+	return t.PutJSON(model.NSStatus, model.StatusKey(projectID, pageID), st)
+}
+
+// PutLogs stores l at logs:{projectID}:{l.PageID}.
+func (t *Tx) PutLogs(projectID string, l model.LogData) error {
+	return t.PutJSON(model.NSLogs, model.LogsKey(projectID, l.PageID), l)
+}
