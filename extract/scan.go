@@ -62,6 +62,12 @@ type FileError struct {
 	Path       string
 	Reason     string
 	Err        error
+	// Size and ModTimeNs (and SHA256 when the bytes were read) describe the
+	// file when it could be inspected, so an index can remember a bad file
+	// and not report it again until it changes; zero when unknown.
+	Size      int64
+	ModTimeNs int64
+	SHA256    string
 }
 
 func (e FileError) Error() string { return e.SourcePath + ": " + e.Reason }
@@ -255,8 +261,10 @@ func Scan(ctx context.Context, opts ScanOptions, sink func(context.Context, Batc
 // else extracted.
 func (c *compiled) scanOne(f scanFile, index FileIndex) (it *Item, touched, unchanged bool, ferr *FileError) {
 	start := time.Now()
+	var size, mtime int64
+	var digest string
 	fail := func(reason string, err error) (*Item, bool, bool, *FileError) {
-		return nil, false, false, &FileError{SourcePath: f.sourcePath, Path: f.path, Reason: reason, Err: err}
+		return nil, false, false, &FileError{SourcePath: f.sourcePath, Path: f.path, Reason: reason, Err: err, Size: size, ModTimeNs: mtime, SHA256: digest}
 	}
 	var prev FileState
 	var known bool
@@ -279,7 +287,7 @@ func (c *compiled) scanOne(f scanFile, index FileIndex) (it *Item, touched, unch
 	if !fi.Mode().IsRegular() {
 		return fail("not a regular file", errors.New("not a regular file"))
 	}
-	size, mtime := fi.Size(), fi.ModTime().UnixNano()
+	size, mtime = fi.Size(), fi.ModTime().UnixNano()
 	if known && !prev.Missing && prev.Size == size && prev.ModTimeNs == mtime {
 		return nil, false, true, nil
 	}
@@ -296,7 +304,9 @@ func (c *compiled) scanOne(f scanFile, index FileIndex) (it *Item, touched, unch
 		return fail(err.Error(), err)
 	}
 	sum := sha256.Sum256(src)
-	item := &Item{SourcePath: f.sourcePath, Path: f.path, Size: int64(len(src)), ModTimeNs: mtime, SHA256: hex.EncodeToString(sum[:])}
+	digest = hex.EncodeToString(sum[:])
+	size = int64(len(src))
+	item := &Item{SourcePath: f.sourcePath, Path: f.path, Size: size, ModTimeNs: mtime, SHA256: digest}
 	if known && !prev.Missing && prev.SHA256 == item.SHA256 {
 		item.Duration = time.Since(start)
 		return item, true, false, nil

@@ -364,7 +364,11 @@ func unsubmittedPages(tx *localstore.Tx, pid string, ids []string) ([]model.Page
 		if len(want) > 0 && !want[pg.PageID] {
 			return nil
 		}
-		if _, err := tx.Get(model.NSStatus, model.StatusKey(pid, pg.PageID)); err == nil && len(want) == 0 {
+		// A page only imported (status uploaded, in its upload batch) is
+		// still waiting to be submitted.
+		if st, ok, err := getJSON[model.StatusData](tx, model.NSStatus, model.StatusKey(pid, pg.PageID)); err != nil {
+			return err
+		} else if ok && len(want) == 0 && st.Status != model.StatusUploaded {
 			return nil
 		}
 		out = append(out, pg)

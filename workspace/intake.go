@@ -1,0 +1,538 @@
+package workspace
+
+// Intake: importing a site folder into the mirror (extract.Scan over the
+// store's file index), watching it, listing pages, the page audit and the
+// export with reviewed blocks written back (extract.Apply).
+//
+// Review staleness needs no write here: review.go compares each decision's
+// original_hash with the block's current text on read, so a re-imported
+// page whose block text changed shows its decisions as stale.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nimbus-desktop/nimbus/extract"
+	"github.com/nimbus-desktop/nimbus/localstore"
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+// metaRoot is the _meta key holding the absolute path of the folder a
+// project was imported from (export reads the source files from it).
+func metaRoot(projectID string) string { return "intake.root." + projectID }
+
+// Error codes written into status records.
+const codeInvalidContent = "INVALID_CONTENT"
+
+// ImportOptions configure Import and Watch.
+type ImportOptions struct {
+	ProjectID string // "" = current project
+	// Progress is called after every file (from one goroutine).
+	Progress func(extract.Progress)
+	Workers  int
+	// Paths limits the import to these files/folders (the watcher's partial
+	// rescans); nil imports the whole folder.
+	Paths []string
+}
+
+// ImportError is one file that could not be imported.
+type ImportError struct {
+	SourcePath string `json:"source_path"`
+	Reason     string `json:"reason"`
+}
+
+// ImportResult summarises an import.
+type ImportResult struct {
+	ProjectID string `json:"project_id"`
+	Root      string `json:"root"`
+	// BatchID is the upload batch created for the changed pages ("" when no
+	// page changed).
+	BatchID   string        `json:"batch_id,omitempty"`
+	Files     int           `json:"files"`
+	Written   int           `json:"pages_written"`
+	Unchanged int           `json:"unchanged"`
+	Failed    int           `json:"failed"`
+	Missing   int           `json:"missing"`
+	Errors    []ImportError `json:"errors,omitempty"`
+	// Duplicates counts pages sharing a title, description, h1 or canonical
+	// with another page of the project after this import.
+	Duplicates int   `json:"duplicate_pages"`
+	DurationMs int64 `json:"duration_ms"`
+}
+
+// storeIndex is extract.FileIndex over the store's file index, for one
+// project (another project's entry for the same path counts as unknown).
+type storeIndex struct {
+	s   *localstore.Store
+	pid string
+}
+
+func (x storeIndex) Lookup(sp string) (extract.FileState, bool, error) {
+	fe, ok, err := x.s.File(x.pid, sp)
+	if err != nil || !ok || fe.ProjectID != x.pid {
+		return extract.FileState{}, false, err
+	}
+	return extract.FileState{SHA256: fe.SHA256, Size: fe.Size, ModTimeNs: fe.ModTimeNs, Missing: fe.Missing}, true, nil
+}
+
+// Import scans dir into the project: changed pages are extracted and
+// written (page, status uploaded, an upload log entry, an entry in a new
+// upload batch), unchanged ones cost a stat, bad files get an error log
+// entry (and status failed INVALID_CONTENT when the page exists), and files
+// that disappeared are marked missing. Importing an unchanged folder writes
+// nothing.
+func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (ImportResult, error) {
+	start := time.Now()
+	pid, err := w.ResolveProject(o.ProjectID)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	proj, err := w.Project(pid)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	root, err := filepath.Abs(dir)
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("import %s: %w", dir, err)
+	}
+	res := ImportResult{ProjectID: pid, Root: root}
+	if prev, _ := w.store.Meta(metaRoot(pid)); prev != root {
+		if err := w.store.SetMeta(metaRoot(pid), root); err != nil {
+			return res, fmt.Errorf("import %s: remember the folder: %w", dir, err)
+		}
+	}
+	imp := &importer{w: w, pid: pid, started: start.UTC()}
+	sum, err := extract.Scan(ctx, extract.ScanOptions{
+		Root:     root,
+		Paths:    o.Paths,
+		Index:    storeIndex{w.store, pid},
+		Options:  extract.OptionsFromSettings(proj.Settings, ""),
+		Workers:  o.Workers,
+		Progress: o.Progress,
+	}, imp.sink)
+	res.BatchID = imp.batchID
+	res.Files = sum.Total
+	res.Written = imp.written
+	res.Unchanged = sum.Unchanged + sum.Touched + imp.sameContent
+	res.Failed = sum.Failed
+	res.Errors = imp.errors
+	if err != nil {
+		return res, fmt.Errorf("import %s: %w", dir, err)
+	}
+	gone := sum.Gone
+	if o.Paths == nil {
+		seen := make(map[string]bool, len(sum.Seen))
+		for _, sp := range sum.Seen {
+			seen[sp] = true
+		}
+		prefix := model.NormalizeSourcePath(filepath.Base(root)) + "/"
+		err := w.store.Files(pid, func(fe localstore.FileEntry) error {
+			if !fe.Missing && strings.HasPrefix(fe.SourcePath, prefix) && !seen[fe.SourcePath] {
+				gone = append(gone, fe.SourcePath)
+			}
+			return nil
+		})
+		if err != nil {
+			return res, fmt.Errorf("import %s: read the file index: %w", dir, err)
+		}
+	}
+	if res.Missing, err = imp.markMissing(ctx, gone); err != nil {
+		return res, fmt.Errorf("import %s: %w", dir, err)
+	}
+	if imp.written > 0 || res.Missing > 0 {
+		if _, err := w.RefreshUsage(ctx, pid, time.Now()); err != nil {
+			return res, fmt.Errorf("import %s: %w", dir, err)
+		}
+	}
+	dups, err := w.duplicateIssues(pid)
+	if err != nil {
+		return res, fmt.Errorf("import %s: %w", dir, err)
+	}
+	res.Duplicates = len(dups)
+	res.DurationMs = time.Since(start).Milliseconds()
+	return res, nil
+}
+
+// importer writes scan batches into the store.
+type importer struct {
+	w           *Workspace
+	pid         string
+	started     time.Time
+	batchID     string
+	written     int
+	sameContent int
+	errors      []ImportError
+}
+
+// sink writes one scan batch in one transaction.
+func (im *importer) sink(ctx context.Context, b extract.Batch) error {
+	stamp := model.Now()
+	for _, fe := range b.Errors {
+		im.errors = append(im.errors, ImportError{SourcePath: fe.SourcePath, Reason: fe.Reason})
+	}
+	var written, same int
+	err := im.w.store.Update(ctx, func(tx *localstore.Tx) error {
+		written, same = 0, 0
+		var batch *model.BatchData
+		openBatch := func() (*model.BatchData, error) {
+			if batch != nil {
+				return batch, nil
+			}
+			if im.batchID == "" {
+				im.batchID = model.NextBatchID(im.started, func(id string) bool {
+					_, err := tx.Get(model.NSBatches, model.BatchKey(im.pid, id))
+					return err == nil
+				})
+			}
+			bd, ok, err := getJSON[model.BatchData](tx, model.NSBatches, model.BatchKey(im.pid, im.batchID))
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				bd = model.BatchData{BatchID: im.batchID, ProjectID: im.pid, Created: model.FormatTime(im.started),
+					Status: model.BatchUploading, Pages: map[string]model.BatchPage{}}
+			}
+			batch = &bd
+			return batch, nil
+		}
+		for _, it := range b.Changed {
+			pageID := model.PageID(im.pid, it.SourcePath)
+			key := model.PageKey(im.pid, pageID)
+			prev, had, err := getJSON[model.PageData](tx, model.NSPages, key)
+			if err != nil {
+				return err
+			}
+			hash := model.ContentHash(it.Result.Extraction)
+			if had && prev.ContentHash == hash && prev.SourceMissing == "" {
+				same++
+			} else {
+				bd, err := openBatch()
+				if err != nil {
+					return err
+				}
+				audit := it.Result.Audit
+				p := model.PageData{
+					PageID: pageID, ProjectID: im.pid, BatchID: bd.BatchID, SourcePath: it.SourcePath,
+					Uploaded: stamp, Extraction: it.Result.Extraction, ContentHash: hash, Audit: &audit,
+				}
+				if had {
+					// The Worker's optimization stays; merge drops it once its
+					// source_hash no longer matches the content.
+					p.Optimization = prev.Optimization
+				}
+				if err := tx.PutJSON(model.NSPages, key, p); err != nil {
+					return fmt.Errorf("page %s: %w", it.SourcePath, err)
+				}
+				if err := tx.PutJSON(model.NSStatus, model.StatusKey(im.pid, pageID),
+					model.StatusData{Status: model.StatusUploaded, BatchID: bd.BatchID, Updated: stamp}); err != nil {
+					return fmt.Errorf("status of %s: %w", it.SourcePath, err)
+				}
+				ms := it.Duration.Milliseconds()
+				n := len(p.Extraction.AboveFoldBlocks) + len(p.Extraction.RestOfPageBlocks)
+				data, _ := json.Marshal(map[string]any{"source_path": it.SourcePath, "blocks": n, "bytes": it.Size, "content_hash": hash})
+				if err := appendLog(tx, im.pid, pageID, model.LogEntry{Timestamp: stamp, Level: model.LevelInfo, Step: "upload",
+					Message: fmt.Sprintf("extracted %d blocks from %s", n, it.SourcePath), Data: data, DurationMs: &ms}); err != nil {
+					return err
+				}
+				bd.Pages[pageID] = model.BatchPage{Status: model.StatusUploaded, Uploaded: stamp}
+				written++
+			}
+			if err := tx.PutFile(localstore.FileEntry{SourcePath: it.SourcePath, ProjectID: im.pid, PageID: pageID,
+				SHA256: it.SHA256, Size: it.Size, ModTimeNs: it.ModTimeNs}); err != nil {
+				return err
+			}
+		}
+		for _, it := range b.Touched {
+			if err := tx.PutFile(localstore.FileEntry{SourcePath: it.SourcePath, ProjectID: im.pid,
+				PageID: model.PageID(im.pid, it.SourcePath), SHA256: it.SHA256, Size: it.Size, ModTimeNs: it.ModTimeNs}); err != nil {
+				return err
+			}
+		}
+		for _, fe := range b.Errors {
+			if err := im.fileFailed(tx, fe, stamp); err != nil {
+				return err
+			}
+		}
+		if batch != nil {
+			batch.PageCount = len(batch.Pages)
+			batch.Summary = model.BatchSummaryOf(batch.Pages)
+			if err := tx.PutJSON(model.NSBatches, model.BatchKey(im.pid, batch.BatchID), *batch); err != nil {
+				return fmt.Errorf("batch %s: %w", batch.BatchID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	im.written += written
+	im.sameContent += same
+	return nil
+}
+
+// fileFailed records a file the scan could not extract: an error log entry
+// naming the file and the reason, status failed INVALID_CONTENT when the
+// page exists, and an index entry so an unchanged bad file is not reported
+// again at every scan.
+func (im *importer) fileFailed(tx *localstore.Tx, fe extract.FileError, stamp string) error {
+	pageID := model.PageID(im.pid, fe.SourcePath)
+	data, _ := json.Marshal(map[string]any{"source_path": fe.SourcePath, "reason": fe.Reason})
+	if err := appendLog(tx, im.pid, pageID, model.LogEntry{Timestamp: stamp, Level: model.LevelError, Step: "upload",
+		Message: fmt.Sprintf("%s: %s", fe.SourcePath, fe.Reason), Data: data}); err != nil {
+		return err
+	}
+	page, had, err := getJSON[model.PageData](tx, model.NSPages, model.PageKey(im.pid, pageID))
+	if err != nil {
+		return err
+	}
+	if had && page.BatchID != "" {
+		st := model.StatusData{Status: model.StatusFailed, BatchID: page.BatchID, Updated: stamp,
+			Error: &model.StatusError{Message: fe.SourcePath + ": " + fe.Reason, Code: codeInvalidContent, Timestamp: stamp}}
+		if err := tx.PutJSON(model.NSStatus, model.StatusKey(im.pid, pageID), st); err != nil {
+			return fmt.Errorf("status of %s: %w", fe.SourcePath, err)
+		}
+	}
+	if fe.Size > 0 || fe.ModTimeNs > 0 {
+		if model.NormalizeSourcePath(fe.SourcePath) == fe.SourcePath {
+			return tx.PutFile(localstore.FileEntry{SourcePath: fe.SourcePath, ProjectID: im.pid, PageID: pageID,
+				SHA256: fe.SHA256, Size: fe.Size, ModTimeNs: fe.ModTimeNs})
+		}
+	}
+	return nil
+}
+
+// markMissing flags pages whose source files are gone; nothing is deleted.
+func (im *importer) markMissing(ctx context.Context, gone []string) (int, error) {
+	if len(gone) == 0 {
+		return 0, nil
+	}
+	stamp := model.Now()
+	n := 0
+	err := im.w.store.Update(ctx, func(tx *localstore.Tx) error {
+		n = 0
+		for _, sp := range gone {
+			fe, ok, err := tx.File(im.pid, sp)
+			if err != nil {
+				return err
+			}
+			if !ok || fe.ProjectID != im.pid || fe.Missing {
+				continue
+			}
+			fe.Missing = true
+			if err := tx.PutFile(fe); err != nil {
+				return err
+			}
+			key := model.PageKey(im.pid, fe.PageID)
+			p, had, err := getJSON[model.PageData](tx, model.NSPages, key)
+			if err != nil {
+				return err
+			}
+			if had && p.SourceMissing == "" {
+				p.SourceMissing = stamp
+				if err := tx.PutJSON(model.NSPages, key, p); err != nil {
+					return fmt.Errorf("mark %s missing: %w", sp, err)
+				}
+				if err := appendLog(tx, im.pid, fe.PageID, model.LogEntry{Timestamp: stamp, Level: model.LevelWarn, Step: "upload",
+					Message: sp + ": the source file is gone; the page is kept and marked missing"}); err != nil {
+					return err
+				}
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// appendLog adds an entry to logs:{pid}:{page_id} (newest 1,000 kept).
+func appendLog(tx *localstore.Tx, pid, pageID string, e model.LogEntry) error {
+	key := model.LogsKey(pid, pageID)
+	cur, _, err := getJSON[model.LogData](tx, model.NSLogs, key)
+	if err != nil {
+		return err
+	}
+	merged := model.MergeLogData(cur, model.LogData{PageID: pageID, Entries: []model.LogEntry{e}})
+	if err := tx.PutJSON(model.NSLogs, key, merged); err != nil {
+		return fmt.Errorf("log for %s: %w", pageID, err)
+	}
+	return nil
+}
+
+// WatchFolder imports dir, then watches it and imports what changes until
+// ctx ends. onImport sees each import's result (and notices, such as the OS
+// watch limit, as ImportResult-less messages through notice).
+func (w *Workspace) WatchFolder(ctx context.Context, dir string, o ImportOptions, onImport func(ImportResult, error), notice func(string)) error {
+	first, err := w.Import(ctx, dir, o)
+	if onImport != nil {
+		onImport(first, err)
+	}
+	if err != nil {
+		return err
+	}
+	return extract.Watch(ctx, dir, extract.WatchOptions{Notice: func(msg string, _ error) {
+		if notice != nil {
+			notice(msg)
+		}
+	}}, func(ctx context.Context, paths []string) error {
+		po := o
+		po.Paths = paths
+		r, err := w.Import(ctx, dir, po)
+		if onImport != nil {
+			onImport(r, err)
+		}
+		if errors.Is(err, context.Canceled) {
+			return err
+		}
+		return nil // one failed import (a store hiccup) must not end the watch
+	})
+}
+
+// PageLine is one page in a listing.
+type PageLine struct {
+	PageID        string            `json:"page_id"`
+	SourcePath    string            `json:"source_path"`
+	Title         string            `json:"title"`
+	Dimensions    map[string]string `json:"dimensions,omitempty"`
+	Blocks        int               `json:"blocks"`
+	Status        string            `json:"status,omitempty"`
+	BatchID       string            `json:"batch_id,omitempty"`
+	Issues        int               `json:"issues"`
+	SourceMissing bool              `json:"source_missing,omitempty"`
+}
+
+// Pages lists the project's pages in source_path order; dims filters by
+// dimension (every name=value must match).
+func (w *Workspace) Pages(projectID string, dims map[string]string) ([]PageLine, error) {
+	pid, err := w.ResolveProject(projectID)
+	if err != nil {
+		return nil, err
+	}
+	var out []PageLine
+	err = w.store.List(model.NSPages, model.ProjectPrefix(model.KindPage, pid), func(key string, v []byte) error {
+		var p model.PageData
+		if err := json.Unmarshal(v, &p); err != nil {
+			return fmt.Errorf("page %s: %w", key, err)
+		}
+		for k, want := range dims {
+			if p.Extraction.Dimensions[k] != want {
+				return nil
+			}
+		}
+		l := PageLine{PageID: p.PageID, SourcePath: p.SourcePath, Title: p.Extraction.Head["title"], Dimensions: p.Extraction.Dimensions,
+			Blocks: len(p.Extraction.AboveFoldBlocks) + len(p.Extraction.RestOfPageBlocks), SourceMissing: p.SourceMissing != ""}
+		if p.Audit != nil {
+			l.Issues = len(p.Audit.Issues)
+		}
+		out = append(out, l)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list pages of %s: %w", pid, err)
+	}
+	for i := range out {
+		b, err := w.store.Get(model.NSStatus, model.StatusKey(pid, out[i].PageID))
+		if errors.Is(err, localstore.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		var st model.StatusData
+		if json.Unmarshal(b, &st) == nil {
+			out[i].Status, out[i].BatchID = st.Status, st.BatchID
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].SourcePath < out[j].SourcePath })
+	return out, nil
+}
+
+// AuditRow is one issue of one page (Screaming Frog-style).
+type AuditRow struct {
+	SourcePath        string `json:"source_path"`
+	PageID            string `json:"page_id"`
+	Code              string `json:"code"`
+	Severity          string `json:"severity"`
+	Message           string `json:"message"`
+	TitleLength       int    `json:"title_length"`
+	DescriptionLength int    `json:"description_length"`
+	H1Count           int    `json:"h1_count"`
+	WordCount         int    `json:"word_count"`
+}
+
+// Audit returns the project's page issues: those stored with each page at
+// extraction plus the project-wide duplicates (title, description, h1,
+// canonical), computed now over all pages so they never go stale and never
+// force a page rewrite (a page record is rewritten only when its content
+// changed).
+func (w *Workspace) Audit(projectID string) ([]AuditRow, error) {
+	pid, err := w.ResolveProject(projectID)
+	if err != nil {
+		return nil, err
+	}
+	dups, err := w.duplicateIssues(pid)
+	if err != nil {
+		return nil, err
+	}
+	var rows []AuditRow
+	err = w.store.List(model.NSPages, model.ProjectPrefix(model.KindPage, pid), func(key string, v []byte) error {
+		var p model.PageData
+		if err := json.Unmarshal(v, &p); err != nil {
+			return fmt.Errorf("page %s: %w", key, err)
+		}
+		a := model.Audit{}
+		if p.Audit != nil {
+			a = *p.Audit
+		}
+		issues := append(append([]model.AuditIssue{}, a.Issues...), dups[p.PageID]...)
+		for _, is := range issues {
+			rows = append(rows, AuditRow{SourcePath: p.SourcePath, PageID: p.PageID, Code: is.Code, Severity: is.Severity, Message: is.Message,
+				TitleLength: a.TitleLength, DescriptionLength: a.DescriptionLength, H1Count: a.H1Count, WordCount: a.WordCount})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit %s: %w", pid, err)
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].SourcePath != rows[j].SourcePath {
+			return rows[i].SourcePath < rows[j].SourcePath
+		}
+		return rows[i].Code < rows[j].Code
+	})
+	return rows, nil
+}
+
+// duplicateIssues runs the project-wide duplicate pass (pages whose source
+// is missing do not count).
+func (w *Workspace) duplicateIssues(pid string) (map[string][]model.AuditIssue, error) {
+	var pages []extract.AuditPage
+	err := w.store.List(model.NSPages, model.ProjectPrefix(model.KindPage, pid), func(key string, v []byte) error {
+		var p model.PageData
+		if err := json.Unmarshal(v, &p); err != nil {
+			return fmt.Errorf("page %s: %w", key, err)
+		}
+		if p.SourceMissing != "" {
+			return nil
+		}
+		h := p.Extraction.Head
+		ap := extract.AuditPage{Key: p.PageID, Title: h["title"], Description: h["metaDescription"], Canonical: h["canonical"]}
+		for _, b := range append(p.Extraction.AboveFoldBlocks, p.Extraction.RestOfPageBlocks...) {
+			if b.Type == "h1" {
+				ap.H1 = b.Content
+				break
+			}
+		}
+		pages = append(pages, ap)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("duplicate audit of %s: %w", pid, err)
+	}
+	return extract.AuditDuplicates(pages), nil
+}

@@ -1,0 +1,213 @@
+package workspace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nimbus-desktop/nimbus/extract"
+	"github.com/nimbus-desktop/nimbus/localstore"
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+// ExportOptions configure Export.
+type ExportOptions struct {
+	ProjectID string // "" = current project
+	// Out is the new folder to write the site into; it must not exist or be
+	// empty, and must not overlap the source folder.
+	Out string
+	// BatchID limits written-back changes to that batch's pages (every file
+	// is still copied).
+	BatchID string
+	// Source overrides the folder remembered from the last import.
+	Source string
+}
+
+// ExportRefusal is a reviewed block that was not written back.
+type ExportRefusal struct {
+	SourcePath string `json:"source_path"`
+	PageID     string `json:"page_id"`
+	BlockID    string `json:"block_id"`
+	Reason     string `json:"reason"`
+}
+
+// ExportResult summarises an export.
+type ExportResult struct {
+	Source       string          `json:"source"`
+	Out          string          `json:"out"`
+	Files        int             `json:"files"`
+	PagesChanged int             `json:"pages_changed"`
+	Blocks       int             `json:"blocks_written"`
+	Refusals     []ExportRefusal `json:"refusals,omitempty"`
+}
+
+// Export copies the imported site folder into a new folder, writing the
+// accepted (and edited) review decisions into the HTML with extract.Apply:
+// only the reviewed text spans change, every other byte is copied as is,
+// so an export without decisions reproduces the site byte for byte. The
+// source is only read. Output paths come from walking the source folder,
+// never from a record's source_path, so nothing lands outside Out.
+func (w *Workspace) Export(ctx context.Context, o ExportOptions) (ExportResult, error) {
+	pid, err := w.ResolveProject(o.ProjectID)
+	if err != nil {
+		return ExportResult{}, err
+	}
+	src := o.Source
+	if src == "" {
+		if src, err = w.store.Meta(metaRoot(pid)); err != nil {
+			return ExportResult{}, fmt.Errorf("export: %w", err)
+		}
+		if src == "" {
+			return ExportResult{}, fmt.Errorf("export: project %s has not been imported from a folder yet (run 'nimbus import DIR')", pid)
+		}
+	}
+	src, err = filepath.Abs(src)
+	if err != nil {
+		return ExportResult{}, fmt.Errorf("export: %w", err)
+	}
+	if o.Out == "" {
+		return ExportResult{}, errors.New("export: no output folder given")
+	}
+	out, err := filepath.Abs(o.Out)
+	if err != nil {
+		return ExportResult{}, fmt.Errorf("export: %w", err)
+	}
+	res := ExportResult{Source: src, Out: out}
+	if within(out, src) || within(src, out) {
+		return res, fmt.Errorf("export: the output folder %s overlaps the source folder %s; choose a folder outside it", out, src)
+	}
+	if entries, err := os.ReadDir(out); err == nil && len(entries) > 0 {
+		return res, fmt.Errorf("export: the output folder %s is not empty; export into a new folder", out)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return res, fmt.Errorf("export: %w", err)
+	}
+	var batchPages map[string]model.BatchPage
+	if o.BatchID != "" {
+		b, err := localstore.GetJSON[model.BatchData](w.store, model.NSBatches, model.BatchKey(pid, o.BatchID))
+		if err != nil {
+			return res, fmt.Errorf("export: batch %s: %w", o.BatchID, err)
+		}
+		batchPages = b.Pages
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return res, fmt.Errorf("export: %w", err)
+	}
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil || !filepath.IsLocal(rel) && rel != "." {
+			return fmt.Errorf("%s is outside the source folder", p)
+		}
+		target := filepath.Join(out, rel)
+		if !within(target, out) && target != out {
+			return fmt.Errorf("refusing to write %s outside %s", target, out)
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case !d.Type().IsRegular():
+			return nil // symlinks and devices are not part of a static site copy
+		}
+		res.Files++
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", p, err)
+		}
+		ext := strings.ToLower(filepath.Ext(p))
+		if ext == ".html" || ext == ".htm" {
+			sp, err := model.SourcePath(src, p)
+			if err == nil {
+				data, err = w.exportPage(pid, sp, data, batchPages, &res)
+				if err != nil {
+					return err
+				}
+			}
+		}
+		return writeNew(target, data)
+	})
+	if err != nil {
+		return res, fmt.Errorf("export %s to %s: %w", src, out, err)
+	}
+	return res, nil
+}
+
+// exportPage applies the page's accepted and edited decisions.
+func (w *Workspace) exportPage(pid, sp string, data []byte, batchPages map[string]model.BatchPage, res *ExportResult) ([]byte, error) {
+	pageID := model.PageID(pid, sp)
+	if batchPages != nil {
+		if _, ok := batchPages[pageID]; !ok {
+			return data, nil
+		}
+	}
+	if _, err := w.store.Get(model.NSPages, model.ReviewKey(pid, pageID)); errors.Is(err, localstore.ErrNotFound) {
+		return data, nil // no decisions: the file is copied as is
+	}
+	page, err := w.store.GetPage(pid, pageID)
+	if errors.Is(err, localstore.ErrNotFound) {
+		return data, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("page %s: %w", sp, err)
+	}
+	blocks, err := w.ReviewPage(pid, pageID)
+	if err != nil {
+		return nil, err
+	}
+	changes := map[string]extract.Change{}
+	for _, b := range blocks {
+		switch b.State {
+		case model.ReviewAccepted, model.ReviewEdited:
+			if t := b.Proposal(); t != "" && t != b.Original {
+				changes[b.BlockID] = extract.Change{Original: b.Original, Text: t}
+			}
+		}
+	}
+	if len(changes) == 0 {
+		return data, nil
+	}
+	outData, refusals, err := extract.Apply(data, page.Extraction.SelectorMap, changes)
+	if err != nil {
+		return nil, fmt.Errorf("write back %s: %w", sp, err)
+	}
+	for _, r := range refusals {
+		res.Refusals = append(res.Refusals, ExportRefusal{SourcePath: sp, PageID: pageID, BlockID: r.BlockID, Reason: r.Reason})
+	}
+	if n := len(changes) - len(refusals); n > 0 {
+		res.PagesChanged++
+		res.Blocks += n
+	}
+	return outData, nil
+}
+
+// within reports whether p is inside dir (or dir itself).
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && (rel == "." || filepath.IsLocal(rel))
+}
+
+// writeNew writes a file that must not exist yet (O_EXCL): an export never
+// overwrites anything.
+func writeNew(p string, data []byte) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return nil
+}
+

@@ -1,0 +1,228 @@
+package workspace
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-desktop/nimbus/extract"
+	"github.com/nimbus-desktop/nimbus/localstore"
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+func copySite(t testing.TB, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func newIntakeProject(t testing.TB, w *Workspace) string {
+	t.Helper()
+	p, err := w.CreateProject(context.Background(), "timekeepers.example", ProjectOptions{Domain: "timekeepers.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.UpdateSettings(context.Background(), p.ProjectID, func(s *model.ProjectSettings) {
+		s.PathPattern = "local/{location}/{brand}-{service}.html"
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return p.ProjectID
+}
+
+func outboxLen(t *testing.T, w *Workspace) int {
+	t.Helper()
+	es, err := w.Store().Outbox(1 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(es)
+}
+
+func TestImportTwiceWritesNothing(t *testing.T) {
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	site := filepath.Join(t.TempDir(), "dist")
+	copySite(t, "../testdata/site/dist", site)
+	copySite(t, "../testdata/edge", filepath.Join(site, "edge"))
+	ctx := context.Background()
+	var last int
+	r, err := w.Import(ctx, site, ImportOptions{Progress: func(p extract.Progress) { last = p.Done }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Written != 318 || r.Failed != 2 || last != r.Files || r.BatchID == "" {
+		t.Fatalf("first import: %+v (progress %d)", r, last)
+	}
+	// Every written page has its status, log entry, batch entry and index entry.
+	pageID := model.PageID(pid, "dist/local/leeds/omega-servicing.html")
+	page, err := w.Store().GetPage(pid, pageID)
+	if err != nil || page.Extraction.Dimensions["brand"] != "omega" || page.ContentHash != model.ContentHash(page.Extraction) || page.Audit == nil {
+		t.Fatalf("page: %+v %v", page.Extraction.Dimensions, err)
+	}
+	st := get[model.StatusData](t, w, model.NSStatus, model.StatusKey(pid, pageID))
+	if st.Status != model.StatusUploaded || st.BatchID != r.BatchID {
+		t.Errorf("status %+v", st)
+	}
+	logs := get[model.LogData](t, w, model.NSLogs, model.LogsKey(pid, pageID))
+	if len(logs.Entries) != 1 || logs.Entries[0].Step != "upload" || logs.Entries[0].DurationMs == nil {
+		t.Errorf("logs %+v", logs)
+	}
+	b := get[model.BatchData](t, w, model.NSBatches, model.BatchKey(pid, r.BatchID))
+	if b.Status != model.BatchUploading || b.PageCount != 318 || len(b.Pages) != 318 || b.Summary.Pending != 318 {
+		t.Errorf("batch %s: status %s count %d summary %+v", b.BatchID, b.Status, b.PageCount, b.Summary)
+	}
+	// Bad files: an error log entry naming the file and the reason.
+	badLog := get[model.LogData](t, w, model.NSLogs, model.LogsKey(pid, model.PageID(pid, "dist/edge/binary.html")))
+	if len(badLog.Entries) != 1 || badLog.Entries[0].Level != model.LevelError || !strings.Contains(badLog.Entries[0].Message, "dist/edge/binary.html: the file is binary") {
+		t.Errorf("binary file log %+v", badLog)
+	}
+	before := outboxLen(t, w)
+	r2, err := w.Import(ctx, site, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Written != 0 || r2.BatchID != "" || r2.Failed != 0 || r2.Unchanged != 320 {
+		t.Errorf("second import: %+v", r2)
+	}
+	if after := outboxLen(t, w); after != before {
+		t.Errorf("the second import wrote %d records", after-before)
+	}
+	// A bad file that becomes a page again clears nothing but works; a page
+	// whose file turns bad gets status failed INVALID_CONTENT.
+	if err := os.WriteFile(filepath.Join(site, "local", "leeds", "omega-servicing.html"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(site, "local", "leeds", "rolex-servicing.html")); err != nil {
+		t.Fatal(err)
+	}
+	r3, err := w.Import(ctx, site, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r3.Failed != 1 || r3.Missing != 1 || r3.Written != 0 {
+		t.Errorf("third import: %+v", r3)
+	}
+	st = get[model.StatusData](t, w, model.NSStatus, model.StatusKey(pid, pageID))
+	if st.Status != model.StatusFailed || st.Error == nil || st.Error.Code != "INVALID_CONTENT" || !strings.Contains(st.Error.Message, "empty") {
+		t.Errorf("status of the emptied page %+v", st)
+	}
+	gone, err := w.Store().GetPage(pid, model.PageID(pid, "dist/local/leeds/rolex-servicing.html"))
+	if err != nil || gone.SourceMissing == "" {
+		t.Errorf("the deleted file's page is not kept and marked: %v %q", err, gone.SourceMissing)
+	}
+	lines, err := w.Pages(pid, map[string]string{"location": "leeds", "brand": "rolex"})
+	if err != nil || len(lines) != 5 {
+		t.Fatalf("pages filtered: %d %v", len(lines), err)
+	}
+	rows, err := w.Audit(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]int{}
+	for _, r := range rows {
+		codes[r.Code]++
+	}
+	if codes["title_duplicate"] == 0 || codes["description_missing"] == 0 || codes["canonical_mismatch"] != 0 {
+		t.Errorf("audit codes %v", codes)
+	}
+}
+
+func TestExportWritesBackAndCopiesTheRest(t *testing.T) {
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	site := filepath.Join(t.TempDir(), "dist")
+	copySite(t, "../testdata/site/dist", site)
+	if err := os.WriteFile(filepath.Join(site, "robots.txt"), []byte("User-agent: *\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := w.Import(ctx, site, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// No decisions: byte-identical copy.
+	out := filepath.Join(t.TempDir(), "out")
+	r, err := w.Export(ctx, ExportOptions{Out: out})
+	if err != nil || r.Files != 312 || r.Blocks != 0 {
+		t.Fatalf("export: %+v %v", r, err)
+	}
+	assertSameTree(t, site, out, nil)
+	// Edited decisions on one page: only those spans change.
+	sp := "dist/local/bristol/omega-polishing.html"
+	pageID := model.PageID(pid, sp)
+	if _, err := w.Decide(ctx, pid, pageID, "block-0", model.ReviewEdited, "Omega polishing & refinishing in Bristol"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Decide(ctx, pid, pageID, "block-1", model.ReviewEdited, "drops the <strong> markup"); err != nil {
+		t.Fatal(err)
+	}
+	out2 := filepath.Join(t.TempDir(), "out2")
+	r, err = w.Export(ctx, ExportOptions{Out: out2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Blocks != 1 || r.PagesChanged != 1 || len(r.Refusals) != 1 || r.Refusals[0].BlockID != "block-1" {
+		t.Fatalf("export with decisions: %+v", r)
+	}
+	rel := "local/bristol/omega-polishing.html"
+	assertSameTree(t, site, out2, map[string]bool{rel: true})
+	got, _ := os.ReadFile(filepath.Join(out2, rel))
+	orig, _ := os.ReadFile(filepath.Join(site, rel))
+	want := bytes.Replace(orig, []byte("<h1>Omega Polishing in\u00a0Bristol</h1>"), []byte("<h1>Omega polishing &amp; refinishing in Bristol</h1>"), 1)
+	if !bytes.Equal(got, want) {
+		t.Errorf("exported page differs beyond the h1")
+	}
+	// Never into a non-empty folder, never inside the source.
+	if _, err := w.Export(ctx, ExportOptions{Out: out2}); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("export into a non-empty folder: %v", err)
+	}
+	if _, err := w.Export(ctx, ExportOptions{Out: filepath.Join(site, "export")}); err == nil || !strings.Contains(err.Error(), "overlaps") {
+		t.Errorf("export inside the source: %v", err)
+	}
+}
+
+func assertSameTree(t *testing.T, a, b string, differ map[string]bool) {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(a, p)
+		x, _ := os.ReadFile(p)
+		y, err := os.ReadFile(filepath.Join(b, rel))
+		if err != nil {
+			t.Errorf("%s missing from the export: %v", rel, err)
+			return nil
+		}
+		if bytes.Equal(x, y) == differ[filepath.ToSlash(rel)] {
+			t.Errorf("%s: equal=%v, want %v", rel, bytes.Equal(x, y), !differ[rel])
+		}
+		n++
+		return nil
+	})
+	if err != nil || n < 300 {
+		t.Fatalf("compared %d files: %v", n, err)
+	}
+}
+
+var _ = localstore.ErrNotFound
