@@ -210,4 +210,3 @@ func writeNew(p string, data []byte) error {
 	}
 	return nil
 }
-
