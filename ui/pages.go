@@ -1,20 +1,24 @@
 package ui
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/nimbus-desktop/nimbus/localstore"
 	"github.com/nimbus-desktop/nimbus/model"
+	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
 // pageRow is what the pages table shows of one page; the full record is
@@ -150,6 +154,7 @@ type pagesView struct {
 	statusSel   *widget.Select
 	auditSel    *widget.Select
 	countLabel  *widget.Label
+	submitBtn   *widget.Button
 	table       *widget.Table
 	detail      *fyne.Container
 	stack       *fyne.Container
@@ -227,8 +232,10 @@ func newPagesView(s *Shell) *pagesView {
 	}
 
 	v.detail = container.NewStack(container.NewCenter(widget.NewLabel("Select a page to see its head, audit, blocks and logs.")))
+	v.submitBtn = widget.NewButtonWithIcon("Submit…", theme.UploadIcon(), v.askSubmit)
+	v.submitBtn.Importance = widget.HighImportance
 	filters := container.NewBorder(nil, nil, nil,
-		container.NewHBox(
+		container.NewHBox(v.submitBtn,
 			container.NewGridWrap(fyne.NewSize(200, v.dimFilter.MinSize().Height), v.dimFilter),
 			container.NewGridWrap(fyne.NewSize(150, v.statusSel.MinSize().Height), v.statusSel),
 			container.NewGridWrap(fyne.NewSize(190, v.auditSel.MinSize().Height), v.auditSel),
@@ -825,4 +832,85 @@ func auditHint(code string) string {
 		return h
 	}
 	return "See the message above."
+}
+
+// Submit scopes.
+const (
+	submitAll      = "all"
+	submitFiltered = "filtered"
+	submitSelected = "selected"
+)
+
+// submitIDs are the pages a scope covers (nil = every page never submitted).
+func (v *pagesView) submitIDs(scope string) []string {
+	switch scope {
+	case submitFiltered:
+		ids := make([]string, len(v.filtered))
+		for i, idx := range v.filtered {
+			ids[i] = v.rows[idx].id
+		}
+		return ids
+	case submitSelected:
+		if v.selected != "" {
+			return []string{v.selected}
+		}
+	}
+	return nil
+}
+
+func (v *pagesView) askSubmit() {
+	if v.project == "" {
+		return
+	}
+	notSent := 0
+	for _, r := range v.rows {
+		if r.status == "" {
+			notSent++
+		}
+	}
+	labels := map[string]string{
+		submitAll:      fmt.Sprintf("Every page not yet submitted (%s)", groupDigits(notSent)),
+		submitFiltered: fmt.Sprintf("The pages matching the filter (%s)", groupDigits(len(v.filtered))),
+		submitSelected: "The selected page",
+	}
+	opts := []string{labels[submitAll], labels[submitFiltered]}
+	if v.selected != "" {
+		opts = append(opts, labels[submitSelected])
+	}
+	scope := widget.NewRadioGroup(opts, nil)
+	scope.SetSelected(opts[0])
+	prio := widget.NewSelect([]string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}, nil)
+	prio.SetSelected("5")
+	dialog.ShowForm("Submit pages for optimization", "Submit", "Cancel", []*widget.FormItem{
+		widget.NewFormItem("Pages", scope),
+		widget.NewFormItem("Priority", prio),
+	}, func(ok bool) {
+		if !ok {
+			return
+		}
+		sc := submitAll
+		for k, l := range labels {
+			if l == scope.Selected {
+				sc = k
+			}
+		}
+		p, _ := strconv.Atoi(prio.Selected)
+		res, err := v.submit(sc, p)
+		if err != nil {
+			v.s.showErr(err)
+			return
+		}
+		dialog.ShowInformation("Submitted", fmt.Sprintf("%s pages in %d batch(es): %s.\nThey are sent at the next sync.",
+			groupDigits(res.Pages), len(res.Batches), strings.Join(res.Batches, ", ")), v.s.win)
+		v.s.syncer.syncNow()
+	}, v.s.win)
+}
+
+// submit queues the scope's pages as new batches with a priority.
+func (v *pagesView) submit(scope string, priority int) (workspace.SubmitResult, error) {
+	ids := v.submitIDs(scope)
+	if scope != submitAll && len(ids) == 0 {
+		return workspace.SubmitResult{}, errors.New("submit: no pages in the selection")
+	}
+	return v.s.ws.Submit(context.Background(), workspace.SubmitOptions{ProjectID: v.project, PageIDs: ids, Priority: priority})
 }

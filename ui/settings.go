@@ -2,9 +2,11 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -13,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/nimbus-desktop/nimbus/model"
+	nsync "github.com/nimbus-desktop/nimbus/sync"
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
@@ -36,6 +39,11 @@ type settingsView struct {
 	keyName  *widget.Entry
 	email    *widget.Label
 	storeLbl *widget.Label
+
+	cfAccount *widget.Entry
+	cfToken   *widget.Entry
+	cfSetup   *widget.Button
+	cfResult  *widget.Label
 }
 
 func newSettingsView(s *Shell) *settingsView {
@@ -113,7 +121,55 @@ func newSettingsView(s *Shell) *settingsView {
 	v.storeLbl = widget.NewLabel("")
 	v.storeLbl.Importance = widget.LowImportance
 	v.storeLbl.Wrapping = fyne.TextWrapBreak
+
+	v.cfAccount = widget.NewEntry()
+	v.cfAccount.SetPlaceHolder("Cloudflare account ID (or $CLOUDFLARE_ACCOUNT_ID)")
+	v.cfToken = widget.NewPasswordEntry()
+	v.cfToken.SetPlaceHolder("API token (or $CLOUDFLARE_API_TOKEN); kept in the OS keyring")
+	v.cfSetup = widget.NewButtonWithIcon("Connect and set up namespaces", theme.StorageIcon(), v.setupCloudflare)
+	v.cfResult = widget.NewLabel("")
+	v.cfResult.Wrapping = fyne.TextWrapWord
 	return v
+}
+
+// setupCloudflare saves the credentials (token to the keyring or a 0600
+// file, never the store), finds or creates the eleven namespaces, and
+// restarts sync. Setup talks to the network, so it runs off the UI goroutine.
+func (v *settingsView) setupCloudflare() {
+	o := workspace.SetupOptions{}
+	account, token := strings.TrimSpace(v.cfAccount.Text), strings.TrimSpace(v.cfToken.Text)
+	if token != "" {
+		if account == "" {
+			v.s.showErr(errors.New("Cloudflare: the account ID is needed with a token"))
+			return
+		}
+		o.Credentials = &nsync.Credentials{AccountID: account, Token: token}
+		o.SaveToken = true
+	}
+	v.cfSetup.Disable()
+	v.cfResult.SetText("Connecting…")
+	v.s.bg(func() func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		res, err := v.s.ws.Setup(ctx, o)
+		return func() {
+			v.cfSetup.Enable()
+			if err != nil {
+				v.cfResult.SetText("")
+				v.s.showErr(err)
+				return
+			}
+			v.cfToken.SetText("")
+			msg := fmt.Sprintf("Connected to account %s: %d namespaces found, %d created.", res.AccountID, len(res.Found), len(res.Created))
+			if res.TokenSaved != "" {
+				msg += " Token saved in the " + res.TokenSaved + "."
+			}
+			v.cfResult.SetText(msg)
+			if !v.s.opts.Synchronous {
+				v.s.syncer.start()
+			}
+		}
+	})
 }
 
 func (v *settingsView) content() fyne.CanvasObject {
@@ -123,9 +179,12 @@ func (v *settingsView) content() fyne.CanvasObject {
 	project := container.NewVBox(heading("Project"), v.form, container.NewHBox(v.save, v.saved))
 	keys := container.NewVBox(heading("API keys"),
 		widget.NewLabel("A key is shown once when created; only its SHA-256 hash is stored."), keyArea)
-	account := container.NewVBox(heading("Account"), v.email, v.storeLbl,
-		widget.NewLabel("Cloudflare credentials come from CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (see 'nimbus help')."))
-	return container.NewVScroll(container.NewPadded(container.NewVBox(project, widget.NewSeparator(), keys, widget.NewSeparator(), account)))
+	account := container.NewVBox(heading("Account"), v.email, v.storeLbl)
+	cf := container.NewVBox(heading("Cloudflare"),
+		widget.NewForm(widget.NewFormItem("Account ID", v.cfAccount), widget.NewFormItem("API token", v.cfToken)),
+		container.NewHBox(v.cfSetup), v.cfResult)
+	return container.NewVScroll(container.NewPadded(container.NewVBox(project, widget.NewSeparator(), cf, widget.NewSeparator(),
+		keys, widget.NewSeparator(), account)))
 }
 
 func (v *settingsView) load(projectID string) {
@@ -147,6 +206,9 @@ func (v *settingsView) load(projectID string) {
 		v.email.SetText("No local account yet; it is created with the first project.")
 	}
 	v.storeLbl.SetText("Local store: " + v.s.ws.Store().Path())
+	if id, err := v.s.ws.Store().Meta(nsync.MetaAccountID); err == nil && id != "" && v.cfAccount.Text == "" {
+		v.cfAccount.SetText(id)
+	}
 }
 
 func itoa(n int) string {

@@ -84,6 +84,7 @@ type Shell struct {
 	data     *dataView
 	settings *settingsView
 	intake   *intakeView
+	syncer   *syncer
 }
 
 // Run opens the window on ws and blocks until it is closed.
@@ -119,6 +120,7 @@ func New(a fyne.App, ws Workspace, opts Options) *Shell {
 	s.win.Resize(fyne.NewSize(1240, 800))
 
 	s.intake = newIntakeView(s)
+	s.syncer = newSyncer(s)
 	s.pages = newPagesView(s)
 	s.batches = newBatchesView(s)
 	s.review = newReviewView(s)
@@ -146,7 +148,7 @@ func New(a fyne.App, ws Workspace, opts Options) *Shell {
 	s.projectSelect = widget.NewSelect(nil, s.onProjectSelected)
 	s.projectSelect.PlaceHolder = "No project yet"
 	newProject := widget.NewButtonWithIcon("", theme.ContentAddIcon(), s.askNewProject)
-	s.syncChip = widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), s.showSyncDetails)
+	s.syncChip = widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), s.syncNow)
 	s.syncChip.Importance = widget.LowImportance
 	s.watchLabel = widget.NewLabel("")
 	s.watchLabel.Importance = widget.LowImportance
@@ -168,6 +170,9 @@ func New(a fyne.App, ws Workspace, opts Options) *Shell {
 
 	s.hub = newHub(ws.Store(), !opts.Synchronous, s.deliver)
 	s.reloadProjects()
+	if !opts.Synchronous {
+		s.syncer.start()
+	}
 	return s
 }
 
@@ -182,6 +187,7 @@ func (s *Shell) Flush() { s.hub.flush() }
 func (s *Shell) Close() {
 	s.hub.close()
 	s.intake.cancelRunning()
+	s.syncer.stop()
 }
 
 // bg runs work off the UI goroutine and applies the function it returns on
@@ -278,6 +284,7 @@ func (s *Shell) onProjectSelected(name string) {
 
 func (s *Shell) setProject(id string) {
 	s.project = id
+	s.syncer.project.Store(&id)
 	for _, v := range s.views {
 		v.load(id)
 	}
@@ -311,7 +318,7 @@ func (s *Shell) refreshChips() {
 		s.syncChip.SetText("sync state unavailable")
 		return
 	}
-	s.syncChip.SetText(syncChipText(n))
+	s.syncChip.SetText(s.syncer.chip(n))
 	s.watchLabel.SetText(s.intake.watchText())
 	// The chips' widths change with their text: lay the bar out again.
 	if s.topBar != nil {
@@ -331,11 +338,13 @@ func syncChipText(waiting int) string {
 	return fmt.Sprintf("Local · %s changes waiting to sync", groupDigits(waiting))
 }
 
-func (s *Shell) showSyncDetails() {
-	n, _ := s.ws.Store().OutboxLen()
-	msg := fmt.Sprintf("%s changes are saved in the local store (%s) and wait to be pushed.\n"+
-		"Sync with Cloudflare runs from the command line: nimbus sync.", groupDigits(n), s.ws.Store().Path())
-	dialog.ShowInformation("Sync", msg, s.win)
+// syncNow triggers a sync, or explains why there is none.
+func (s *Shell) syncNow() {
+	if !s.syncer.syncNow() {
+		s.syncer.details()
+		return
+	}
+	s.refreshChips()
 }
 
 // shortcut is one entry of the shortcut sheet.
@@ -344,6 +353,7 @@ type shortcut struct{ keys, what string }
 var globalShortcuts = []shortcut{
 	{"Ctrl+1 … Ctrl+6", "Pages, Batches, Review, Logs, Data, Settings"},
 	{"Ctrl+O", "Import a site folder"},
+	{"Ctrl+R", "Sync now"},
 	{"Ctrl+F", "Search pages"},
 	{"Ctrl+/ or F1", "This sheet"},
 	{"Ctrl+Q", "Quit"},
@@ -358,6 +368,7 @@ func (s *Shell) installShortcuts() {
 		})
 	}
 	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyO, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { s.intake.pickFolder() })
+	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyR, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { s.syncNow() })
 	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
 		s.tabs.SelectIndex(0)
 		c.Focus(s.pages.search)

@@ -23,6 +23,7 @@ type Workspace interface {
 	projectAPI
 	settingsAPI
 	reviewAPI
+	syncAPI
 }
 
 // storeAPI: the local mirror, read directly by the list views (the store is

@@ -439,3 +439,38 @@ func BenchmarkLoadPageRows10k(b *testing.B) {
 		}
 	}
 }
+
+func TestSubmitCreatesBatch(t *testing.T) {
+	s, ws, proj := fixtureShell(t)
+	s.pages.dimFilter.SetSelected("brand = omega")
+	want := 0
+	for _, i := range s.pages.filtered {
+		if s.pages.rows[i].status == "" {
+			want++
+		}
+	}
+	if want == 0 {
+		t.Fatal("no unsubmitted omega pages in the fixture")
+	}
+	res, err := s.pages.submit(submitFiltered, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Pages != want || len(res.Batches) != 1 {
+		t.Fatalf("submitted %d pages in %v, want %d in one batch", res.Pages, res.Batches, want)
+	}
+	key := model.BatchKey(proj, res.Batches[0])
+	waitEvent(t, s, key)
+	if len(s.batches.batches) != 2 || s.batches.batches[0].BatchID != res.Batches[0] {
+		t.Fatalf("batches view: %d batches, newest %s", len(s.batches.batches), s.batches.batches[0].BatchID)
+	}
+	for _, i := range s.pages.filtered {
+		if r := s.pages.rows[i]; r.status != model.StatusQueued && r.status != model.StatusDone && r.status != model.StatusFailed {
+			t.Fatalf("%s is %q after submit, want queued", r.path, r.status)
+		}
+	}
+	q, err := ws.Store().GetQueue(proj)
+	if err != nil || len(q.Items) < want || q.Items[len(q.Items)-1].Priority != 7 {
+		t.Fatalf("queue after submit: %+v, %v", q, err)
+	}
+}

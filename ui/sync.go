@@ -1,0 +1,169 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/dialog"
+
+	nsync "github.com/nimbus-desktop/nimbus/sync"
+	"github.com/nimbus-desktop/nimbus/workspace"
+)
+
+// syncAPI: the sync chip, "Sync now", Submit and the Cloudflare settings.
+type syncAPI interface {
+	SyncEngine(o workspace.SyncOptions) (*nsync.Engine, error)
+	Setup(ctx context.Context, o workspace.SetupOptions) (workspace.SetupResult, error)
+	Submit(ctx context.Context, o workspace.SubmitOptions) (workspace.SubmitResult, error)
+	Status(projectID, batchID string) (workspace.StatusSummary, error)
+}
+
+// syncer runs the sync engine's adaptive watch in the background while the
+// window is open and feeds the sync chip.
+type syncer struct {
+	s *Shell
+
+	// project is the current project for the Busy probe, which runs on the
+	// engine's goroutine (and may run after the UI loop has ended).
+	project atomic.Pointer[string]
+
+	mu      sync.Mutex
+	engine  *nsync.Engine
+	reason  string // why there is no engine (not set up, no credentials)
+	syncing bool
+	cancel  context.CancelFunc
+	now     chan struct{}
+	wg      sync.WaitGroup
+}
+
+func newSyncer(s *Shell) *syncer { return &syncer{s: s, reason: "checking sync settings…"} }
+
+// start builds the engine off the UI goroutine (credentials may come from
+// the OS keyring, which can block) and watches until stop.
+func (y *syncer) start() {
+	y.stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	y.mu.Lock()
+	y.cancel = cancel
+	y.now = make(chan struct{}, 1)
+	now := y.now
+	y.mu.Unlock()
+	y.wg.Add(1)
+	go func() {
+		defer y.wg.Done()
+		eng, err := y.s.ws.SyncEngine(workspace.SyncOptions{Logger: slog.Default()})
+		y.mu.Lock()
+		y.engine = eng
+		if err != nil {
+			y.reason = err.Error()
+		}
+		y.mu.Unlock()
+		fyne.Do(y.s.refreshChips)
+		if err != nil {
+			return
+		}
+		_ = eng.Watch(ctx, nsync.WatchOptions{
+			Now:  now,
+			Busy: y.busy,
+			After: func(st nsync.Stats, err error) {
+				if err != nil && ctx.Err() == nil {
+					slog.Warn("sync", "err", err)
+				}
+				y.mu.Lock()
+				y.syncing = false
+				y.mu.Unlock()
+				fyne.Do(y.s.refreshChips)
+			},
+		})
+	}()
+}
+
+// busy: poll fast while a batch of the current project is in flight.
+func (y *syncer) busy() bool {
+	proj := y.project.Load()
+	if proj == nil || *proj == "" {
+		return false
+	}
+	st, err := y.s.ws.Status(*proj, "")
+	return err == nil && st.Busy()
+}
+
+// syncNow asks the watch loop for an immediate sync.
+func (y *syncer) syncNow() bool {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	if y.engine == nil || y.now == nil {
+		return false
+	}
+	select {
+	case y.now <- struct{}{}:
+		y.syncing = true
+	default:
+	}
+	return true
+}
+
+// stop cancels the watch and waits for it, so the store is not closed
+// under a running sync.
+func (y *syncer) stop() {
+	y.mu.Lock()
+	cancel := y.cancel
+	y.cancel = nil
+	y.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	y.wg.Wait()
+}
+
+// chip is the sync chip's text.
+func (y *syncer) chip(waiting int) string {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	if y.engine == nil {
+		return syncChipText(waiting)
+	}
+	st := y.engine.State()
+	w := "all changes synced"
+	switch {
+	case st.Waiting == 1:
+		w = "1 change waiting"
+	case st.Waiting > 1:
+		w = groupDigits(st.Waiting) + " changes waiting"
+	}
+	if y.syncing {
+		return "Syncing… · " + w
+	}
+	if !st.Online {
+		return "Offline · " + w
+	}
+	last := "never"
+	if !st.LastSync.IsZero() {
+		last = ago(st.LastSync.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("Online · %s · synced %s", w, last)
+}
+
+// details explains the sync state (the chip's tap when there is no engine).
+func (y *syncer) details() {
+	y.mu.Lock()
+	eng, reason := y.engine, y.reason
+	y.mu.Unlock()
+	if eng != nil {
+		st := eng.State()
+		msg := fmt.Sprintf("%s changes waiting. Writes today: %d.", groupDigits(st.Waiting), st.WritesToday)
+		if st.LastError != "" {
+			msg += "\nLast error: " + st.LastError
+		}
+		dialog.ShowInformation("Sync", msg, y.s.win)
+		return
+	}
+	n, _ := y.s.ws.Store().OutboxLen()
+	dialog.ShowInformation("Sync is not set up",
+		fmt.Sprintf("%s changes are saved in the local store and wait to be pushed.\n%s\nSet up Cloudflare in Settings, or run 'nimbus setup'.", groupDigits(n), reason), y.s.win)
+}
