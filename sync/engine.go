@@ -718,7 +718,46 @@ func (e *Engine) pull(ctx context.Context, idx index) (Stats, error) {
 			}
 		}
 	}
+	for _, p := range projects {
+		if err := e.healProject(ctx, p); err != nil {
+			return st, err
+		}
+	}
 	return st, nil
+}
+
+// healProject makes the local queue hold every page whose status is
+// "queued" (and no finished one): when the remote queue lost an item (a
+// lost update, or the desktop that queued it is gone) the next push
+// re-appends it.
+func (e *Engine) healProject(ctx context.Context, projectID string) error {
+	key := model.QueueKey(projectID)
+	return e.cfg.Store.Update(ctx, func(tx *localstore.Tx) error {
+		cur, err := tx.Get(model.NSQueue, key)
+		if errors.Is(err, localstore.ErrNotFound) {
+			cur = model.Canonical(model.QueueData{Items: []model.QueueItem{}})
+		} else if err != nil {
+			return err
+		}
+		v, err := pruneQueue(tx, key, cur)
+		if err != nil {
+			return err
+		}
+		if v, err = healQueue(tx, key, v); err != nil {
+			return err
+		}
+		if bytes.Equal(v, cur) {
+			return nil
+		}
+		var q model.QueueData
+		if json.Unmarshal(v, &q) == nil && len(q.Items) == 0 {
+			if _, gerr := tx.Get(model.NSQueue, key); errors.Is(gerr, localstore.ErrNotFound) {
+				return nil // nothing to heal and no queue yet
+			}
+		}
+		e.log.Info("queue healed", "key", key)
+		return tx.PutLocal(model.NSQueue, key, v)
+	})
 }
 
 // PullProject pulls only one project's prefixes of the given kinds (the

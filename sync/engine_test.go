@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/nimbus-desktop/nimbus/localstore"
 	"github.com/nimbus-desktop/nimbus/model"
@@ -97,5 +98,44 @@ func TestPullQuarantinesInvalidRemoteValue(t *testing.T) {
 	logs, err := a.store.GetLogs(projA, pages[0].PageID)
 	if err != nil || len(logs.Entries) == 0 || logs.Entries[len(logs.Entries)-1].Step != "sync" {
 		t.Fatalf("no sync log entry for the refused value: %+v %v", logs, err)
+	}
+}
+
+func TestQueueSelfHeals(t *testing.T) {
+	w := newWorld(t, kvfake.Config{})
+	a := w.desktop("a", 3, 1)
+	putProject(t, a.store, projA)
+	pages := putPages(t, a.store, projA, 3)
+	ctx := context.Background()
+	if _, err := a.engine.Push(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Another desktop queued page 1 (status written) but its queue write was
+	// lost: the remote queue holds only page 0.
+	batch := "batch_20261127_120000"
+	stamp := model.FormatTime(t0)
+	for _, p := range pages[:2] {
+		s := model.Canonical(model.StatusData{Status: model.StatusQueued, BatchID: batch, Updated: stamp})
+		w.fake.Write(w.nsIDs[model.NSStatus], model.StatusKey(projA, p.PageID), s, json.RawMessage(`{"h":"`+model.ValueHash(s)+`","s":"queued"}`))
+	}
+	q := model.Canonical(model.QueueData{Items: []model.QueueItem{{PageID: pages[0].PageID, BatchID: batch, Priority: 5, QueuedAt: stamp}}})
+	w.fake.Write(w.nsIDs[model.NSQueue], model.QueueKey(projA), q, json.RawMessage(`{"h":"`+model.ValueHash(q)+`"}`))
+	if _, err := a.engine.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, _, _ := w.fake.Latest(w.nsIDs[model.NSQueue], model.QueueKey(projA))
+	var got model.QueueData
+	if err := json.Unmarshal(v, &got); err != nil || len(got.Items) != 2 {
+		t.Fatalf("remote queue after heal: %s", v)
+	}
+	// A finished page is pruned instead.
+	done := model.Canonical(model.StatusData{Status: model.StatusDone, BatchID: batch, Updated: model.FormatTime(t0.Add(time.Minute))})
+	w.fake.Write(w.nsIDs[model.NSStatus], model.StatusKey(projA, pages[0].PageID), done, json.RawMessage(`{"h":"`+model.ValueHash(done)+`","s":"done"}`))
+	if _, err := a.engine.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, _, _ = w.fake.Latest(w.nsIDs[model.NSQueue], model.QueueKey(projA))
+	if err := json.Unmarshal(v, &got); err != nil || len(got.Items) != 1 || got.Items[0].PageID != pages[1].PageID {
+		t.Fatalf("remote queue after the Worker finished page 0: %s", v)
 	}
 }
