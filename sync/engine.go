@@ -331,13 +331,21 @@ func (e *Engine) push(ctx context.Context, idx index) (Stats, error) {
 		}
 		groups[en.NS] = append(groups[en.NS], en)
 	}
+	var limitErrs []error
 	for _, ns := range order {
-		if err := e.pushNamespace(ctx, ns, groups[ns], idx, &st); err != nil {
+		err := e.pushNamespace(ctx, ns, groups[ns], idx, &st)
+		if errors.Is(err, ErrLimit) {
+			// A record over a platform limit can never be sent; it must not
+			// hold back everything else. It stays waiting, and is reported.
+			limitErrs = append(limitErrs, err)
+			continue
+		}
+		if err != nil {
 			// Later namespaces wait: they may refer to what failed here.
 			return st, err
 		}
 	}
-	return st, nil
+	return st, errors.Join(limitErrs...)
 }
 
 func (e *Engine) pushNamespace(ctx context.Context, ns model.Namespace, entries []localstore.OutboxEntry, idx index, st *Stats) error {
@@ -554,12 +562,18 @@ func (e *Engine) writeChunks(ctx context.Context, ns model.Namespace, writes []p
 	if err != nil {
 		return err
 	}
+	var limitErrs []error
+	ok := writes[:0:0]
 	for _, w := range writes {
 		mb, _ := json.Marshal(w.meta)
 		if err := CheckKV(KV{Key: w.key, Value: w.value, Meta: w.meta}, mb); err != nil {
-			return fmt.Errorf("push %s: %w", ns, err)
+			e.log.Error("record cannot be pushed", "ns", string(ns), "key", w.key, "err", err.Error())
+			limitErrs = append(limitErrs, fmt.Errorf("push %s: %w", ns, err))
+			continue
 		}
+		ok = append(ok, w)
 	}
+	writes = ok
 	limitKeys := e.cfg.ChunkKeys
 	var chunks [][]pending
 	var cur []pending
@@ -604,7 +618,7 @@ func (e *Engine) writeChunks(ctx context.Context, ns model.Namespace, writes []p
 			}
 		}
 	}
-	return nil
+	return errors.Join(limitErrs...)
 }
 
 // putChunk writes one chunk and acks what succeeded; it returns the pairs

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -137,5 +138,66 @@ func TestQueueSelfHeals(t *testing.T) {
 	v, _, _ = w.fake.Latest(w.nsIDs[model.NSQueue], model.QueueKey(projA))
 	if err := json.Unmarshal(v, &got); err != nil || len(got.Items) != 1 || got.Items[0].PageID != pages[1].PageID {
 		t.Fatalf("remote queue after the Worker finished page 0: %s", v)
+	}
+}
+
+func TestCacheIsReadOnlyAndOnDemand(t *testing.T) {
+	w := newWorld(t, kvfake.Config{})
+	a := w.desktop("a", 3, 1)
+	cache := model.Canonical(model.CacheData{Data: json.RawMessage(`{"x":1}`), Created: model.FormatTime(t0), Expires: model.FormatTime(t0.Add(time.Hour)), Type: "ai"})
+	key := model.CacheKey("abc123")
+	w.fake.Write(w.nsIDs[model.NSCache], key, cache, json.RawMessage(`{"h":"`+model.ValueHash(cache)+`"}`))
+	ctx := context.Background()
+	if _, err := a.engine.Pull(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.store.Get(model.NSCache, key); err == nil {
+		t.Fatal("the cache was mirrored without being opened")
+	}
+	if c := w.fake.CountsFor(w.nsIDs[model.NSCache]); c[kvfake.OpList] != 0 {
+		t.Fatalf("a normal pull listed the cache: %v", c)
+	}
+	v, found, err := a.engine.FetchCache(ctx, key)
+	if err != nil || !found || !bytes.Equal(v, cache) {
+		t.Fatalf("fetch cache: %s %v %v", v, found, err)
+	}
+	if got, err := a.store.Get(model.NSCache, key); err != nil || !bytes.Equal(got, cache) {
+		t.Fatal("opened cache entry not stored locally")
+	}
+	before := w.fake.CountsFor(w.nsIDs[model.NSCache])[kvfake.OpBulkPut]
+	if _, err := a.engine.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if w.fake.CountsFor(w.nsIDs[model.NSCache])[kvfake.OpBulkPut] != before {
+		t.Fatal("the desktop wrote to NIMBUS_CACHE")
+	}
+}
+
+func TestWatchSyncsNowAndStops(t *testing.T) {
+	w := newWorld(t, kvfake.Config{})
+	a := w.desktop("a", 1000, 1)
+	putProject(t, a.store, projA)
+	ctx, cancel := context.WithCancel(context.Background())
+	now := make(chan struct{})
+	runs := make(chan error, 10)
+	done := make(chan error)
+	go func() {
+		done <- a.engine.Watch(ctx, nsync.WatchOptions{Fast: time.Hour, Slow: time.Hour, Now: now,
+			After: func(_ nsync.Stats, err error) { runs <- err }})
+	}()
+	if err := <-runs; err != nil {
+		t.Fatal(err)
+	}
+	putPages(t, a.store, projA, 2)
+	now <- struct{}{} // "sync now"
+	if err := <-runs; err != nil {
+		t.Fatal(err)
+	}
+	if st := a.engine.State(); st.Waiting != 0 || !st.Online {
+		t.Fatalf("after sync now: %+v", st)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("watch ended with %v", err)
 	}
 }
