@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -15,6 +19,8 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/nimbus-desktop/nimbus/extract"
+	"github.com/nimbus-desktop/nimbus/model"
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
@@ -28,12 +34,19 @@ type intakeView struct {
 
 	mu      sync.Mutex
 	cancel  context.CancelFunc
+	ctx     context.Context
 	running bool
+	// wg tracks the watch goroutine, so Close waits for it before the
+	// store closes.
+	wg sync.WaitGroup
 
-	progress *widget.ProgressBar
-	current  *widget.Label
-	box      *fyne.Container
-	watching string
+	progress   *widget.ProgressBar
+	current    *widget.Label
+	box        *fyne.Container
+	dialog     dialog.Dialog
+	watching   string
+	notice     string
+	lastResult workspace.ImportResult
 }
 
 func newIntakeView(s *Shell) *intakeView {
@@ -126,18 +139,185 @@ func (v *intakeView) ensureProject(folder string) (string, error) {
 }
 
 // importFolder imports folder into the current project (creating one on
-// first run).
+// first run) with a progress dialog, shows the summary, then keeps watching
+// the folder so changes flow in live.
 func (v *intakeView) importFolder(folder string) {
 	proj, err := v.ensureProject(folder)
 	if err != nil {
 		v.s.showErr(err)
 		return
 	}
-	v.s.showErr(fmt.Errorf("import %s into %s: %w", folder, proj, errImportMissing))
+	v.startImport(folder, proj, true)
 }
 
-// errImportMissing: this build has no intake engine to call yet.
-var errImportMissing = errors.New("this build has no import engine yet; use 'nimbus import' once it exists")
+// startImport runs the import and watch of folder; interactive shows the
+// progress dialog and the summary (a resumed watch after a restart does not).
+func (v *intakeView) startImport(folder, proj string, interactive bool) {
+	v.cancelRunning()
+	ctx, cancel := context.WithCancel(context.Background())
+	v.mu.Lock()
+	v.cancel = cancel
+	v.ctx = ctx
+	v.running = true
+	v.mu.Unlock()
+
+	v.progress.Min, v.progress.Max = 0, 1
+	v.progress.SetValue(0)
+	v.current.SetText("Scanning " + folder + " …")
+	count := widget.NewLabel("")
+	cancelBtn := widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), cancel)
+	body := container.NewVBox(v.current, v.progress, container.NewBorder(nil, nil, count, cancelBtn))
+	if interactive {
+		d := dialog.NewCustomWithoutButtons("Importing "+filepath.Base(folder), body, v.s.win)
+		d.Resize(fyne.NewSize(560, 180))
+		d.Show()
+		v.dialog = d
+	}
+	v.watching = "Reading " + filepath.Base(folder) + "/ …"
+	v.s.refreshChips()
+
+	// Progress arrives after every file; the UI takes the latest one at
+	// most every 100 ms.
+	var latest atomic.Pointer[extract.Progress]
+	var pending atomic.Bool
+	show := func() {
+		pending.Store(false)
+		p := latest.Load()
+		if p == nil {
+			return
+		}
+		v.progress.Max = float64(max(p.Total, 1))
+		v.progress.SetValue(float64(p.Done))
+		v.current.SetText(p.Current)
+		count.SetText(fmt.Sprintf("%s of %s files", groupDigits(p.Done), groupDigits(p.Total)))
+	}
+	opts := workspace.ImportOptions{ProjectID: proj, Progress: func(p extract.Progress) {
+		latest.Store(&p)
+		if v.s.opts.Synchronous {
+			return
+		}
+		if pending.CompareAndSwap(false, true) {
+			time.AfterFunc(coalesceEvery, func() { fyne.Do(show) })
+		}
+	}}
+
+	if v.s.opts.Synchronous {
+		// Tests: one import, no watch (its goroutines would outlive the test).
+		res, err := v.s.ws.Import(ctx, folder, opts)
+		show()
+		v.imported(folder, proj, res, err, true)
+		return
+	}
+	v.s.app.Preferences().SetString(prefWatchFolder+proj, folder)
+	var first atomic.Bool
+	first.Store(interactive)
+	v.wg.Add(1)
+	go func() {
+		defer v.wg.Done()
+		err := v.s.ws.WatchFolder(ctx, folder, opts, func(res workspace.ImportResult, err error) {
+			isFirst := first.Swap(false)
+			fyne.Do(func() { v.imported(folder, proj, res, err, isFirst) })
+		}, func(msg string) {
+			fyne.Do(func() { v.notice = msg; v.s.refreshChips() })
+		})
+		if err != nil && !errors.Is(err, context.Canceled) {
+			slog.Warn("watch", "folder", folder, "err", err)
+		}
+		fyne.Do(func() {
+			v.mu.Lock()
+			mine := v.ctx == ctx
+			if mine {
+				v.running = false
+			}
+			v.mu.Unlock()
+			if mine {
+				v.watching = ""
+				v.s.refreshChips()
+			}
+		})
+	}()
+}
+
+// prefWatchFolder + project ID remembers the watched folder across runs.
+const prefWatchFolder = "watch.folder."
+
+// resumeWatch starts watching the project's folder again after a restart.
+func (v *intakeView) resumeWatch(projectID string) {
+	if projectID == "" || v.s.opts.Synchronous {
+		return
+	}
+	folder := v.s.app.Preferences().String(prefWatchFolder + projectID)
+	if folder == "" {
+		return
+	}
+	if _, err := os.Stat(folder); err != nil {
+		return
+	}
+	v.startImport(folder, projectID, false)
+}
+
+// imported handles one import's result: the first one closes the progress
+// dialog and shows the summary; later ones (the watch) only update the
+// watch state.
+func (v *intakeView) imported(folder, proj string, res workspace.ImportResult, err error, first bool) {
+	if first && v.dialog != nil {
+		v.dialog.Hide()
+		v.dialog = nil
+	}
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			if first {
+				dialog.ShowInformation("Import cancelled", "Pages read so far are kept; import the folder again to finish.", v.s.win)
+			}
+			return
+		}
+		v.s.showErr(fmt.Errorf("import %s: %w", folder, err))
+		return
+	}
+	n, _ := v.s.ws.Store().Count(model.NSPages, model.ProjectPrefix(model.KindPage, proj))
+	v.watching = fmt.Sprintf("Watching %s/ · %s pages", filepath.Base(folder), groupDigits(n))
+	if v.s.opts.Synchronous {
+		v.watching = ""
+		v.s.pages.load(proj)
+	}
+	v.lastResult = res
+	v.s.refreshChips()
+	if first {
+		v.showSummary(res)
+	}
+}
+
+// showSummary is the end-of-import report.
+func (v *intakeView) showSummary(res workspace.ImportResult) {
+	lines := []string{
+		fmt.Sprintf("%s files read in %.1f s", groupDigits(res.Files), float64(res.DurationMs)/1000),
+		fmt.Sprintf("%s new or changed pages", groupDigits(res.Written)),
+		fmt.Sprintf("%s unchanged", groupDigits(res.Unchanged)),
+		fmt.Sprintf("%s failed", groupDigits(res.Failed)),
+	}
+	if res.Missing > 0 {
+		lines = append(lines, fmt.Sprintf("%s no longer in the folder (kept, marked missing)", groupDigits(res.Missing)))
+	}
+	if res.Duplicates > 0 {
+		lines = append(lines, fmt.Sprintf("%s pages share a title, description, h1 or canonical", groupDigits(res.Duplicates)))
+	}
+	box := container.NewVBox(widget.NewLabel(strings.Join(lines, "\n")))
+	if len(res.Errors) > 0 {
+		box.Add(heading("Failed files"))
+		for i, e := range res.Errors {
+			if i == 20 {
+				box.Add(widget.NewLabel(fmt.Sprintf("… and %d more (see Logs)", len(res.Errors)-20)))
+				break
+			}
+			l := widget.NewLabel(e.SourcePath + ": " + e.Reason)
+			l.Wrapping = fyne.TextWrapWord
+			box.Add(l)
+		}
+	}
+	d := dialog.NewCustom("Import finished", "Close", container.NewVScroll(box), v.s.win)
+	d.Resize(fyne.NewSize(600, 360))
+	d.Show()
+}
 
 func (v *intakeView) cancelRunning() {
 	v.mu.Lock()
@@ -147,10 +327,19 @@ func (v *intakeView) cancelRunning() {
 	}
 }
 
+// stop cancels the import/watch and waits until it has let go of the store.
+func (v *intakeView) stop() {
+	v.cancelRunning()
+	v.wg.Wait()
+}
+
 // watchText is the watch state shown in the top bar.
 func (v *intakeView) watchText() string {
 	if v.watching == "" {
 		return "Not watching a folder"
+	}
+	if v.notice != "" {
+		return v.watching + " · " + v.notice
 	}
 	return v.watching
 }

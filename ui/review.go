@@ -3,8 +3,10 @@ package ui
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -49,25 +51,26 @@ type reviewView struct {
 	clearPage                                 *widget.Button
 	count                                     *widget.Label
 	list                                      *widget.List
-	acceptAll, rejectAll                      *widget.Button
+	acceptAll, rejectAll, exportBtn           *widget.Button
 
-	header    *widget.Label
-	stateLbl  *widget.Label
-	original  *widget.Label
-	diff      *widget.RichText
-	qa        *fyne.Container
-	editor    *widget.Entry
-	accept    *widget.Button
-	reject    *widget.Button
-	saveBtn   *widget.Button
-	copyOrig  *widget.Button
-	undo      *widget.Button
-	prev      *widget.Button
-	next      *widget.Button
-	nextOpen  *widget.Button
-	detail    *fyne.Container
-	editorBox fyne.CanvasObject
-	empty     *widget.Label
+	header     *widget.Label
+	stateLbl   *widget.Label
+	original   *widget.Label
+	diff       *widget.RichText
+	qa         *fyne.Container
+	editor     *widget.Entry
+	accept     *widget.Button
+	reject     *widget.Button
+	saveBtn    *widget.Button
+	copyOrig   *widget.Button
+	undo       *widget.Button
+	prev       *widget.Button
+	next       *widget.Button
+	nextOpen   *widget.Button
+	detail     *fyne.Container
+	editorBox  fyne.CanvasObject
+	empty      *widget.Label
+	lastExport workspace.ExportResult
 }
 
 const (
@@ -96,6 +99,7 @@ func newReviewView(s *Shell) *reviewView {
 	v.clearPage = widget.NewButtonWithIcon("All pages", theme.ContentClearIcon(), func() { v.openPage("") })
 	v.count = widget.NewLabel("")
 	v.count.Importance = widget.LowImportance
+	v.exportBtn = widget.NewButtonWithIcon("Export site…", theme.DownloadIcon(), v.askExport)
 	v.acceptAll = widget.NewButton("Accept all", func() { v.bulk(model.ReviewAccepted) })
 	v.rejectAll = widget.NewButton("Reject all", func() { v.bulk(model.ReviewRejected) })
 
@@ -181,7 +185,7 @@ func (v *reviewView) content() fyne.CanvasObject {
 	filters := container.NewGridWithColumns(3,
 		v.stateSel, v.dimSel, v.typeSel, v.foldSel, v.qaSel,
 		container.NewGridWrap(fyne.NewSize(10, h)))
-	scope := container.NewBorder(nil, nil, nil, v.clearPage, v.pageLbl)
+	scope := container.NewBorder(nil, nil, nil, container.NewHBox(v.clearPage, v.exportBtn), v.pageLbl)
 	bulk := container.NewVBox(v.count, container.NewGridWithColumns(2, v.acceptAll, v.rejectAll))
 	left := container.NewBorder(container.NewVBox(filters, scope, bulk), nil, nil, nil, v.list)
 
@@ -599,4 +603,66 @@ func (v *reviewView) changed(cs *changeSet) {
 	if b, ok := v.current(); ok && pages[b.PageID] {
 		v.show(v.cur)
 	}
+}
+
+// askExport picks the folder to export into: a new folder named after the
+// time is created inside the chosen one (Export refuses non-empty folders).
+func (v *reviewView) askExport() {
+	if v.project == "" {
+		return
+	}
+	d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
+		if err != nil {
+			v.s.showErr(err)
+			return
+		}
+		if u == nil {
+			return
+		}
+		v.export(filepath.Join(u.Path(), "nimbus-export-"+time.Now().Format("20060102-150405")), "")
+	}, v.s.win)
+	d.Resize(fyne.NewSize(820, 560))
+	d.Show()
+}
+
+// export writes the site with the accepted changes into out (source ""
+// = the folder last imported) and reports what was written and refused.
+func (v *reviewView) export(out, source string) {
+	bar := widget.NewProgressBarInfinite()
+	wait := dialog.NewCustomWithoutButtons("Exporting", container.NewVBox(widget.NewLabel("Writing the site with the accepted changes to\n"+out), bar), v.s.win)
+	wait.Show()
+	proj := v.project
+	v.s.bg(func() func() {
+		res, err := v.s.ws.Export(context.Background(), workspace.ExportOptions{ProjectID: proj, Out: out, Source: source})
+		return func() {
+			bar.Stop()
+			wait.Hide()
+			if err != nil {
+				v.s.showErr(err)
+				return
+			}
+			v.lastExport = res
+			v.showExport(res)
+		}
+	})
+}
+
+func (v *reviewView) showExport(res workspace.ExportResult) {
+	box := container.NewVBox(widget.NewLabel(fmt.Sprintf("%s files copied to %s\n%s pages changed, %s blocks written",
+		groupDigits(res.Files), res.Out, groupDigits(res.PagesChanged), groupDigits(res.Blocks))))
+	if len(res.Refusals) > 0 {
+		box.Add(heading(fmt.Sprintf("%d replacements refused", len(res.Refusals))))
+		for i, r := range res.Refusals {
+			if i == 30 {
+				box.Add(widget.NewLabel(fmt.Sprintf("… and %d more", len(res.Refusals)-30)))
+				break
+			}
+			l := widget.NewLabel(fmt.Sprintf("%s %s: %s", r.SourcePath, r.BlockID, r.Reason))
+			l.Wrapping = fyne.TextWrapWord
+			box.Add(l)
+		}
+	}
+	d := dialog.NewCustom("Export finished", "Close", container.NewVScroll(box), v.s.win)
+	d.Resize(fyne.NewSize(640, 360))
+	d.Show()
 }

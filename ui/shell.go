@@ -186,7 +186,7 @@ func (s *Shell) Flush() { s.hub.flush() }
 // which flushes the store.
 func (s *Shell) Close() {
 	s.hub.close()
-	s.intake.cancelRunning()
+	s.intake.stop()
 	s.syncer.stop()
 }
 
@@ -285,9 +285,12 @@ func (s *Shell) onProjectSelected(name string) {
 func (s *Shell) setProject(id string) {
 	s.project = id
 	s.syncer.project.Store(&id)
+	s.intake.cancelRunning()
+	s.intake.watching = ""
 	for _, v := range s.views {
 		v.load(id)
 	}
+	s.intake.resumeWatch(id)
 	s.refreshChips()
 }
 

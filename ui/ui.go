@@ -24,6 +24,14 @@ type Workspace interface {
 	settingsAPI
 	reviewAPI
 	syncAPI
+	intakeAPI
+}
+
+// intakeAPI: drop/pick a folder, import with progress, watch, export.
+type intakeAPI interface {
+	Import(ctx context.Context, dir string, o workspace.ImportOptions) (workspace.ImportResult, error)
+	WatchFolder(ctx context.Context, dir string, o workspace.ImportOptions, onImport func(workspace.ImportResult, error), notice func(string)) error
+	Export(ctx context.Context, o workspace.ExportOptions) (workspace.ExportResult, error)
 }
 
 // storeAPI: the local mirror, read directly by the list views (the store is

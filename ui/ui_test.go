@@ -474,3 +474,55 @@ func TestSubmitCreatesBatch(t *testing.T) {
 		t.Fatalf("queue after submit: %+v, %v", q, err)
 	}
 }
+
+func TestDropImportsSite(t *testing.T) {
+	ws := openWorkspace(t)
+	s := newShell(t, ws)
+	site, err := filepath.Abs(fixtureSite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.HandleDrop(fyne.NewPos(100, 100), []fyne.URI{storage.NewFileURI(site)})
+
+	if s.project == "" || s.projectSelect.Selected != "site" {
+		t.Fatalf("no project created from the drop (current %q, switcher %q)", s.project, s.projectSelect.Selected)
+	}
+	res := s.intake.lastResult
+	if res.Written < 100 || res.Written+res.Failed != res.Files {
+		t.Fatalf("import result %+v", res)
+	}
+	if len(s.pages.rows) != res.Written || s.pages.stack.Objects[0] != s.pages.tableArea {
+		t.Fatalf("pages view shows %d rows after importing %d pages", len(s.pages.rows), res.Written)
+	}
+	if s.win.Canvas().Overlays().Top() == nil {
+		t.Error("no import summary shown")
+	}
+	// The progress bar saw the whole folder.
+	if s.intake.progress.Value != s.intake.progress.Max || s.intake.progress.Max < float64(res.Files) {
+		t.Errorf("progress %v of %v after importing %d files", s.intake.progress.Value, s.intake.progress.Max, res.Files)
+	}
+}
+
+func TestExportWritesAcceptedChanges(t *testing.T) {
+	s, _, _ := fixtureShell(t)
+	s.tabs.SelectIndex(2)
+	first := s.review.blocks[0]
+	test.Tap(s.review.accept)
+	site, err := filepath.Abs(fixtureSite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	s.review.export(out, site)
+	res := s.review.lastExport
+	if res.Blocks < 1 || res.PagesChanged < 1 || res.Files < 100 {
+		t.Fatalf("export result %+v", res)
+	}
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(out), "out", strings.TrimPrefix(first.SourcePath, "dist/")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), first.Suggested) {
+		t.Fatalf("exported %s lacks the accepted %q", first.SourcePath, first.Suggested)
+	}
+}
