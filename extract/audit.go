@@ -90,10 +90,19 @@ func wordCount(ext *model.Extraction) int {
 			if b.Type == "img" {
 				continue
 			}
-			n += len(strings.Fields(b.Content))
+			n += countWords(b.Content)
 		}
 	}
 	return n
+}
+
+// countWords counts space-separated words; block content is already
+// collapsed, so words are the single spaces plus one.
+func countWords(s string) int {
+	if s == "" {
+		return 0
+	}
+	return strings.Count(s, " ") + 1
 }
 
 // canonicalMismatch compares the canonical URL's path (and host, when the

@@ -48,6 +48,9 @@ func checkInput(src []byte) error {
 	if bytes.IndexByte(head, 0) >= 0 {
 		return fmt.Errorf("%w (it contains NUL bytes)", ErrBinary)
 	}
+	if utf8.Valid(head[:len(head)-utf8Tail(head)]) {
+		return nil // text: binary formats are never valid UTF-8
+	}
 	ctl := 0
 	for _, c := range head {
 		if c < 0x09 || (c > 0x0D && c < 0x20 && c != 0x1B) {
@@ -58,6 +61,24 @@ func checkInput(src []byte) error {
 		return fmt.Errorf("%w (%d control bytes in the first %d)", ErrBinary, ctl, len(head))
 	}
 	return nil
+}
+
+// utf8Tail is how many bytes at the end of b may be a rune cut short by
+// the 8 KB window.
+func utf8Tail(b []byte) int {
+	for i := 1; i <= 3 && i <= len(b); i++ {
+		c := b[len(b)-i]
+		if c < 0x80 {
+			return 0
+		}
+		if utf8.RuneStart(c) {
+			if !utf8.FullRune(b[len(b)-i:]) {
+				return i
+			}
+			return 0
+		}
+	}
+	return 0
 }
 
 // detectEncoding decides how src is encoded. A byte-order mark wins; then

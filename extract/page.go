@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/andybalholm/cascadia"
 	"golang.org/x/net/html"
@@ -50,6 +51,26 @@ func Analyze(src []byte, opts Options) (Result, error) {
 	return c.analyze(src)
 }
 
+// Extractor extracts many pages with the same settings; the settings
+// (selectors, path pattern) are compiled once. Safe for concurrent use.
+type Extractor struct{ c *compiled }
+
+// NewExtractor validates and compiles opts (opts.SourcePath is ignored).
+func NewExtractor(opts Options) (*Extractor, error) {
+	c, err := compile(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Extractor{c: c}, nil
+}
+
+// Analyze extracts and audits one page found at sourcePath.
+func (x *Extractor) Analyze(src []byte, sourcePath string) (Result, error) {
+	c := *x.c
+	c.opts.SourcePath = sourcePath
+	return c.analyze(src)
+}
+
 func (c *compiled) analyze(src []byte) (Result, error) {
 	if int64(len(src)) > c.maxBytes {
 		return Result{}, fmt.Errorf("%w (%d bytes, limit %d)", ErrTooLarge, len(src), c.maxBytes)
@@ -77,9 +98,9 @@ func (c *compiled) analyze(src []byte) (Result, error) {
 	}
 	root, used, rootSel := c.findMain(doc)
 	ext.MainSelector = used
-	w := &walker{until: c.until, bodyFallback: used == "body"}
+	w := &walker{until: c.until, bodyFallback: used == "body", rootSel: rootSel}
 	w.visit(root, nil)
-	p.blocks(w, root, rootSel, &ext)
+	p.blocks(w, &ext)
 	ext.Dimensions = p.dimensions(doc)
 	res := Result{Extraction: ext, Encoding: enc.name, H1: p.firstH1}
 	res.Audit = c.audit(p, &ext)
@@ -296,12 +317,14 @@ func dataAttrs(n *html.Node) map[string]string {
 
 // blocks turns the walker's finds into the two block lists and the selector
 // map, numbering block-0, block-1, ... in document order across both lists.
-func (p *pageState) blocks(w *walker, root *html.Node, rootSel string, ext *model.Extraction) {
+func (p *pageState) blocks(w *walker, ext *model.Extraction) {
 	id := 0
 	above := 0
 	foldOpen := true
+	ext.SelectorMap = make(map[string]string, len(w.found))
+	ext.RestOfPageBlocks = make([]model.Block, 0, len(w.found))
 	for _, b := range w.found {
-		content := collapse(b.buf.String())
+		content := b.content
 		if b.typ == "img" {
 			content = collapse(attr(b.node, "alt"))
 		}
@@ -315,7 +338,7 @@ func (p *pageState) blocks(w *walker, root *html.Node, rootSel string, ext *mode
 			Attributes: blockAttrs(b.node),
 		}
 		id++
-		ext.SelectorMap[blk.ID] = selectorFor(b.node, root, rootSel)
+		ext.SelectorMap[blk.ID] = b.sel
 		if foldOpen && (!b.beforeFold || above >= p.c.foldMax) {
 			foldOpen = false
 		}
@@ -373,13 +396,54 @@ type walker struct {
 	bodyFallback bool
 	foldEnded    bool
 	found        []*pending
+	rootSel      string
+	// path is the chain of elements from the root to the current one; each
+	// entry's selector is built only when a block below it needs it, and
+	// once (the cells of a table share their row's).
+	path []pathEntry
+	// bufs are text buffers reused across blocks, one per block nesting
+	// depth, so collecting text allocates nothing but the final string.
+	bufs    [][]byte
+	scratch []byte
+}
+
+func (w *walker) write(cur *pending, s string) {
+	if cur != nil {
+		w.bufs[cur.depth] = append(w.bufs[cur.depth], s...)
+	}
+}
+
+type pathEntry struct {
+	node *html.Node
+	sel  string
 }
 
 type pending struct {
 	node       *html.Node
 	typ        string
-	buf        strings.Builder
+	depth      int    // index of its text buffer in walker.bufs
+	content    string // collapsed own text, set when the element is done
 	beforeFold bool
+	sel        string
+}
+
+// selector returns the selector of the current element (the top of path):
+// the root's unique selector followed by a child-combinator chain, with
+// :nth-of-type wherever a sibling shares the tag. It is built on the parsed
+// tree (the same tree any selector engine sees), so parser-inserted
+// elements such as tbody appear in it.
+func (w *walker) selector() string {
+	i := len(w.path) - 1
+	for i > 0 && w.path[i].sel == "" {
+		i--
+	}
+	if w.path[0].sel == "" {
+		w.path[0].sel = w.rootSel
+	}
+	for i++; i < len(w.path); i++ {
+		w.path[i].sel = w.path[i-1].sel + " > " + step(w.path[i].node)
+	}
+	return w.path[len(w.path)-1].sel
 }
 
 // skipped elements never hold content.
@@ -478,22 +542,30 @@ func (w *walker) visit(n *html.Node, cur *pending) {
 	if !w.foldEnded && w.until.Match(n) {
 		w.foldEnded = true
 	}
+	w.path = append(w.path, pathEntry{node: n})
 	kind := blockKind(n)
 	if kind == "" {
 		w.children(n, cur)
+		w.path = w.path[:len(w.path)-1]
 		return
 	}
+	w.write(cur, " ")
+	depth := 0
 	if cur != nil {
-		cur.buf.WriteByte(' ')
+		depth = cur.depth + 1
 	}
-	p := &pending{node: n, typ: kind, beforeFold: !w.foldEnded}
+	if depth == len(w.bufs) {
+		w.bufs = append(w.bufs, make([]byte, 0, 256))
+	}
+	w.bufs[depth] = w.bufs[depth][:0]
+	p := &pending{node: n, typ: kind, depth: depth, beforeFold: !w.foldEnded, sel: w.selector()}
 	w.found = append(w.found, p)
 	if kind != "img" {
 		w.children(n, p)
+		p.content = w.collapseBytes(w.bufs[depth])
 	}
-	if cur != nil {
-		cur.buf.WriteByte(' ')
-	}
+	w.write(cur, " ")
+	w.path = w.path[:len(w.path)-1]
 }
 
 func (w *walker) children(n *html.Node, cur *pending) {
@@ -501,42 +573,19 @@ func (w *walker) children(n *html.Node, cur *pending) {
 		switch c.Type {
 		case html.TextNode:
 			if cur != nil {
-				cur.buf.WriteString(c.Data)
+				w.write(cur, c.Data)
 			}
 		case html.ElementNode:
 			if skipped(c) || (w.bodyFallback && chrome(c)) {
 				continue
 			}
 			if c.DataAtom == atom.Br {
-				if cur != nil {
-					cur.buf.WriteByte(' ')
-				}
+				w.write(cur, " ")
 				continue
 			}
 			w.visit(c, cur)
 		}
 	}
-}
-
-// selectorFor builds a selector for n: the root's unique selector followed by
-// a child-combinator chain, with :nth-of-type wherever a sibling shares the
-// tag. It is built on the parsed tree (the same tree any selector engine
-// sees), so parser-inserted elements such as tbody appear in it.
-func selectorFor(n, root *html.Node, rootSel string) string {
-	if n == root {
-		return rootSel
-	}
-	var parts []string
-	for x := n; x != nil && x != root; x = x.Parent {
-		parts = append(parts, step(x))
-	}
-	var b strings.Builder
-	b.WriteString(rootSel)
-	for i := len(parts) - 1; i >= 0; i-- {
-		b.WriteString(" > ")
-		b.WriteString(parts[i])
-	}
-	return b.String()
 }
 
 // absolutePath is a selector from html down to n.
@@ -632,6 +681,43 @@ func textOf(n *html.Node) string {
 	}
 	walk(n)
 	return b.String()
+}
+
+// collapseBytes is collapse for a reused buffer: one allocation, the
+// result.
+func (w *walker) collapseBytes(b []byte) string {
+	out := w.scratch[:0]
+	space := false
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			i++
+			if c == ' ' || (c >= '\t' && c <= '\r') {
+				space = len(out) > 0
+				continue
+			}
+			if space {
+				out = append(out, ' ')
+				space = false
+			}
+			out = append(out, c)
+			continue
+		}
+		r, n := utf8.DecodeRune(b[i:])
+		if unicode.IsSpace(r) {
+			space = len(out) > 0
+			i += n
+			continue
+		}
+		if space {
+			out = append(out, ' ')
+			space = false
+		}
+		out = append(out, b[i:i+n]...)
+		i += n
+	}
+	w.scratch = out
+	return string(out)
 }
 
 // Collapse trims s and replaces every run of Unicode white space (including
