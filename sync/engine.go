@@ -126,7 +126,8 @@ func (e *Engine) nsID(ns model.Namespace) (string, error) {
 
 // State is what the GUI and `nimbus status` show about sync.
 type State struct {
-	Online      bool
+	Online bool // the last request reached the remote
+
 	Waiting     int // outbox entries: "N changes waiting"
 	LastSync    time.Time
 	LastError   string
@@ -140,7 +141,9 @@ func (e *Engine) State() State {
 	day, w := e.cfg.Pacer.WritesToday()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := State{Online: e.cfg.Pacer.Online() && e.lastErr == nil, Waiting: n, LastSync: e.lastSync, WritesDay: day, WritesToday: w}
+	// Online means the remote answered the last request (even with a
+	// refusal); LastError says why the last sync failed, if it did.
+	s := State{Online: e.cfg.Pacer.Online(), Waiting: n, LastSync: e.lastSync, WritesDay: day, WritesToday: w}
 	if e.lastErr != nil {
 		s.LastError = e.lastErr.Error()
 	}

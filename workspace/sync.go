@@ -23,6 +23,9 @@ import (
 const (
 	metaNSPrefix = "sync.ns_prefix"
 	metaRate     = "sync.rate"
+	// metaCacheFull: "true" mirrors all of NIMBUS_CACHE on every pull
+	// instead of fetching entries when they are opened.
+	metaCacheFull = "sync.cache_full"
 )
 
 // DefaultNamespacePrefix is how the eleven namespaces' titles start.
@@ -199,8 +202,9 @@ func (w *Workspace) SyncEngine(o SyncOptions) (*nsync.Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", err)
 	}
+	cacheFull, _ := w.store.Meta(metaCacheFull)
 	return nsync.NewEngine(nsync.EngineConfig{
-		Store: w.store, Remote: remote, NamespaceIDs: ids, Logger: o.Logger,
+		Store: w.store, Remote: remote, NamespaceIDs: ids, Logger: o.Logger, CacheFull: cacheFull == "true",
 		Pacer: nsync.NewPacer(nsync.PacerConfig{Rate: w.rate(o.Rate)}),
 	})
 }
