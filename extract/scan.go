@@ -51,6 +51,9 @@ type Item struct {
 	ModTimeNs  int64
 	SHA256     string
 	Result     *Result
+	// ContentHash is model.ContentHash of the extraction, computed by the
+	// worker (it costs a JSON encoding per page).
+	ContentHash string
 	// Duration is how long reading and extracting took.
 	Duration time.Duration
 }
@@ -199,18 +202,33 @@ func Scan(ctx context.Context, opts ScanOptions, sink func(context.Context, Batc
 	}()
 	go func() { wg.Wait(); close(results) }()
 
+	// The sink (a store transaction) runs in its own goroutine so that
+	// extraction goes on while a batch is being written.
+	batches := make(chan Batch, 1)
+	sinkErr := make(chan error, 1)
+	go func() {
+		var err error
+		for b := range batches {
+			if err == nil {
+				if err = sink(ctx, b); err != nil {
+					err = fmt.Errorf("scan %s: store results: %w", opts.Root, err)
+					cancel()
+				}
+			}
+		}
+		sinkErr <- err
+	}()
 	var batch Batch
 	done := 0
-	flush := func() error {
+	flush := func() {
 		if batch.size() == 0 {
-			return nil
+			return
 		}
-		b := batch
+		select {
+		case batches <- batch:
+		case <-ctx.Done():
+		}
 		batch = Batch{}
-		if err := sink(ctx, b); err != nil {
-			return fmt.Errorf("scan %s: store results: %w", opts.Root, err)
-		}
-		return nil
 	}
 	report := func(current string) {
 		done++
@@ -239,18 +257,17 @@ func Scan(ctx context.Context, opts ScanOptions, sink func(context.Context, Batc
 		}
 		report(o.file.sourcePath)
 		if batch.size() >= batchSize {
-			if err := flush(); err != nil {
-				cancel()
-				for range results {
-				}
-				return sum, err
-			}
+			flush()
 		}
 	}
-	if err := ctx.Err(); err != nil {
+	if ctx.Err() == nil {
+		flush()
+	}
+	close(batches)
+	if err := <-sinkErr; err != nil {
 		return sum, err
 	}
-	if err := flush(); err != nil {
+	if err := ctx.Err(); err != nil {
 		return sum, err
 	}
 	sum.Duration = time.Since(start)
@@ -318,6 +335,7 @@ func (c *compiled) scanOne(f scanFile, index FileIndex) (it *Item, touched, unch
 		return fail(err.Error(), err)
 	}
 	item.Result = &res
+	item.ContentHash = model.ContentHash(res.Extraction)
 	item.Duration = time.Since(start)
 	return item, false, false, nil
 }

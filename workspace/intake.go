@@ -61,8 +61,9 @@ type ImportResult struct {
 	Missing   int           `json:"missing"`
 	Errors    []ImportError `json:"errors,omitempty"`
 	// Duplicates counts pages sharing a title, description, h1 or canonical
-	// with another page of the project after this import.
-	Duplicates int   `json:"duplicate_pages"`
+	// with another page of the project after this import; nil when nothing
+	// changed (the pass is skipped).
+	Duplicates *int  `json:"duplicate_pages,omitempty"`
 	DurationMs int64 `json:"duration_ms"`
 }
 
@@ -150,11 +151,14 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 			return res, fmt.Errorf("import %s: %w", dir, err)
 		}
 	}
-	dups, err := w.duplicateIssues(pid)
-	if err != nil {
-		return res, fmt.Errorf("import %s: %w", dir, err)
+	if imp.written > 0 || res.Missing > 0 || res.Failed > 0 {
+		dups, err := w.duplicateIssuesWith(pid, imp.audit)
+		if err != nil {
+			return res, fmt.Errorf("import %s: %w", dir, err)
+		}
+		n := len(dups)
+		res.Duplicates = &n
 	}
-	res.Duplicates = len(dups)
 	res.DurationMs = time.Since(start).Milliseconds()
 	return res, nil
 }
@@ -168,6 +172,9 @@ type importer struct {
 	written     int
 	sameContent int
 	errors      []ImportError
+	// audit holds the duplicate-pass fields of the pages written by this
+	// import, so the pass decodes only the pages it did not just write.
+	audit map[string]extract.AuditPage
 }
 
 // sink writes one scan batch in one transaction.
@@ -177,8 +184,10 @@ func (im *importer) sink(ctx context.Context, b extract.Batch) error {
 		im.errors = append(im.errors, ImportError{SourcePath: fe.SourcePath, Reason: fe.Reason})
 	}
 	var written, same int
+	var pending map[string]extract.AuditPage
 	err := im.w.store.Update(ctx, func(tx *localstore.Tx) error {
 		written, same = 0, 0
+		pending = map[string]extract.AuditPage{}
 		var batch *model.BatchData
 		openBatch := func() (*model.BatchData, error) {
 			if batch != nil {
@@ -208,7 +217,7 @@ func (im *importer) sink(ctx context.Context, b extract.Batch) error {
 			if err != nil {
 				return err
 			}
-			hash := model.ContentHash(it.Result.Extraction)
+			hash := it.ContentHash
 			if had && prev.ContentHash == hash && prev.SourceMissing == "" {
 				same++
 			} else {
@@ -242,6 +251,9 @@ func (im *importer) sink(ctx context.Context, b extract.Batch) error {
 				}
 				bd.Pages[pageID] = model.BatchPage{Status: model.StatusUploaded, Uploaded: stamp}
 				written++
+				ap := extract.AuditPage{Key: pageID, Title: p.Extraction.Head["title"], Description: p.Extraction.Head["metaDescription"],
+					Canonical: p.Extraction.Head["canonical"], H1: firstH1(p.Extraction)}
+				pending[pageID] = ap
 			}
 			if err := tx.PutFile(localstore.FileEntry{SourcePath: it.SourcePath, ProjectID: im.pid, PageID: pageID,
 				SHA256: it.SHA256, Size: it.Size, ModTimeNs: it.ModTimeNs}); err != nil {
@@ -273,6 +285,12 @@ func (im *importer) sink(ctx context.Context, b extract.Batch) error {
 	}
 	im.written += written
 	im.sameContent += same
+	if im.audit == nil {
+		im.audit = map[string]extract.AuditPage{}
+	}
+	for k, v := range pending {
+		im.audit[k] = v
+	}
 	return nil
 }
 
@@ -511,9 +529,35 @@ func (w *Workspace) Audit(projectID string) ([]AuditRow, error) {
 // duplicateIssues runs the project-wide duplicate pass (pages whose source
 // is missing do not count).
 func (w *Workspace) duplicateIssues(pid string) (map[string][]model.AuditIssue, error) {
+	return w.duplicateIssuesWith(pid, nil)
+}
+
+// duplicateIssuesWith is duplicateIssues with some pages' fields already
+// known (just written and present), so only the others are decoded.
+func (w *Workspace) duplicateIssuesWith(pid string, known map[string]extract.AuditPage) (map[string][]model.AuditIssue, error) {
+	// Only the fields the pass needs are decoded: the rest of a page record
+	// (blocks' attributes, selector map, optimization) is skipped.
+	type leanBlock struct {
+		Type    string `json:"type"`
+		Content string `json:"content"`
+	}
+	type lean struct {
+		PageID        string `json:"page_id"`
+		SourceMissing string `json:"source_missing"`
+		Extraction    struct {
+			Head  map[string]string `json:"head"`
+			Above []leanBlock `json:"above_fold_blocks"`
+			Rest  []leanBlock `json:"rest_of_page_blocks"`
+		} `json:"extraction"`
+	}
 	var pages []extract.AuditPage
-	err := w.store.List(model.NSPages, model.ProjectPrefix(model.KindPage, pid), func(key string, v []byte) error {
-		var p model.PageData
+	prefix := model.ProjectPrefix(model.KindPage, pid)
+	err := w.store.List(model.NSPages, prefix, func(key string, v []byte) error {
+		if ap, ok := known[strings.TrimPrefix(key, prefix)]; ok {
+			pages = append(pages, ap)
+			return nil
+		}
+		var p lean
 		if err := json.Unmarshal(v, &p); err != nil {
 			return fmt.Errorf("page %s: %w", key, err)
 		}
@@ -522,9 +566,9 @@ func (w *Workspace) duplicateIssues(pid string) (map[string][]model.AuditIssue, 
 		}
 		h := p.Extraction.Head
 		ap := extract.AuditPage{Key: p.PageID, Title: h["title"], Description: h["metaDescription"], Canonical: h["canonical"]}
-		for _, b := range append(p.Extraction.AboveFoldBlocks, p.Extraction.RestOfPageBlocks...) {
+		for _, b := range append(p.Extraction.Above, p.Extraction.Rest...) {
 			if b.Type == "h1" {
-				ap.H1 = b.Content
+				ap.H1 = b.Content // as firstH1
 				break
 			}
 		}
@@ -535,4 +579,17 @@ func (w *Workspace) duplicateIssues(pid string) (map[string][]model.AuditIssue, 
 		return nil, fmt.Errorf("duplicate audit of %s: %w", pid, err)
 	}
 	return extract.AuditDuplicates(pages), nil
+}
+
+// firstH1 is the content of the page's first h1 block (the duplicate pass
+// compares these).
+func firstH1(e model.Extraction) string {
+	for _, list := range [][]model.Block{e.AboveFoldBlocks, e.RestOfPageBlocks} {
+		for _, b := range list {
+			if b.Type == "h1" {
+				return b.Content
+			}
+		}
+	}
+	return ""
 }
