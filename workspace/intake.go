@@ -546,8 +546,8 @@ func (w *Workspace) duplicateIssuesWith(pid string, known map[string]extract.Aud
 		SourceMissing string `json:"source_missing"`
 		Extraction    struct {
 			Head  map[string]string `json:"head"`
-			Above []leanBlock `json:"above_fold_blocks"`
-			Rest  []leanBlock `json:"rest_of_page_blocks"`
+			Above []leanBlock       `json:"above_fold_blocks"`
+			Rest  []leanBlock       `json:"rest_of_page_blocks"`
 		} `json:"extraction"`
 	}
 	var pages []extract.AuditPage
