@@ -38,11 +38,17 @@ type crashRemote struct {
 	rng    *rand.Rand
 	left   int // calls until the crash; < 0: not armed
 	cancel context.CancelFunc
+	// hook runs before a call: the Worker and the editors act while a sync
+	// is in flight (between its reads and its writes).
+	hook func()
 }
 
 var errCrash = errors.New("simulated crash")
 
 func (c *crashRemote) tick(ctx context.Context, call func() error) error {
+	if c.hook != nil {
+		c.hook()
+	}
 	if c.left < 0 {
 		return call()
 	}
@@ -90,6 +96,7 @@ type sim struct {
 	d      []*simDesktop
 	worker *simWorker
 	log    []string
+	quiet  bool // quiescence: no more edits
 }
 
 func (s *sim) logf(format string, args ...any) {
@@ -270,6 +277,21 @@ func (s *sim) syncDesktop(d *simDesktop, crash bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	d.crash.cancel = cancel
+	d.crash.hook = func() {
+		switch r := s.rng.IntN(100); {
+		case r < 15:
+			s.worker.step()
+		case r < 20:
+			s.importPage(s.d[s.rng.IntN(2)], s.rng.IntN(simPages), s.rng.IntN(2))
+		case r < 25:
+			s.review(s.d[s.rng.IntN(2)], s.rng.IntN(simPages))
+		}
+	}
+	if !s.quiet {
+		defer func() { d.crash.hook = nil }()
+	} else {
+		d.crash.hook = nil
+	}
 	if crash {
 		d.crash.left = s.rng.IntN(12)
 	}
@@ -458,6 +480,7 @@ func (s *sim) run(steps int) error {
 	// Quiescence: no more edits or faults; time passes beyond the
 	// staleness window between rounds until nothing changes any more.
 	s.w.fake.SetFaultRate(0)
+	s.quiet = true
 	for round := 0; round < 25; round++ {
 		before := s.w.fake.KeysWritten()
 		s.w.clk.Advance(61 * time.Second)
@@ -581,7 +604,7 @@ func TestConvergenceSimulation(t *testing.T) {
 	for seed := first; seed < first+uint64(runs); seed++ {
 		ok := t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			s := newSim(t, seed, dir)
-			err := s.run(40)
+			err := s.run(50)
 			if os.Getenv("NIMBUS_SIM_LOG") != "" {
 				for _, l := range s.log {
 					t.Log(l)
