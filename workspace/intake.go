@@ -27,6 +27,23 @@ import (
 // project was imported from (export reads the source files from it).
 func metaRoot(projectID string) string { return "intake.root." + projectID }
 
+// metaSettings is the _meta key holding a fingerprint of the extraction
+// settings the file index was built with: when the settings change (a new
+// main selector or path pattern), unchanged files must be extracted again.
+func metaSettings(projectID string) string { return "intake.settings." + projectID }
+
+func settingsFingerprint(s model.ProjectSettings) string {
+	o := extract.OptionsFromSettings(s, "")
+	return model.ValueHash(model.Canonical(o))
+}
+
+// forgetfulIndex reports every file as unknown (settings changed).
+type forgetfulIndex struct{}
+
+func (forgetfulIndex) Lookup(string) (extract.FileState, bool, error) {
+	return extract.FileState{}, false, nil
+}
+
 // Error codes written into status records.
 const codeInvalidContent = "INVALID_CONTENT"
 
@@ -108,11 +125,22 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 			return res, fmt.Errorf("import %s: remember the folder: %w", dir, err)
 		}
 	}
+	var index extract.FileIndex = storeIndex{w.store, pid}
+	fp := settingsFingerprint(proj.Settings)
+	prevFP, err := w.store.Meta(metaSettings(pid))
+	if err != nil {
+		return res, fmt.Errorf("import %s: %w", dir, err)
+	}
+	if prevFP != fp {
+		// Pages whose extraction does not change are still not rewritten
+		// (same content_hash); only their files are read again.
+		index = forgetfulIndex{}
+	}
 	imp := &importer{w: w, pid: pid, started: start.UTC()}
 	sum, err := extract.Scan(ctx, extract.ScanOptions{
 		Root:     root,
 		Paths:    o.Paths,
-		Index:    storeIndex{w.store, pid},
+		Index:    index,
 		Options:  extract.OptionsFromSettings(proj.Settings, ""),
 		Workers:  o.Workers,
 		Progress: o.Progress,
@@ -125,6 +153,11 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 	res.Errors = imp.errors
 	if err != nil {
 		return res, fmt.Errorf("import %s: %w", dir, err)
+	}
+	if prevFP != fp && o.Paths == nil {
+		if err := w.store.SetMeta(metaSettings(pid), fp); err != nil {
+			return res, fmt.Errorf("import %s: %w", dir, err)
+		}
 	}
 	gone := sum.Gone
 	if o.Paths == nil {

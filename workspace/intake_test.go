@@ -226,3 +226,59 @@ func assertSameTree(t *testing.T, a, b string, differ map[string]bool) {
 }
 
 var _ = localstore.ErrNotFound
+
+func TestReimportMarksChangedBlocksStaleAndSettingsReextract(t *testing.T) {
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	site := filepath.Join(t.TempDir(), "dist")
+	copySite(t, "../testdata/site/dist", site)
+	ctx := context.Background()
+	if _, err := w.Import(ctx, site, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rel := "local/cardiff/breitling-servicing.html"
+	pageID := model.PageID(pid, "dist/"+rel)
+	for _, id := range []string{"block-0", "block-5"} {
+		if _, err := w.Decide(ctx, pid, pageID, id, model.ReviewEdited, "Edited "+id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The site is rebuilt: the h1 changes, the rest does not.
+	p := filepath.Join(site, rel)
+	b, _ := os.ReadFile(p)
+	b = bytes.Replace(b, []byte("<h1>Breitling Servicing in"), []byte("<h1>Breitling Full Servicing in"), 1)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := w.Import(ctx, site, ImportOptions{})
+	if err != nil || r.Written != 1 {
+		t.Fatalf("re-import: %+v %v", r, err)
+	}
+	blocks, err := w.ReviewPage(pid, pageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blocks[0].State != model.ReviewStale || blocks[5].State != model.ReviewEdited {
+		t.Errorf("states after the rebuild: block-0 %s, block-5 %s", blocks[0].State, blocks[5].State)
+	}
+	// A new path pattern re-extracts every file; only pages whose
+	// extraction changed are written.
+	if _, err := w.UpdateSettings(ctx, pid, func(s *model.ProjectSettings) {
+		s.PathPattern = "local/{city}/{rest}.html"
+		s.DimensionSources = []string{"path"}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = w.Import(ctx, site, ImportOptions{})
+	if err != nil || r.Written != 310 {
+		t.Fatalf("import after a settings change: %+v %v", r, err)
+	}
+	page, _ := w.Store().GetPage(pid, pageID)
+	if page.Extraction.Dimensions["city"] != "cardiff" || page.Extraction.Dimensions["brand"] != "" {
+		t.Errorf("dimensions after the settings change: %v", page.Extraction.Dimensions)
+	}
+	r, err = w.Import(ctx, site, ImportOptions{})
+	if err != nil || r.Written != 0 || r.Unchanged != 311 {
+		t.Fatalf("import after that: %+v %v", r, err)
+	}
+}
