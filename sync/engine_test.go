@@ -201,3 +201,53 @@ func TestWatchSyncsNowAndStops(t *testing.T) {
 		t.Fatalf("watch ended with %v", err)
 	}
 }
+
+// TestLostUpdateIsHealed: the Worker's read-modify-write of a batch, based
+// on a stale read, drops a page the desktop added; the desktop still holds
+// its intent and restores it at the next sync.
+func TestLostUpdateIsHealed(t *testing.T) {
+	w := newWorld(t, kvfake.Config{})
+	a := w.desktop("a", 3, 1)
+	putProject(t, a.store, projA)
+	pages := putPages(t, a.store, projA, 2)
+	ctx := context.Background()
+	batch := "batch_20261127_120000"
+	stamp := model.FormatTime(t0)
+	b := model.BatchData{BatchID: batch, ProjectID: projA, Created: stamp, Status: model.BatchQueued, PageCount: 2,
+		Pages: map[string]model.BatchPage{
+			pages[0].PageID: {Status: model.StatusQueued, Uploaded: stamp},
+			pages[1].PageID: {Status: model.StatusQueued, Uploaded: stamp},
+		}}
+	b.Summary = model.BatchSummaryOf(b.Pages)
+	if err := a.store.Update(ctx, func(tx *localstore.Tx) error {
+		return tx.PutJSON(model.NSBatches, model.BatchKey(projA, batch), b)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.engine.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The Worker writes the batch from a stale read that had only page 0,
+	// which it finished.
+	stale := model.BatchData{BatchID: batch, ProjectID: projA, Created: stamp, Status: model.BatchCompleted, PageCount: 1,
+		Pages: map[string]model.BatchPage{pages[0].PageID: {Status: model.StatusDone, Uploaded: stamp, Completed: stamp}}}
+	stale.Summary = model.BatchSummaryOf(stale.Pages)
+	sv := model.Canonical(stale)
+	w.fake.Write(w.nsIDs[model.NSBatches], model.BatchKey(projA, batch), sv, json.RawMessage(`{"h":"`+model.ValueHash(sv)+`"}`))
+	st, err := a.engine.Sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, _ := w.fake.Latest(w.nsIDs[model.NSBatches], model.BatchKey(projA, batch))
+	var got model.BatchData
+	if err := json.Unmarshal(v, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Pages) != 2 || got.Pages[pages[0].PageID].Status != model.StatusDone || got.Pages[pages[1].PageID].Status != model.StatusQueued {
+		t.Fatalf("batch after healing: %s (stats %+v)", v, st)
+	}
+	local, _ := a.store.Get(model.NSBatches, model.BatchKey(projA, batch))
+	if !bytes.Equal(local, v) {
+		t.Fatal("local and remote batch differ after healing")
+	}
+}
