@@ -51,9 +51,12 @@ type Item struct {
 	ModTimeNs  int64
 	SHA256     string
 	Result     *Result
-	// ContentHash is model.ContentHash of the extraction, computed by the
-	// worker (it costs a JSON encoding per page).
-	ContentHash string
+	// ContentHash is model.ContentHash of the extraction and
+	// ExtractionJSON the canonical JSON it hashes, computed by the worker
+	// (the encoding is the costliest step after parsing; a store can reuse
+	// the bytes).
+	ContentHash    string
+	ExtractionJSON []byte
 	// Duration is how long reading and extracting took.
 	Duration time.Duration
 }
@@ -335,7 +338,8 @@ func (c *compiled) scanOne(f scanFile, index FileIndex) (it *Item, touched, unch
 		return fail(err.Error(), err)
 	}
 	item.Result = &res
-	item.ContentHash = model.ContentHash(res.Extraction)
+	item.ExtractionJSON = model.Canonical(res.Extraction)
+	item.ContentHash = model.ValueHash(item.ExtractionJSON)
 	item.Duration = time.Since(start)
 	return item, false, false, nil
 }

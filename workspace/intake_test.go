@@ -282,3 +282,33 @@ func TestReimportMarksChangedBlocksStaleAndSettingsReextract(t *testing.T) {
 		t.Fatalf("import after that: %+v %v", r, err)
 	}
 }
+
+// TestPageJSONIsCanonical: the import's fast page encoding is byte for byte
+// model.Canonical of the same record, and the content hash is
+// model.ContentHash.
+func TestPageJSONIsCanonical(t *testing.T) {
+	src, err := os.ReadFile("../testdata/site/dist/local/leeds/omega-servicing.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := extract.Analyze(src, extract.Options{SourcePath: "dist/local/leeds/omega-servicing.html"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	extJSON := model.Canonical(r.Extraction)
+	if model.ValueHash(extJSON) != model.ContentHash(r.Extraction) {
+		t.Fatal("the content hash is not the sha256 of the canonical extraction")
+	}
+	a := r.Audit
+	pid := "proj_0123456789ab"
+	for _, p := range []model.PageData{
+		{PageID: model.PageID(pid, "dist/x.html"), ProjectID: pid, SourcePath: "dist/x.html", Uploaded: model.Now(), Extraction: r.Extraction},
+		{PageID: model.PageID(pid, "dist/x.html"), ProjectID: pid, BatchID: "batch_20240101_000000", SourcePath: "dist/x.html", Uploaded: model.Now(),
+			Extraction: r.Extraction, ContentHash: model.ContentHash(r.Extraction), Audit: &a, SourceMissing: model.Now(),
+			Optimization: &model.Optimization{Completed: model.Now(), Model: "m", OptimizedBlocks: []model.Block{{ID: "block-0", Type: "h1", Content: "<x>&"}}}},
+	} {
+		if got, want := pageJSON(p, extJSON), model.Canonical(p); !bytes.Equal(got, want) {
+			t.Errorf("pageJSON differs from model.Canonical:\n%s\n%s", got, want)
+		}
+	}
+}
