@@ -120,3 +120,13 @@ test-e2e: worker-deps
 .PHONY: test-gui-smoke
 test-gui-smoke:
 	ui/smoke/smoke.sh
+
+# A Linux bundle (binary, icon, .desktop file) from FyneApp.toml with the
+# fyne tool, run at a pinned version through the module proxy.
+FYNE_TOOL ?= fyne.io/tools/cmd/fyne@v1.7.4
+.PHONY: package
+package: deps
+	$(GO) run $(FYNE_TOOL) package -os linux --release
+	mkdir -p $(BUILD_DIR)
+	mv "Nimbus Desktop.tar.xz" $(BUILD_DIR)/nimbus-linux.tar.xz
+	@echo "package: $(BUILD_DIR)/nimbus-linux.tar.xz"

@@ -298,8 +298,8 @@ func (v *intakeView) showSummary(res workspace.ImportResult) {
 	if res.Missing > 0 {
 		lines = append(lines, fmt.Sprintf("%s no longer in the folder (kept, marked missing)", groupDigits(res.Missing)))
 	}
-	if res.Duplicates > 0 {
-		lines = append(lines, fmt.Sprintf("%s pages share a title, description, h1 or canonical", groupDigits(res.Duplicates)))
+	if res.Duplicates != nil && *res.Duplicates > 0 {
+		lines = append(lines, fmt.Sprintf("%s pages share a title, description, h1 or canonical", groupDigits(*res.Duplicates)))
 	}
 	box := container.NewVBox(widget.NewLabel(strings.Join(lines, "\n")))
 	if len(res.Errors) > 0 {

@@ -19,12 +19,17 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/nimbus-desktop/nimbus/assets"
 	"github.com/nimbus-desktop/nimbus/model"
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
-// AppID is the Fyne application ID (preferences, notifications).
-const AppID = "app.nimbus.desktop"
+// AppID is the Fyne application ID (preferences, notifications); the same
+// as FyneApp.toml's.
+const AppID = "dev.nimbus.desktop"
+
+// appIcon is the bundled icon as a Fyne resource.
+var appIcon = fyne.NewStaticResource(assets.IconName, assets.IconPNG)
 
 // minWindow is the smallest window the layouts are designed for.
 var minWindow = fyne.NewSize(980, 620)
@@ -90,13 +95,55 @@ type Shell struct {
 // Run opens the window on ws and blocks until it is closed.
 func Run(ws *workspace.Workspace) error {
 	a := app.NewWithID(AppID)
+	a.SetIcon(appIcon)
 	s := New(a, ws, Options{Ready: func(pages int) {
 		// The smoke run reads this line to measure startup.
 		slog.Info("window ready", "startup_ms", time.Since(started).Milliseconds(), "pages", pages)
 	}})
 	defer s.Close()
+	s.installTray()
 	s.win.ShowAndRun()
 	return nil
+}
+
+// installTray adds the system-tray menu where the desktop has one, and then
+// lets closing the window keep syncing in the tray instead of quitting.
+func (s *Shell) installTray() {
+	desk, ok := s.app.(desktop.App)
+	if !ok {
+		return
+	}
+	pause := fyne.NewMenuItem("Pause watching", nil)
+	pause.Action = func() {
+		if s.intake.watching != "" {
+			s.intake.cancelRunning()
+		} else {
+			s.intake.resumeWatch(s.project)
+		}
+	}
+	desk.SetSystemTrayMenu(fyne.NewMenu("Nimbus",
+		fyne.NewMenuItem("Show Nimbus", func() { s.win.Show(); s.win.RequestFocus() }),
+		fyne.NewMenuItem("Sync now", s.syncNow),
+		pause,
+		fyne.NewMenuItemSeparator(),
+		fyne.NewMenuItem("Quit", s.app.Quit),
+	))
+	desk.SetSystemTrayIcon(appIcon)
+	s.win.SetCloseIntercept(func() {
+		if !s.syncer.active() && s.intake.watching == "" {
+			s.app.Quit()
+			return
+		}
+		dialog.ShowCustomConfirm("Close Nimbus?", "Keep syncing in the tray", "Quit",
+			widget.NewLabel("Sync or folder watching is running. Keep it running in the system tray, or quit?"),
+			func(keep bool) {
+				if keep {
+					s.win.Hide()
+					return
+				}
+				s.app.Quit()
+			}, s.win)
+	})
 }
 
 // started approximates the process start for the startup figure.
@@ -116,6 +163,7 @@ func (s *Shell) markReady() {
 func New(a fyne.App, ws Workspace, opts Options) *Shell {
 	s := &Shell{app: a, ws: ws, opts: opts}
 	s.win = a.NewWindow("Nimbus")
+	s.win.SetIcon(appIcon)
 	s.win.SetMaster()
 	s.win.Resize(fyne.NewSize(1240, 800))
 

@@ -93,6 +93,13 @@ func (y *syncer) busy() bool {
 	return err == nil && st.Busy()
 }
 
+// active reports whether the sync engine is running.
+func (y *syncer) active() bool {
+	y.mu.Lock()
+	defer y.mu.Unlock()
+	return y.engine != nil && y.cancel != nil
+}
+
 // syncNow asks the watch loop for an immediate sync.
 func (y *syncer) syncNow() bool {
 	y.mu.Lock()
