@@ -56,7 +56,10 @@ type EngineConfig struct {
 	// CacheFull mirrors all of NIMBUS_CACHE on every pull; otherwise cache
 	// entries are fetched on demand (FetchCache).
 	CacheFull bool
-	Logger    *slog.Logger
+	// InFlight is how many bulk writes of a namespace may run at once
+	// (default 3; 1 keeps a run deterministic for replayable tests).
+	InFlight int
+	Logger   *slog.Logger
 }
 
 // Engine pushes the outbox and pulls remote changes for one store.
@@ -87,6 +90,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.InFlight <= 0 {
+		cfg.InFlight = 3
 	}
 	if cfg.Projects == nil {
 		st := cfg.Store
@@ -593,59 +599,110 @@ func (e *Engine) writeChunks(ctx context.Context, ns model.Namespace, writes []p
 	if len(cur) > 0 {
 		chunks = append(chunks, cur)
 	}
-	for len(chunks) > 0 {
-		c := chunks[0]
-		chunks = chunks[1:]
-		failed, err := e.putChunk(ctx, id, ns, c, st)
+	// A few chunks in flight (InFlight): bulk writes are slow (seconds for
+	// 1,000 pairs) while the pacer only spaces their starts.
+	var (
+		mu       gosync.Mutex
+		queue    = chunks
+		active   int
+		firstErr error
+		wake     = make(chan struct{}, 1)
+		sem      = make(chan struct{}, e.cfg.InFlight)
+		wg       gosync.WaitGroup
+	)
+	add := func(puts, written, halvings int) {
+		mu.Lock()
+		st.BulkPuts += puts
+		st.Written += written
+		st.Halvings += halvings
+		mu.Unlock()
+	}
+	run := func(c []pending) {
+		failed, puts, written, err := e.putChunk(ctx, id, ns, c)
+		add(puts, written, 0)
 		if IsShrink(err) && len(c) > 1 {
-			st.Halvings++
+			add(0, 0, 1)
 			half := len(c) / 2
-			chunks = append([][]pending{c[:half], c[half:]}, chunks...)
-			continue
+			mu.Lock()
+			queue = append([][]pending{c[:half], c[half:]}, queue...)
+			mu.Unlock()
+			return
+		}
+		// Retry the unsuccessful keys a few times, then leave them in the
+		// outbox for the next sync.
+		for attempt := 0; err == nil && attempt < 3 && len(failed) > 0; attempt++ {
+			failed, puts, written, err = e.putChunk(ctx, id, ns, failed)
+			add(puts, written, 0)
+		}
+		if err == nil && len(failed) > 0 {
+			err = fmt.Errorf("%d keys still unsuccessful after retries (first %s); they stay queued", len(failed), failed[0].key)
 		}
 		if err != nil {
-			return fmt.Errorf("push %s: %w", ns, err)
-		}
-		if len(failed) > 0 {
-			// Retry the unsuccessful keys a few times, then leave them in the
-			// outbox for the next sync.
-			retry := failed
-			for attempt := 0; attempt < 3 && len(retry) > 0; attempt++ {
-				retry, err = e.putChunk(ctx, id, ns, retry, st)
-				if err != nil {
-					return fmt.Errorf("push %s: %w", ns, err)
-				}
+			mu.Lock()
+			if firstErr == nil {
+				firstErr = fmt.Errorf("push %s: %w", ns, err)
 			}
-			if len(retry) > 0 {
-				return fmt.Errorf("push %s: %d keys still unsuccessful after retries (first %s); they stay queued", ns, len(retry), retry[0].key)
-			}
+			mu.Unlock()
 		}
+	}
+	for {
+		mu.Lock()
+		if firstErr != nil || (len(queue) == 0 && active == 0) {
+			mu.Unlock()
+			break
+		}
+		if len(queue) == 0 {
+			mu.Unlock()
+			<-wake // a chunk in flight finished (and may have split)
+			continue
+		}
+		c := queue[0]
+		queue = queue[1:]
+		active++
+		mu.Unlock()
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(c)
+			<-sem
+			mu.Lock()
+			active--
+			mu.Unlock()
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
 	}
 	return errors.Join(limitErrs...)
 }
 
 // putChunk writes one chunk and acks what succeeded; it returns the pairs
 // the remote reported unsuccessful.
-func (e *Engine) putChunk(ctx context.Context, id string, ns model.Namespace, c []pending, st *Stats) ([]pending, error) {
+func (e *Engine) putChunk(ctx context.Context, id string, ns model.Namespace, c []pending) (failed []pending, puts, written int, err error) {
 	kvs := make([]KV, len(c))
 	for i, p := range c {
 		kvs[i] = KV{Key: p.key, Value: p.value, Meta: p.meta}
 	}
 	var bad []string
-	err := e.cfg.Pacer.Do(ctx, func(ctx context.Context) error {
-		st.BulkPuts++
+	err = e.cfg.Pacer.Do(ctx, func(ctx context.Context) error {
+		puts++
 		var err error
 		bad, err = e.cfg.Remote.BulkPut(ctx, id, kvs)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, puts, 0, err
 	}
 	badSet := make(map[string]bool, len(bad))
 	for _, k := range bad {
 		badSet[k] = true
 	}
-	var failed []pending
 	// The outbox entry clears only after this successful response and the
 	// local commit of the ack.
 	err = e.cfg.Store.Update(context.WithoutCancel(ctx), func(tx *localstore.Tx) error {
@@ -662,14 +719,15 @@ func (e *Engine) putChunk(ctx context.Context, id string, ns model.Namespace, c 
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ack %d keys of %s: %w", len(c), ns, err)
+		return nil, puts, 0, fmt.Errorf("ack %d keys of %s: %w", len(c), ns, err)
 	}
-	n := len(c) - len(failed)
-	st.Written += n
-	e.cfg.Pacer.AddWrites(n)
+	written = len(c) - len(failed)
+	e.cfg.Pacer.AddWrites(written)
+	e.mu.Lock() // persist in order: chunks finish concurrently
 	day, w := e.cfg.Pacer.WritesToday()
 	_ = e.cfg.Store.SetMeta(metaWrites, fmt.Sprintf("%s %d", day, w))
-	return failed, nil
+	e.mu.Unlock()
+	return failed, puts, written, nil
 }
 
 func (e *Engine) quarantine(tx *localstore.Tx, ns model.Namespace, key string, value []byte, why error) error {

@@ -153,7 +153,7 @@ func (s *sim) restart(d *simDesktop, salt uint64) {
 	}
 	d.crash = &crashRemote{Remote: remote, rng: rand.New(rand.NewPCG(s.seed, salt+s.rng.Uint64())), left: -1}
 	pacer := nsync.NewPacer(nsync.PacerConfig{Rate: 3, Clock: s.w.clk, Seed: s.seed + salt, MaxAttempts: 4})
-	eng, err := nsync.NewEngine(nsync.EngineConfig{Store: d.store, Remote: d.crash, Pacer: pacer, NamespaceIDs: s.w.nsIDs,
+	eng, err := nsync.NewEngine(nsync.EngineConfig{Store: d.store, Remote: d.crash, Pacer: pacer, NamespaceIDs: s.w.nsIDs, InFlight: 1,
 		Projects: func() ([]string, error) { return []string{projA}, nil }})
 	if err != nil {
 		s.t.Fatal(err)
