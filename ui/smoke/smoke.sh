@@ -78,11 +78,38 @@ run() {
 		echo "smoke: $name: screenshot $shot looks blank ($colours colours, stddev $stddev)" >&2
 		exit 1
 	fi
+	# Peak memory of the start, before the extra screens load more.
 	hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$app/status")
+	if [ "$name" != empty ] && command -v xdotool >/dev/null; then
+		more_shots "$name" >&2
+	fi
 	kill "$app"
 	wait "$app" 2>/dev/null || true
 	app=""
 	echo "$ms $hwm $shot $colours"
+}
+
+# more_shots NAME: with xdotool, the other main screens of the running app
+# (page detail, Review, Batches), composed into build/screenshot-main.png.
+more_shots() {
+	local wid
+	wid=$(xdotool search --name '^Nimbus$' | head -1)
+	[ -n "$wid" ] || return 0
+	xdotool windowfocus --sync "$wid" 2>/dev/null || true
+	xdotool mousemove --window "$wid" 330 250 click 1 # a page row: opens its detail
+	sleep 1
+	import -window root "build/screenshot-$1-detail.png"
+	xdotool key --window "$wid" ctrl+3 # Review: reads every page's blocks
+	sleep 4
+	import -window root "build/screenshot-$1-review.png"
+	xdotool key --window "$wid" ctrl+2
+	sleep 0.5
+	xdotool mousemove --window "$wid" 300 110 click 1 # the newest batch
+	sleep 1
+	import -window root "build/screenshot-$1-batches.png"
+	convert "build/screenshot-$1-detail.png" \( "build/screenshot-$1-review.png" "build/screenshot-$1-batches.png" -resize 50% +append \) \
+		-append build/screenshot-main.png
+	xdotool key --window "$wid" ctrl+1
 }
 
 empty_store="$DIR/empty.db"
@@ -90,6 +117,7 @@ rm -f "$empty_store"
 read -r e_ms e_kb e_shot e_col < <(run empty "$empty_store")
 read -r f_ms f_kb f_shot f_col < <(run "pages-$PAGES" "$fixture")
 cp "$f_shot" build/screenshot.png
+[ -f build/screenshot-main.png ] && echo "main screens: build/screenshot-main.png (docs/screenshot.png is a copy)"
 
 printf '\nGUI smoke run (Xvfb %s, software GL)\n' "$DISPLAY"
 printf '%-14s %12s %14s  %s\n' store startup_ms peak_rss_MiB screenshot
