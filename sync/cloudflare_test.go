@@ -197,3 +197,20 @@ func TestCloudflareErrorsAreTyped(t *testing.T) {
 		t.Fatal("an over-limit pair reached the server")
 	}
 }
+
+// TestEnvironmentDoesNotLeakIntoTheClient: with CLOUDFLARE_API_KEY and
+// CLOUDFLARE_EMAIL set (cloudflare.NewClient would send them too), the
+// remote sends only the token it was given.
+func TestEnvironmentDoesNotLeakIntoTheClient(t *testing.T) {
+	t.Setenv("CLOUDFLARE_API_KEY", "legacy-global-key")
+	t.Setenv("CLOUDFLARE_EMAIL", "someone@example.com")
+	t.Setenv("CLOUDFLARE_API_TOKEN", "another-token")
+	t.Setenv("CLOUDFLARE_BASE_URL", "http://127.0.0.1:1/")
+	f := kvfake.New(kvfake.Config{Token: testToken})
+	defer f.Close()
+	r := newRemote(t, f)
+	ns := f.CreateNamespace("NIMBUS_USERS")
+	if _, err := r.ListKeys(context.Background(), ns, "", ""); err != nil {
+		t.Fatalf("request with CLOUDFLARE_* set in the environment: %v", err)
+	}
+}

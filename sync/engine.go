@@ -515,25 +515,70 @@ func (e *Engine) pushNamespace(ctx context.Context, ns model.Namespace, entries 
 func ValueHash(v []byte) string { return model.ValueHash(v) }
 
 // metaFor builds a value's KV metadata: its hash, its own updated stamp and,
-// for status records, the status (so a listing shows progress).
+// for status records, the status (so a listing shows progress). "u" is
+// computed exactly as the Worker's updatedOf (worker/src/store.ts), so both
+// writers stamp the same record the same way.
 func metaFor(key string, value []byte, h string) Meta {
-	var probe struct {
-		Status        string `json:"status"`
-		Updated       string `json:"updated"`
-		Uploaded      string `json:"uploaded"`
-		Created       string `json:"created"`
-		LastProcessed string `json:"last_processed"`
-	}
-	_ = json.Unmarshal(value, &probe) // arrays (projects:, apikeys:) have no stamp
 	m := Meta{H: h}
-	for _, s := range []string{probe.Updated, probe.Uploaded, probe.LastProcessed, probe.Created} {
-		if s != "" {
-			m.U = s
-			break
-		}
+	var v map[string]any
+	if json.Unmarshal(value, &v) != nil {
+		return m // arrays (projects:, apikeys:) have no stamp
 	}
-	if strings.HasPrefix(key, "status:") {
-		m.S = probe.Status
+	str := func(x any) string { s, _ := x.(string); return s }
+	obj := func(x any) map[string]any { o, _ := x.(map[string]any); return o }
+	pick := func(xs ...string) string {
+		best := ""
+		for _, x := range xs {
+			if x > best {
+				best = x
+			}
+		}
+		return best
+	}
+	kind, _, _ := strings.Cut(key, ":")
+	switch kind {
+	case "status":
+		m.U, m.S = str(v["updated"]), str(v["status"])
+	case "review":
+		m.U = str(v["updated"])
+	case "page":
+		m.U = pick(str(v["uploaded"]), str(obj(v["optimization"])["completed"]), str(v["source_missing"]))
+	case "batch":
+		xs := []string{str(v["created"])}
+		for _, p := range obj(v["pages"]) {
+			pg := obj(p)
+			x := str(pg["completed"])
+			if x == "" {
+				x = str(pg["started"])
+			}
+			if x == "" {
+				x = str(pg["uploaded"])
+			}
+			xs = append(xs, x)
+		}
+		m.U = pick(xs...)
+	case "queue":
+		xs := []string{str(v["last_processed"])}
+		items, _ := v["items"].([]any)
+		for _, it := range items {
+			xs = append(xs, str(obj(it)["queued_at"]))
+		}
+		m.U = pick(xs...)
+	case "logs":
+		var xs []string
+		entries, _ := v["entries"].([]any)
+		for _, e := range entries {
+			xs = append(xs, str(obj(e)["timestamp"]))
+		}
+		m.U = pick(xs...)
+	case "apikey":
+		m.U = pick(str(v["created"]), str(v["last_used"]))
+	case "project":
+		m.U = pick(str(v["created"]), str(v["settings_updated"]), str(obj(v["usage"])["last_activity"]))
+	case "user":
+		m.U = pick(str(v["created"]), str(v["updated"]))
+	default:
+		m.U = str(v["created"])
 	}
 	return m
 }

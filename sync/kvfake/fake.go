@@ -482,6 +482,12 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	f.times = append(f.times, f.cfg.Now())
 	f.mu.Unlock()
 
+	if r.Header.Get("X-Auth-Key") != "" || r.Header.Get("X-Auth-Email") != "" {
+		// cloudflare.NewClient reads CLOUDFLARE_API_KEY/EMAIL from the
+		// environment and sent both schemes; the real API refuses that.
+		fail(w, http.StatusBadRequest, 6003, "Invalid request headers: more than one authentication scheme")
+		return
+	}
 	if f.cfg.Token != "" && r.Header.Get("Authorization") != "Bearer "+f.cfg.Token {
 		fail(w, http.StatusForbidden, CodeAuth, "Authentication error")
 		return
