@@ -1047,6 +1047,11 @@ func (e *Engine) storePulled(ctx context.Context, ns model.Namespace, keys []str
 				if err := e.quarantine(tx, ns, k, it.Value, verr); err != nil {
 					return err
 				}
+				// Remember the refused value's hash so the next poll does not
+				// fetch and quarantine it again; local data stays as it was.
+				if err := tx.SetRemoteHash(ns, k, rh); err != nil {
+					return err
+				}
 				continue
 			}
 			value := it.Value

@@ -96,6 +96,14 @@ func TestPullQuarantinesInvalidRemoteValue(t *testing.T) {
 	if !found {
 		t.Fatal("invalid value not in quarantine")
 	}
+	// The next poll does not fetch or quarantine the same value again.
+	before := w.fake.CountsFor(w.nsIDs[model.NSPages])[kvfake.OpBulkGet]
+	if st, err := a.engine.Pull(ctx); err != nil || st.Quarantined != 0 {
+		t.Fatalf("second pull: %+v %v", st, err)
+	}
+	if w.fake.CountsFor(w.nsIDs[model.NSPages])[kvfake.OpBulkGet] != before {
+		t.Fatal("the refused value was fetched again")
+	}
 	logs, err := a.store.GetLogs(projA, pages[0].PageID)
 	if err != nil || len(logs.Entries) == 0 || logs.Entries[len(logs.Entries)-1].Step != "sync" {
 		t.Fatalf("no sync log entry for the refused value: %+v %v", logs, err)
