@@ -99,7 +99,7 @@ func (c *compiled) analyze(src []byte) (Result, error) {
 	root, used, rootSel := c.findMain(doc)
 	ext.MainSelector = used
 	w := &walker{until: c.until, bodyFallback: used == "body", rootSel: rootSel}
-	w.visit(root, nil)
+	w.visit(root, -1)
 	p.blocks(w, &ext)
 	ext.Dimensions = p.dimensions(doc)
 	res := Result{Extraction: ext, Encoding: enc.name, H1: p.firstH1}
@@ -323,7 +323,8 @@ func (p *pageState) blocks(w *walker, ext *model.Extraction) {
 	foldOpen := true
 	ext.SelectorMap = make(map[string]string, len(w.found))
 	ext.RestOfPageBlocks = make([]model.Block, 0, len(w.found))
-	for _, b := range w.found {
+	for i := range w.found {
+		b := &w.found[i]
 		content := b.content
 		if b.typ == "img" {
 			content = collapse(attr(b.node, "alt"))
@@ -353,8 +354,7 @@ func (p *pageState) blocks(w *walker, ext *model.Extraction) {
 
 // blockAttrs keeps what review and write-back need: link targets, image
 // sources and texts, and the inner HTML when the element holds inline markup
-// (so review can show it and write-back knows a plain-text replacement would
-// drop it).
+// (so review can show it; write-back checks the markup itself).
 func blockAttrs(n *html.Node) map[string]string {
 	var m map[string]string
 	set := func(k, v string) {
@@ -378,7 +378,7 @@ func blockAttrs(n *html.Node) map[string]string {
 	}
 	set("title", attr(n, "title"))
 	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		if c.Type == html.ElementNode || c.Type == html.CommentNode {
+		if c.Type == html.ElementNode && phrasing(c) && blockKind(c) == "" {
 			var buf bytes.Buffer
 			for c := n.FirstChild; c != nil; c = c.NextSibling {
 				_ = html.Render(&buf, c) // writes to memory; cannot fail
@@ -390,16 +390,30 @@ func blockAttrs(n *html.Node) map[string]string {
 	return m
 }
 
+// phrasing reports inline markup (links, emphasis, line breaks...), the
+// markup a plain-text block edit would drop and review should show. Nested
+// lists and paragraphs are blocks of their own, not the parent's markup.
+func phrasing(n *html.Node) bool {
+	switch n.DataAtom {
+	case atom.A, atom.Abbr, atom.B, atom.Bdi, atom.Bdo, atom.Br, atom.Cite, atom.Code, atom.Data,
+		atom.Dfn, atom.Em, atom.I, atom.Kbd, atom.Mark, atom.Q, atom.S, atom.Samp, atom.Small,
+		atom.Span, atom.Strong, atom.Sub, atom.Sup, atom.Time, atom.U, atom.Var, atom.Wbr,
+		atom.Del, atom.Ins, atom.Label, atom.Font, atom.Img:
+		return true
+	}
+	return false
+}
+
 // walker finds block elements in document order under the main root.
 type walker struct {
 	until        cascadia.Selector
 	bodyFallback bool
 	foldEnded    bool
-	found        []*pending
+	found        []pending
 	rootSel      string
 	// path is the chain of elements from the root to the current one; each
-	// entry's selector is built only when a block below it needs it, and
-	// once (the cells of a table share their row's).
+	// entry's step is built only when a block below it needs it, and once
+	// (the cells of a table share their row's).
 	path []pathEntry
 	// bufs are text buffers reused across blocks, one per block nesting
 	// depth, so collecting text allocates nothing but the final string.
@@ -407,15 +421,17 @@ type walker struct {
 	scratch []byte
 }
 
-func (w *walker) write(cur *pending, s string) {
-	if cur != nil {
-		w.bufs[cur.depth] = append(w.bufs[cur.depth], s...)
+// write adds text to the block at index cur of found (-1: no block).
+func (w *walker) write(cur int, s string) {
+	if cur >= 0 {
+		d := w.found[cur].depth
+		w.bufs[d] = append(w.bufs[d], s...)
 	}
 }
 
 type pathEntry struct {
 	node *html.Node
-	sel  string
+	sel  string // this element's step ("td:nth-of-type(2)"), built on demand
 }
 
 type pending struct {
@@ -433,17 +449,21 @@ type pending struct {
 // tree (the same tree any selector engine sees), so parser-inserted
 // elements such as tbody appear in it.
 func (w *walker) selector() string {
-	i := len(w.path) - 1
-	for i > 0 && w.path[i].sel == "" {
-		i--
+	n := len(w.rootSel)
+	for i := 1; i < len(w.path); i++ {
+		if w.path[i].sel == "" {
+			w.path[i].sel = step(w.path[i].node)
+		}
+		n += 3 + len(w.path[i].sel)
 	}
-	if w.path[0].sel == "" {
-		w.path[0].sel = w.rootSel
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(w.rootSel)
+	for i := 1; i < len(w.path); i++ {
+		b.WriteString(" > ")
+		b.WriteString(w.path[i].sel)
 	}
-	for i++; i < len(w.path); i++ {
-		w.path[i].sel = w.path[i-1].sel + " > " + step(w.path[i].node)
-	}
-	return w.path[len(w.path)-1].sel
+	return b.String()
 }
 
 // skipped elements never hold content.
@@ -535,7 +555,7 @@ func isCTA(n *html.Node) bool {
 // visit handles one element: a block element opens its own text buffer
 // (innermost wins; its own text outside nested blocks stays its own block),
 // anything else passes its text to the enclosing block.
-func (w *walker) visit(n *html.Node, cur *pending) {
+func (w *walker) visit(n *html.Node, cur int) {
 	if n.Type != html.ElementNode {
 		return
 	}
@@ -551,30 +571,28 @@ func (w *walker) visit(n *html.Node, cur *pending) {
 	}
 	w.write(cur, " ")
 	depth := 0
-	if cur != nil {
-		depth = cur.depth + 1
+	if cur >= 0 {
+		depth = w.found[cur].depth + 1
 	}
 	if depth == len(w.bufs) {
 		w.bufs = append(w.bufs, make([]byte, 0, 256))
 	}
 	w.bufs[depth] = w.bufs[depth][:0]
-	p := &pending{node: n, typ: kind, depth: depth, beforeFold: !w.foldEnded, sel: w.selector()}
-	w.found = append(w.found, p)
+	w.found = append(w.found, pending{node: n, typ: kind, depth: depth, beforeFold: !w.foldEnded, sel: w.selector()})
+	idx := len(w.found) - 1
 	if kind != "img" {
-		w.children(n, p)
-		p.content = w.collapseBytes(w.bufs[depth])
+		w.children(n, idx)
+		w.found[idx].content = w.collapseBytes(w.bufs[depth])
 	}
 	w.write(cur, " ")
 	w.path = w.path[:len(w.path)-1]
 }
 
-func (w *walker) children(n *html.Node, cur *pending) {
+func (w *walker) children(n *html.Node, cur int) {
 	for c := n.FirstChild; c != nil; c = c.NextSibling {
 		switch c.Type {
 		case html.TextNode:
-			if cur != nil {
-				w.write(cur, c.Data)
-			}
+			w.write(cur, c.Data)
 		case html.ElementNode:
 			if skipped(c) || (w.bodyFallback && chrome(c)) {
 				continue
@@ -725,26 +743,31 @@ func (w *walker) collapseBytes(b []byte) string {
 func Collapse(s string) string { return collapse(s) }
 
 func collapse(s string) string {
-	// Fast path: nothing to do for already-clean ASCII.
+	// Fast path: most values are already clean (no leading, trailing or
+	// doubled spaces, no other white space); return them without copying.
 	clean := true
 	prevSpace := true
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x80 {
+		if c < utf8.RuneSelf {
+			i++
+			sp := c == ' ' || (c >= '\t' && c <= '\r')
+			if sp && (prevSpace || c != ' ') {
+				clean = false
+				break
+			}
+			prevSpace = sp
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsSpace(r) {
 			clean = false
 			break
 		}
-		sp := c == ' ' || (c >= '\t' && c <= '\r')
-		if sp && (prevSpace || c != ' ') {
-			clean = false
-			break
-		}
-		prevSpace = sp
+		prevSpace = false
+		i += n
 	}
 	if clean && !prevSpace {
-		return s
-	}
-	if clean && s == "" {
 		return s
 	}
 	var b strings.Builder
