@@ -295,3 +295,22 @@ func (p *Pacer) Stats() PacerStats {
 	defer p.mu.Unlock()
 	return PacerStats{Requests: p.requests, Retries: p.retries}
 }
+
+var (
+	accountPacersMu gosync.Mutex
+	accountPacers   = map[string]*Pacer{}
+)
+
+// AccountPacer returns the process's one pacer for an account, creating it
+// with cfg on first use: every engine, setup and CLI command of the process
+// shares the account's REST budget. (Rate changes apply to a new process.)
+func AccountPacer(accountID string, cfg PacerConfig) *Pacer {
+	accountPacersMu.Lock()
+	defer accountPacersMu.Unlock()
+	if p, ok := accountPacers[accountID]; ok {
+		return p
+	}
+	p := NewPacer(cfg)
+	accountPacers[accountID] = p
+	return p
+}

@@ -103,7 +103,7 @@ func (w *Workspace) Setup(ctx context.Context, o SetupOptions) (SetupResult, err
 		return SetupResult{}, fmt.Errorf("setup: %w", err)
 	}
 	res := SetupResult{AccountID: creds.AccountID, Prefix: prefix, Namespaces: map[string]string{}}
-	pacer := nsync.NewPacer(nsync.PacerConfig{Rate: w.rate(o.Rate)})
+	pacer := nsync.AccountPacer(creds.AccountID, nsync.PacerConfig{Rate: w.rate(o.Rate)})
 	var existing []nsync.NamespaceInfo
 	list := func() error {
 		return pacer.Do(ctx, func(ctx context.Context) error {
@@ -198,14 +198,14 @@ func (w *Workspace) SyncEngine(o SyncOptions) (*nsync.Engine, error) {
 	if len(ids) < len(model.Namespaces) {
 		return nil, fmt.Errorf("sync: %d of %d namespace IDs known: run 'nimbus setup' first", len(ids), len(model.Namespaces))
 	}
-	remote, _, err := w.remote(o)
+	remote, creds, err := w.remote(o)
 	if err != nil {
 		return nil, fmt.Errorf("sync: %w", err)
 	}
 	cacheFull, _ := w.store.Meta(metaCacheFull)
 	return nsync.NewEngine(nsync.EngineConfig{
 		Store: w.store, Remote: remote, NamespaceIDs: ids, Logger: o.Logger, CacheFull: cacheFull == "true",
-		Pacer: nsync.NewPacer(nsync.PacerConfig{Rate: w.rate(o.Rate)}),
+		Pacer: nsync.AccountPacer(creds.AccountID, nsync.PacerConfig{Rate: w.rate(o.Rate)}),
 	})
 }
 
