@@ -256,7 +256,11 @@ func TestPropertyFixtures(t *testing.T) {
 func TestPropertyDebianCorpora(t *testing.T) {
 	for _, dir := range debianCorpora {
 		t.Run(filepath.Base(filepath.Dir(dir)), func(t *testing.T) {
-			pages := corpusPages(t, dir, 150)
+			limit := 150
+			if raceEnabled {
+				limit = 30
+			}
+			pages := corpusPages(t, dir, limit)
 			for _, p := range pages {
 				src, err := os.ReadFile(p)
 				if err != nil {
