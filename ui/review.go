@@ -27,6 +27,7 @@ var reviewShortcuts = []shortcut{
 	{"K or ↑", "Previous block"},
 	{"N", "Next unfinished block"},
 	{"U", "Undo the decision"},
+	{"X", "Mark or unmark the block for a bulk action"},
 	{"Ctrl+S", "Save the edit"},
 	{"Esc", "Leave the editor"},
 }
@@ -45,6 +46,7 @@ type reviewView struct {
 	pageFilter string // page ID, "" = every page
 	blocks     []workspace.ReviewBlock
 	cur        int
+	marked     map[string]bool // page/block -> in the bulk selection
 
 	stateSel, dimSel, typeSel, foldSel, qaSel *widget.Select
 	pageLbl                                   *widget.Label
@@ -82,7 +84,7 @@ const (
 )
 
 func newReviewView(s *Shell) *reviewView {
-	v := &reviewView{s: s}
+	v := &reviewView{s: s, marked: map[string]bool{}}
 	reload := func(string) { v.reload() }
 	v.stateSel = widget.NewSelect(append([]string{stateWithProposal, "unfinished", stateEverything}, model.ReviewStates...), reload)
 	v.stateSel.PlaceHolder = stateWithProposal
@@ -113,14 +115,20 @@ func newReviewView(s *Shell) *reviewView {
 			text := widget.NewLabel("")
 			text.Truncation = fyne.TextTruncateEllipsis
 			text.Importance = widget.LowImportance
-			return container.NewVBox(container.NewBorder(nil, nil, nil, st, where), text)
+			mark := widget.NewCheck("", nil)
+			return container.NewBorder(nil, nil, mark, nil, container.NewVBox(container.NewBorder(nil, nil, nil, st, where), text))
 		},
 		func(i widget.ListItemID, o fyne.CanvasObject) {
 			if i >= len(v.blocks) {
 				return
 			}
 			b := v.blocks[i]
-			box := o.(*fyne.Container)
+			row := o.(*fyne.Container)
+			mark := row.Objects[1].(*widget.Check)
+			mark.OnChanged = nil // rows are reused: detach before setting
+			mark.SetChecked(v.marked[refKey(b)])
+			mark.OnChanged = func(on bool) { v.setMark(b, on) }
+			box := row.Objects[0].(*fyne.Container)
 			head := box.Objects[0].(*fyne.Container)
 			head.Objects[0].(*widget.Label).SetText(b.SourcePath + " · " + b.BlockID + " · " + b.Type)
 			st := head.Objects[1].(*widget.Label)
@@ -292,10 +300,10 @@ func (v *reviewView) setBlocks(blocks []workspace.ReviewBlock) {
 		keep = v.blocks[v.cur].PageID + "/" + v.blocks[v.cur].BlockID
 	}
 	v.blocks = blocks
+	v.marked = map[string]bool{}
 	ok, _ := workspace.Acceptable(blocks)
 	v.count.SetText(fmt.Sprintf("%s blocks · %s acceptable", groupDigits(len(blocks)), groupDigits(len(ok))))
-	v.acceptAll.SetText(fmt.Sprintf("Accept all %s", groupDigits(len(ok))))
-	v.rejectAll.SetText(fmt.Sprintf("Reject all %s", groupDigits(len(blocks))))
+	v.refreshBulk()
 	v.list.Refresh()
 	cur := 0
 	for i, b := range blocks {
@@ -497,6 +505,8 @@ func (v *reviewView) typedRune(r rune) bool {
 		v.nextUnfinished()
 	case 'u', 'U':
 		v.decide(model.ReviewOriginal, false)
+	case 'x', 'X':
+		v.toggleMark()
 	default:
 		return false
 	}
@@ -515,18 +525,67 @@ func (v *reviewView) typedKey(ev *fyne.KeyEvent) {
 }
 
 // bulk applies a decision to every matching block it can apply to.
+func refKey(b workspace.ReviewBlock) string { return b.PageID + "/" + b.BlockID }
+
+// setMark adds or removes a block from the selection bulk actions apply to.
+func (v *reviewView) setMark(b workspace.ReviewBlock, on bool) {
+	if on {
+		v.marked[refKey(b)] = true
+	} else {
+		delete(v.marked, refKey(b))
+	}
+	v.refreshBulk()
+}
+
+// toggleMark marks or unmarks the current block (X).
+func (v *reviewView) toggleMark() {
+	b, ok := v.current()
+	if !ok {
+		return
+	}
+	v.setMark(b, !v.marked[refKey(b)])
+	v.list.RefreshItem(v.cur)
+}
+
+// bulkScope is what bulk actions apply to: the marked blocks when there
+// are any, else every block matching the filter.
+func (v *reviewView) bulkScope() ([]workspace.ReviewBlock, string) {
+	if len(v.marked) == 0 {
+		return v.blocks, "matching the filter"
+	}
+	var out []workspace.ReviewBlock
+	for _, b := range v.blocks {
+		if v.marked[refKey(b)] {
+			out = append(out, b)
+		}
+	}
+	return out, "marked"
+}
+
+func (v *reviewView) refreshBulk() {
+	blocks, scope := v.bulkScope()
+	ok, _ := workspace.Acceptable(blocks)
+	if scope == "marked" {
+		v.acceptAll.SetText(fmt.Sprintf("Accept %s marked", groupDigits(len(ok))))
+		v.rejectAll.SetText(fmt.Sprintf("Reject %s marked", groupDigits(len(blocks))))
+		return
+	}
+	v.acceptAll.SetText(fmt.Sprintf("Accept all %s", groupDigits(len(ok))))
+	v.rejectAll.SetText(fmt.Sprintf("Reject all %s", groupDigits(len(blocks))))
+}
+
 func (v *reviewView) bulk(state string) {
-	targets := v.blocks
+	targets, scope := v.bulkScope()
 	skipped := 0
 	if state == model.ReviewAccepted {
 		var blocked []workspace.ReviewBlock
-		targets, blocked = workspace.Acceptable(v.blocks)
+		targets, blocked = workspace.Acceptable(targets)
 		skipped = len(blocked)
 	}
 	if len(targets) == 0 {
 		return
 	}
-	msg := fmt.Sprintf("%s %s blocks matching the filter?", strings.ToUpper(state[:1])+state[1:len(state)-2], groupDigits(len(targets)))
+	msg := fmt.Sprintf("%s %s blocks %s?", strings.ToUpper(state[:1])+state[1:len(state)-2], groupDigits(len(targets)), scope)
 	if skipped > 0 {
 		msg += fmt.Sprintf("\n%s blocks are skipped (QA errors, stale, or nothing to accept).", groupDigits(skipped))
 	}
@@ -555,6 +614,9 @@ func (v *reviewView) applyBulk(targets []workspace.ReviewBlock, state string) {
 			v.replace(b)
 		}
 	}
+	v.marked = map[string]bool{}
+	v.refreshBulk()
+	v.list.Refresh()
 	v.show(v.cur)
 }
 

@@ -526,3 +526,33 @@ func TestExportWritesAcceptedChanges(t *testing.T) {
 		t.Fatalf("exported %s lacks the accepted %q", first.SourcePath, first.Suggested)
 	}
 }
+
+func TestReviewMarkedBulkAndShortcutSheet(t *testing.T) {
+	s, ws, proj := fixtureShell(t)
+	s.tabs.SelectIndex(2)
+	c := s.win.Canvas()
+	test.TypeOnCanvas(c, "xjx")
+	targets, scope := s.review.bulkScope()
+	if scope != "marked" || len(targets) != 2 {
+		t.Fatalf("after x j x: %d blocks %s, want 2 marked", len(targets), scope)
+	}
+	if !strings.HasPrefix(s.review.rejectAll.Text, "Reject 2 marked") {
+		t.Errorf("bulk button says %q", s.review.rejectAll.Text)
+	}
+	s.review.applyBulk(targets, model.ReviewRejected)
+	rejected, err := ws.ReviewBlocks(proj, workspace.ReviewFilter{States: []string{model.ReviewRejected}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rejected) != 2 || len(s.review.marked) != 0 {
+		t.Fatalf("%d rejected in the store (want 2), %d still marked", len(rejected), len(s.review.marked))
+	}
+
+	if c.Overlays().Top() != nil {
+		t.Fatal("an overlay is open before '?'")
+	}
+	test.TypeOnCanvas(c, "?")
+	if c.Overlays().Top() == nil {
+		t.Fatal("'?' did not open the shortcut sheet")
+	}
+}
