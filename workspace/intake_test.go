@@ -312,3 +312,49 @@ func TestPageJSONIsCanonical(t *testing.T) {
 		}
 	}
 }
+
+// TestImportExportDebianCorpus imports a real third-party site (Debian's
+// PostgreSQL manual, when installed: apt-get install postgresql-doc-15) and
+// checks that an export without decisions reproduces it byte for byte.
+func TestImportExportDebianCorpus(t *testing.T) {
+	const dir = "/usr/share/doc/postgresql-doc-15/html"
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("corpus %s not installed", dir)
+	}
+	if testing.Short() {
+		t.Skip("corpus import skipped in -short mode")
+	}
+	w := openTemp(t, Options{})
+	newIntakeProject(t, w)
+	ctx := context.Background()
+	r, err := w.Import(ctx, dir, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Written < 1000 || r.Failed != 0 {
+		t.Fatalf("corpus import: written %d failed %d errors %v", r.Written, r.Failed, r.Errors)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	e, err := w.Export(ctx, ExportOptions{Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		a, _ := os.ReadFile(p)
+		b, err := os.ReadFile(filepath.Join(out, rel))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s is not reproduced byte for byte (%v)", rel, err)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != e.Files {
+		t.Errorf("compared %d files, exported %d (%v)", n, e.Files, err)
+	}
+	t.Logf("imported %d pages in %d ms; exported %d files", r.Written, r.DurationMs, e.Files)
+}
