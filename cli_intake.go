@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -80,6 +81,13 @@ func intakeProject(ctx context.Context, w *workspace.Workspace, flagProject, dir
 // progressPrinter writes "done/total file" to stderr at most ten times a
 // second, and the final count.
 func progressPrinter(e *env) (func(extract.Progress), func()) {
+	// A live counter needs a terminal; piped stderr gets the final line only.
+	live := false
+	if f, ok := e.Stderr.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			live = true
+		}
+	}
 	var mu sync.Mutex
 	var last time.Time
 	var shown bool
@@ -88,18 +96,21 @@ func progressPrinter(e *env) (func(extract.Progress), func()) {
 		mu.Lock()
 		defer mu.Unlock()
 		final = p
-		if time.Since(last) < 100*time.Millisecond && p.Done != p.Total {
+		shown = true
+		if !live || (time.Since(last) < 100*time.Millisecond && p.Done != p.Total) {
 			return
 		}
 		last = time.Now()
-		shown = true
 		fmt.Fprintf(e.Stderr, "\rimporting %d/%d %s\x1b[K", p.Done, p.Total, p.Current)
 	}
 	finish := func() {
 		mu.Lock()
 		defer mu.Unlock()
-		if shown {
+		switch {
+		case shown && live:
 			fmt.Fprintf(e.Stderr, "\rimported %d/%d files\x1b[K\n", final.Done, final.Total)
+		case shown:
+			fmt.Fprintf(e.Stderr, "imported %d/%d files\n", final.Done, final.Total)
 		}
 	}
 	return report, finish
@@ -167,13 +178,16 @@ func watchCommand(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.Stderr, "watching %s (Ctrl-C to stop)\n", pos[0])
+	first := true
 	err = w.WatchFolder(ctx, pos[0], workspace.ImportOptions{ProjectID: pid}, func(r workspace.ImportResult, err error) {
+		initial := first
+		first = false
 		switch {
 		case err != nil:
 			fmt.Fprintf(e.Stderr, "nimbus: %v\n", err)
 		case e.JSON:
 			_ = e.printJSON(r)
-		case r.Written+r.Failed+r.Missing > 0 || r.BatchID != "":
+		case initial || r.Written+r.Failed+r.Missing > 0 || r.BatchID != "":
 			printImport(e, r)
 		}
 	}, func(msg string) { fmt.Fprintln(e.Stderr, "nimbus: "+msg) })

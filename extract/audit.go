@@ -114,7 +114,8 @@ func (c *compiled) canonicalMismatch(canon string) string {
 	if err != nil {
 		return fmt.Sprintf("the canonical %q is not a URL", canon)
 	}
-	if d := hostKey(c.opts.Domain); d != "" && u.Host != "" {
+	// A domain without a dot is a project name, not a host to compare with.
+	if d := hostKey(c.opts.Domain); strings.Contains(d, ".") && u.Host != "" {
 		if h := hostKey(u.Host); h != d {
 			return fmt.Sprintf("the canonical host %q is not the project domain %q", u.Host, c.opts.Domain)
 		}
