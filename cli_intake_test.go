@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestIntakeCommands(t *testing.T) {
@@ -71,5 +75,69 @@ func TestIntakeCommands(t *testing.T) {
 	}
 	if _, _, code := nimbus(t, "--store", store, "export"); code != 2 {
 		t.Errorf("export without --out: exit %d, want 2", code)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the watch goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestWatchCommandImportsChanges(t *testing.T) {
+	t.Setenv("NIMBUS_STORE", "")
+	store := tempStore(t)
+	site := filepath.Join(t.TempDir(), "example.com", "dist")
+	page := filepath.Join(site, "a.html")
+	if err := os.MkdirAll(site, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(page, []byte("<main><h1>First</h1></main>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errOut syncBuffer
+	code := make(chan int, 1)
+	go func() { code <- run(ctx, []string{"--store", store, "watch", site}, &out, &errOut) }()
+	wait := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if cond() {
+				return
+			}
+		}
+		t.Fatalf("timed out waiting for %s; stdout %q stderr %q", what, out.String(), errOut.String())
+	}
+	wait("the initial import", func() bool { return strings.Contains(out.String(), "1 pages written") })
+	// The watches are set up right after the initial import: rewrite until
+	// the change is seen.
+	n := 0
+	last := time.Time{}
+	wait("the change", func() bool {
+		if time.Since(last) > 500*time.Millisecond {
+			n++
+			last = time.Now()
+			if err := os.WriteFile(page, []byte(fmt.Sprintf("<main><h1>Version %d</h1></main>", n)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return strings.Count(out.String(), "1 pages written") >= 2
+	})
+	cancel()
+	if c := <-code; c != 0 {
+		t.Errorf("watch exited %d: %s", c, errOut.String())
 	}
 }
