@@ -1,0 +1,232 @@
+package extract
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+func contents(blocks []model.Block) []string {
+	var out []string
+	for _, b := range blocks {
+		out = append(out, b.Type+":"+b.Content)
+	}
+	return out
+}
+
+func TestBlocksAndFold(t *testing.T) {
+	page := `<html><body><header><p>Site header</p></header>
+<main><h1>Title</h1><p>One</p><p>Two</p><p>Three</p><h2>Section</h2><p>Four</p>
+<ul><li>Outer <em>own</em> text<ul><li>Inner</li></ul>tail</li></ul>
+<p>Call <a class="Btn-Primary" href="/q">Get a quote</a> now</p>
+<p><script>var x = "<p>no</p>";</script><svg><text>no</text></svg>Visible<br>line</p>
+<p>   </p><img src="a.jpg"><img src="b.jpg" alt="  Alt&nbsp;text ">
+<template><p>no</p></template><noscript><p>no</p></noscript>
+</main><footer><p>Site footer</p></footer></body></html>`
+	cases := []struct {
+		name        string
+		opts        Options
+		above, rest int
+	}{
+		{"defaults: up to the first h2", Options{}, 4, 8},
+		{"at most 2 above", Options{AboveFoldMax: 2}, 2, 10},
+		{"fold ends at h1", Options{AboveFoldUntil: "h1"}, 0, 12},
+		{"fold ends at a list", Options{AboveFoldUntil: "ul"}, 6, 6},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := Page([]byte(page), c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(e.AboveFoldBlocks) != c.above || len(e.RestOfPageBlocks) != c.rest {
+				t.Errorf("above %v\nrest %v", contents(e.AboveFoldBlocks), contents(e.RestOfPageBlocks))
+			}
+		})
+	}
+	e, _ := Page([]byte(page), Options{})
+	got := strings.Join(contents(allBlocks(e)), "|")
+	want := "h1:Title|p:One|p:Two|p:Three|h2:Section|p:Four|li:Outer own text tail|li:Inner|p:Call now|a:Get a quote|p:Visible line|img:Alt text"
+	if got != want {
+		t.Errorf("blocks\n got %s\nwant %s", got, want)
+	}
+	if e.MainSelector != "main" || e.SelectorMap["block-9"] != "main > p:nth-of-type(5) > a" {
+		t.Errorf("main %q, CTA selector %q", e.MainSelector, e.SelectorMap["block-9"])
+	}
+}
+
+func TestMainFallbackAndChrome(t *testing.T) {
+	cases := []struct {
+		opts              Options
+		page, used, first string
+	}{
+		{Options{}, `<body><div role="main"><p>r</p></div><article><p>a</p></article></body>`, "[role=main]", "r"},
+		{Options{}, `<body><p>x</p><article><p>a</p></article></body>`, "article", "a"},
+		{Options{}, `<body><div id="content"><p>c</p></div></body>`, "#content", "c"},
+		{Options{MainSelector: ".copy"}, `<main><p>m</p></main><div class="copy"><p>c</p></div>`, ".copy", "c"},
+		// body: site chrome and link tables are not content.
+		{Options{}, `<body><nav><p>n</p></nav><header><p>h</p></header><div role="navigation"><p>r</p></div>
+<table><tr><td><a href="/1">One</a></td><td><a href="/2">Two</a></td><td><a href="/3">Three</a></td></tr></table>
+<p>body text</p><footer><p>f</p></footer></body>`, "body", "body text"},
+	}
+	for _, c := range cases {
+		e, err := Page([]byte(c.page), c.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := allBlocks(e)
+		if e.MainSelector != c.used || len(b) == 0 || b[0].Content != c.first {
+			t.Errorf("%s: main %q blocks %v", c.page, e.MainSelector, contents(b))
+		}
+		if c.used == "body" && len(b) != 1 {
+			t.Errorf("body fallback kept chrome: %v", contents(b))
+		}
+	}
+	// Two <main> elements: the selectors go from the document root.
+	e, _ := Page([]byte(`<main><p>a</p></main><main><p>b</p></main>`), Options{})
+	if s := e.SelectorMap["block-0"]; s != "html > body > main:nth-of-type(1) > p" {
+		t.Errorf("selector with an ambiguous main: %q", s)
+	}
+}
+
+func TestDimensionSources(t *testing.T) {
+	page := []byte(`<html data-brand="audemars-piguet"><head><meta name="nimbus:region" content="West  Midlands">
+<meta name="nimbus:service" content="battery-replacement"></head>
+<body data-location="stoke-on-trent"><main><p class="price">From <b>£59</b></p><span itemprop="sku" content="AP-1">x</span></main></body></html>`)
+	opts := Options{
+		SourcePath:    "dist/local/stoke-on-trent/audemars-piguet-battery-replacement.html",
+		PathPattern:   "local/{location}/{brand}-{service}.html",
+		CSSExtractors: map[string]string{"price": "p.price b", "sku": "[itemprop=sku]"},
+	}
+	e, err := Page(page, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"location": "stoke-on-trent", "brand": "audemars-piguet", "service": "battery-replacement",
+		"region": "West Midlands", "price": "£59", "sku": "AP-1"}
+	for k, v := range want {
+		if e.Dimensions[k] != v {
+			t.Errorf("%s = %q, want %q (all %v)", k, e.Dimensions[k], v, e.Dimensions)
+		}
+	}
+	// Path only: the hyphenated brand is split at the first hyphen, which is
+	// why later sources override the path.
+	opts.DimensionSources = []string{"path"}
+	e, _ = Page(page, opts)
+	if e.Dimensions["brand"] != "audemars" || e.Dimensions["service"] != "piguet-battery-replacement" || e.Dimensions["region"] != "" {
+		t.Errorf("path only: %v", e.Dimensions)
+	}
+	// The order of the sources is their precedence.
+	opts.DimensionSources = []string{"data", "path"}
+	e, _ = Page(page, opts)
+	if e.Dimensions["brand"] != "audemars" {
+		t.Errorf("path after data must win: %v", e.Dimensions)
+	}
+	for _, bad := range []Options{
+		{DimensionSources: []string{"cookies"}},
+		{CSSExtractors: map[string]string{"x": "p[["}},
+		{MainSelector: "main >"},
+		{PathPattern: "local/fixed.html"},
+	} {
+		if _, err := Page(page, bad); err == nil {
+			t.Errorf("options %+v were accepted", bad)
+		}
+	}
+}
+
+func TestHeadFields(t *testing.T) {
+	page := []byte("<html lang=\" en-GB \"><head><title>Rolex\u00a0repair \n in  Leeds</title><title>second</title>" +
+		`<meta name="Description" content=" Fixed  prices "><meta name="robots" content="index,follow"><meta name="keywords" content="a, b">` +
+		`<meta property="og:title" content="OG"><meta name="twitter:card" content="summary"><link rel="shortcut icon" href="/f.ico">` +
+		`<link rel="canonical" href="https://x.example/a.html"></head><body><svg><title>not the title</title></svg><main><h1>H</h1></main></body></html>`)
+	e, err := Page(page, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"title": "Rolex repair in Leeds", "metaDescription": "Fixed prices", "canonical": "https://x.example/a.html",
+		"favicon": "/f.ico", "lang": "en-GB", "robots": "index,follow", "keywords": "a, b", "og:title": "OG", "twitter:card": "summary"}
+	for k, v := range want {
+		if e.Head[k] != v {
+			t.Errorf("head[%s] = %q, want %q", k, e.Head[k], v)
+		}
+	}
+	// The four seed fields are always present.
+	e, _ = Page([]byte("<p>x</p>"), Options{})
+	for _, k := range []string{"title", "metaDescription", "canonical", "favicon"} {
+		if v, ok := e.Head[k]; !ok || v != "" {
+			t.Errorf("head[%s] = %q, %v", k, v, ok)
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	for _, c := range []struct {
+		src  []byte
+		opts Options
+		want error
+	}{
+		{nil, Options{}, ErrEmpty},
+		{[]byte(" \n\t "), Options{}, ErrEmpty},
+		{[]byte("\x89PNG\r\n\x1a\n\x00\x00"), Options{}, ErrBinary},
+		{append([]byte("GIF89a"), make([]byte, 64)...), Options{}, ErrBinary},
+		{[]byte("<p>" + strings.Repeat("x", 2000) + "</p>"), Options{MaxBytes: 1000}, ErrTooLarge},
+	} {
+		if _, err := Page(c.src, c.opts); !errors.Is(err, c.want) {
+			t.Errorf("Page(%.20q) = %v, want %v", c.src, err, c.want)
+		}
+	}
+	// UTF-16 with a BOM is text.
+	u16 := []byte{0xFF, 0xFE}
+	for _, r := range "<main><h1>Hi</h1></main>" {
+		u16 = append(u16, byte(r), 0)
+	}
+	if e, err := Page(u16, Options{}); err != nil || len(e.AboveFoldBlocks) != 1 || e.AboveFoldBlocks[0].Content != "Hi" {
+		t.Errorf("UTF-16 page: %v %+v", err, e)
+	}
+}
+
+func TestAuditChecks(t *testing.T) {
+	long := strings.Repeat("word ", 40)
+	r, err := Analyze([]byte(`<html><head><title>`+long+`</title><link rel="canonical" href="https://www.x.example/other.html">
+<link rel="canonical" href="/b"></head><body><main><h1>a</h1><h1>b</h1><p>few words</p></main></body></html>`),
+		Options{SourcePath: "dist/a/page.html", Domain: "https://www.y.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := map[string]bool{}
+	for _, i := range r.Audit.Issues {
+		codes[i.Code] = true
+	}
+	for _, c := range []string{"title_too_long", "description_missing", "h1_multiple", "low_word_count", "canonical_multiple", "canonical_mismatch"} {
+		if !codes[c] {
+			t.Errorf("missing %s in %v", c, r.Audit.Issues)
+		}
+	}
+	if r.Audit.H1Count != 2 || r.Audit.WordCount != 4 {
+		t.Errorf("audit %+v", r.Audit)
+	}
+	// Pretty URLs match their files.
+	for _, c := range []struct{ canon, path string }{
+		{"https://x.example/a/page", "dist/a/page.html"},
+		{"https://x.example/a/", "dist/a/index.html"},
+		{"/a/page.html", "dist/a/page.html"},
+	} {
+		r, _ := Analyze([]byte(`<link rel="canonical" href="`+c.canon+`"><main><h1>x</h1></main>`), Options{SourcePath: c.path})
+		for _, i := range r.Audit.Issues {
+			if i.Code == "canonical_mismatch" {
+				t.Errorf("%s for %s: %s", c.canon, c.path, i.Message)
+			}
+		}
+	}
+	dups := AuditDuplicates([]AuditPage{
+		{Key: "p1", Title: "Same", H1: "One"},
+		{Key: "p2", Title: "same", H1: "Two"},
+		{Key: "p3", Title: "Other", H1: "One", Canonical: "/c"},
+		{Key: "p4", Title: "", Canonical: "/c"},
+	})
+	if len(dups["p1"]) != 2 || len(dups["p2"]) != 1 || len(dups["p3"]) != 2 || len(dups["p4"]) != 1 {
+		t.Errorf("duplicates %v", dups)
+	}
+}
