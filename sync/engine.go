@@ -1083,10 +1083,16 @@ func (e *Engine) storePulled(ctx context.Context, ns model.Namespace, keys []str
 	})
 }
 
-// healQueue re-appends the pages the editor queued (local status "queued",
-// written by this desktop) that the queue no longer holds: a lost update of
-// the queue (another writer's read-modify-write within the staleness
-// window) must not silently drop them.
+// MetaQueuedIntent is the localstore Meta key under which Submit records
+// that this desktop's editor queued a page (value: the batch ID; "" once
+// the page is past queued). Only such pages are healed: the desktop never
+// re-queues what came in from a pull (DESIGN.md section 5).
+func MetaQueuedIntent(statusKey string) string { return "sync.intent.queued." + statusKey }
+
+// healQueue re-appends the pages this desktop's editor queued (local status
+// "queued" for the batch it queued them in) that the queue no longer holds:
+// a lost update of the queue must not silently drop them. Intents whose
+// page moved past queued are cleared.
 func healQueue(tx *localstore.Tx, key string, value []byte) ([]byte, error) {
 	var q model.QueueData
 	if err := json.Unmarshal(value, &q); err != nil {
@@ -1098,26 +1104,39 @@ func healQueue(tx *localstore.Tx, key string, value []byte) ([]byte, error) {
 		have[[2]string{it.BatchID, it.PageID}] = true
 	}
 	var add []model.QueueItem
-	err := tx.List(model.NSStatus, model.ProjectPrefix(model.KindStatus, pid), func(sk string, b []byte) error {
+	var done []string
+	prefix := model.ProjectPrefix(model.KindStatus, pid)
+	err := tx.List(model.NSStatus, prefix, func(sk string, b []byte) error {
+		batch := tx.Meta(MetaQueuedIntent(sk))
+		if batch == "" {
+			return nil
+		}
 		var s model.StatusData
-		if json.Unmarshal(b, &s) != nil || s.Status != model.StatusQueued {
+		if json.Unmarshal(b, &s) != nil {
 			return nil
 		}
-		pageID := strings.TrimPrefix(sk, model.ProjectPrefix(model.KindStatus, pid))
-		if have[[2]string{s.BatchID, pageID}] {
+		if s.BatchID != batch || s.Status != model.StatusQueued {
+			done = append(done, sk) // processed, or resubmitted elsewhere
 			return nil
 		}
-		add = append(add, model.QueueItem{PageID: pageID, BatchID: s.BatchID, Priority: 5, QueuedAt: s.Updated, Attempts: 0})
+		pageID := strings.TrimPrefix(sk, prefix)
+		if !have[[2]string{s.BatchID, pageID}] {
+			add = append(add, model.QueueItem{PageID: pageID, BatchID: s.BatchID, Priority: 5, QueuedAt: s.Updated, Attempts: 0})
+		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	for _, sk := range done {
+		if err := tx.SetMeta(MetaQueuedIntent(sk), ""); err != nil {
+			return nil, err
+		}
+	}
 	if len(add) == 0 {
 		return value, nil
 	}
-	merged := model.MergeQueueData(q, model.QueueData{Items: add})
-	return model.Canonical(merged), nil
+	return model.Canonical(model.MergeQueueData(q, model.QueueData{Items: add})), nil
 }
 
 // FetchCache reads one NIMBUS_CACHE entry on demand (the cache is the

@@ -116,17 +116,31 @@ func TestQueueSelfHeals(t *testing.T) {
 	putProject(t, a.store, projA)
 	pages := putPages(t, a.store, projA, 3)
 	ctx := context.Background()
+	batch := "batch_20261127_120000"
+	stamp := model.FormatTime(t0)
+	// This desktop's editor queued pages 0 and 1 (statuses and intents),
+	// but the queue record that reached the remote holds only page 0.
+	if err := a.store.Update(ctx, func(tx *localstore.Tx) error {
+		for _, p := range pages[:2] {
+			sk := model.StatusKey(projA, p.PageID)
+			if err := tx.PutJSON(model.NSStatus, sk, model.StatusData{Status: model.StatusQueued, BatchID: batch, Updated: stamp}); err != nil {
+				return err
+			}
+			if err := tx.SetMeta(nsync.MetaQueuedIntent(sk), batch); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := a.engine.Push(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// Another desktop queued page 1 (status written) but its queue write was
-	// lost: the remote queue holds only page 0.
-	batch := "batch_20261127_120000"
-	stamp := model.FormatTime(t0)
-	for _, p := range pages[:2] {
-		s := model.Canonical(model.StatusData{Status: model.StatusQueued, BatchID: batch, Updated: stamp})
-		w.fake.Write(w.nsIDs[model.NSStatus], model.StatusKey(projA, p.PageID), s, json.RawMessage(`{"h":"`+model.ValueHash(s)+`","s":"queued"}`))
-	}
+	// Page 2 was queued by another desktop: its status comes in from a
+	// pull and must not be re-queued by this one.
+	s2 := model.Canonical(model.StatusData{Status: model.StatusQueued, BatchID: batch, Updated: stamp})
+	w.fake.Write(w.nsIDs[model.NSStatus], model.StatusKey(projA, pages[2].PageID), s2, json.RawMessage(`{"h":"`+model.ValueHash(s2)+`","s":"queued"}`))
 	q := model.Canonical(model.QueueData{Items: []model.QueueItem{{PageID: pages[0].PageID, BatchID: batch, Priority: 5, QueuedAt: stamp}}})
 	w.fake.Write(w.nsIDs[model.NSQueue], model.QueueKey(projA), q, json.RawMessage(`{"h":"`+model.ValueHash(q)+`"}`))
 	if _, err := a.engine.Sync(ctx); err != nil {
@@ -134,10 +148,10 @@ func TestQueueSelfHeals(t *testing.T) {
 	}
 	v, _, _ := w.fake.Latest(w.nsIDs[model.NSQueue], model.QueueKey(projA))
 	var got model.QueueData
-	if err := json.Unmarshal(v, &got); err != nil || len(got.Items) != 2 {
-		t.Fatalf("remote queue after heal: %s", v)
+	if err := json.Unmarshal(v, &got); err != nil || len(got.Items) != 2 || got.Items[0].PageID == pages[2].PageID || got.Items[1].PageID == pages[2].PageID {
+		t.Fatalf("remote queue after heal (want pages 0 and 1, not 2): %s", v)
 	}
-	// A finished page is pruned instead.
+	// The Worker finishes page 0: it is pruned and its intent cleared.
 	done := model.Canonical(model.StatusData{Status: model.StatusDone, BatchID: batch, Updated: model.FormatTime(t0.Add(time.Minute))})
 	w.fake.Write(w.nsIDs[model.NSStatus], model.StatusKey(projA, pages[0].PageID), done, json.RawMessage(`{"h":"`+model.ValueHash(done)+`","s":"done"}`))
 	if _, err := a.engine.Sync(ctx); err != nil {
@@ -146,6 +160,9 @@ func TestQueueSelfHeals(t *testing.T) {
 	v, _, _ = w.fake.Latest(w.nsIDs[model.NSQueue], model.QueueKey(projA))
 	if err := json.Unmarshal(v, &got); err != nil || len(got.Items) != 1 || got.Items[0].PageID != pages[1].PageID {
 		t.Fatalf("remote queue after the Worker finished page 0: %s", v)
+	}
+	if m, _ := a.store.Meta(nsync.MetaQueuedIntent(model.StatusKey(projA, pages[0].PageID))); m != "" {
+		t.Fatalf("intent of a finished page kept: %q", m)
 	}
 }
 

@@ -263,6 +263,9 @@ func (s *sim) submit(d *simDesktop) {
 			if err := tx.PutJSON(model.NSStatus, model.StatusKey(projA, id), st); err != nil {
 				return err
 			}
+			if err := tx.SetMeta(nsync.MetaQueuedIntent(model.StatusKey(projA, id)), batch); err != nil {
+				return err
+			}
 			items = append(items, model.QueueItem{PageID: id, BatchID: batch, Priority: 1 + s.rng.IntN(10), QueuedAt: stamp})
 		}
 		return tx.PutJSON(model.NSQueue, model.QueueKey(projA), model.MergeQueueData(q, model.QueueData{Items: items}))

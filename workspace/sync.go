@@ -322,6 +322,11 @@ func (w *Workspace) Submit(ctx context.Context, o SubmitOptions) (SubmitResult, 
 				if err := tx.PutJSON(model.NSStatus, model.StatusKey(pid, id), st); err != nil {
 					return err
 				}
+				// The editor's intent, kept until the page is past queued:
+				// the sync re-queues it if the remote queue loses it.
+				if err := tx.SetMeta(nsync.MetaQueuedIntent(model.StatusKey(pid, id)), b.BatchID); err != nil {
+					return err
+				}
 				items = append(items, model.QueueItem{PageID: id, BatchID: b.BatchID, Priority: prio, QueuedAt: stamp, Attempts: 0})
 				res.Pages++
 			}
