@@ -662,7 +662,8 @@ func (v *reviewView) changed(cs *changeSet) {
 			v.replace(nb)
 		}
 	}
-	if b, ok := v.current(); ok && pages[b.PageID] {
+	// Redraw the current block unless the editor is typing into it.
+	if b, ok := v.current(); ok && pages[b.PageID] && v.s.win.Canvas().Focused() != v.editor {
 		v.show(v.cur)
 	}
 }

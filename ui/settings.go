@@ -24,6 +24,7 @@ import (
 type settingsView struct {
 	s       *Shell
 	project string
+	stamp   string // settings_updated of the values in the form
 
 	tone, aiModel                  *widget.SelectEntry
 	maxPages, concurrency, domain  *widget.Entry
@@ -219,6 +220,7 @@ func itoa(n int) string {
 }
 
 func (v *settingsView) fill(p model.ProjectData) {
+	v.stamp = p.SettingsUpdated
 	st := p.Settings
 	v.tone.SetText(st.Tone)
 	v.maxPages.SetText(itoa(st.MaxPagesPerBatch))
@@ -330,5 +332,12 @@ func (v *settingsView) deactivate(hash string) {
 func (v *settingsView) changed(cs *changeSet) {
 	if cs.any(model.NSKeys, model.NSUsers) {
 		v.loadKeys()
+	}
+	// Refill the form only when the settings themselves changed (another
+	// window or editor), not for usage updates, so typing is not lost.
+	if _, ok := cs.keys[model.ProjectKey(v.project)]; (ok || cs.overflow) && v.project != "" {
+		if p, err := v.s.ws.Project(v.project); err == nil && p.SettingsUpdated != v.stamp {
+			v.fill(p)
+		}
 	}
 }

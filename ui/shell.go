@@ -271,8 +271,11 @@ func (s *Shell) showErr(err error) {
 
 func (s *Shell) deliver(cs *changeSet) {
 	if cs.any(model.NSProjects) {
+		before := s.project
 		s.reloadProjects()
-		return
+		if s.project != before {
+			return // every view was reloaded for the new project
+		}
 	}
 	for _, v := range s.views {
 		v.changed(cs)
@@ -308,8 +311,6 @@ func (s *Shell) reloadProjects() {
 	}
 	if cur != s.project || cur == "" {
 		s.setProject(cur)
-	} else {
-		s.settings.load(cur)
 	}
 	s.refreshChips()
 }

@@ -556,3 +556,34 @@ func TestReviewMarkedBulkAndShortcutSheet(t *testing.T) {
 		t.Fatal("'?' did not open the shortcut sheet")
 	}
 }
+
+// A change set holding a project change (usage, settings) and page changes
+// must reach the views too (an import updates both in one tick).
+func TestProjectChangeDoesNotSwallowRowChanges(t *testing.T) {
+	s, ws, proj := fixtureShell(t)
+	target := s.pages.rows[0]
+	key := model.StatusKey(proj, target.id)
+	if _, err := ws.UpdateSettings(context.Background(), proj, func(st *model.ProjectSettings) { st.Tone = "casual" }); err != nil {
+		t.Fatal(err)
+	}
+	err := ws.Store().Update(context.Background(), func(tx *localstore.Tx) error {
+		return tx.PutJSON(model.NSStatus, key, model.StatusData{Status: model.StatusQueued, BatchID: model.BatchID(time.Now()), Updated: model.Now()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for !(s.hub.has(key) && s.hub.has(model.ProjectKey(proj))) {
+		if time.Now().After(deadline) {
+			t.Fatal("events did not arrive")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.Flush()
+	if got := s.pages.rowText(target.id)[4]; got != model.StatusQueued {
+		t.Fatalf("status cell %q after a tick with a project change", got)
+	}
+	if s.settings.tone.Text != "casual" {
+		t.Errorf("settings form shows tone %q after the settings changed elsewhere", s.settings.tone.Text)
+	}
+}
