@@ -198,22 +198,32 @@ func (c *Cloudflare) BulkGet(ctx context.Context, nsID string, keys []string) (m
 			out[k] = Item{}
 			continue
 		}
-		var wm struct {
-			Value    json.RawMessage `json:"value"`
-			Metadata json.RawMessage `json:"metadata"`
-		}
-		if err := json.Unmarshal(rv, &wm); err != nil || wm.Value == nil {
-			return nil, &Error{Op: "bulk_get", NS: nsID, Status: 200, Err: fmt.Errorf("key %q: unexpected value shape %.80s", k, rv)}
-		}
+		// Two shapes: {value, metadata} when the server honours
+		// withMetadata, or the bare value (Miniflare's local explorer
+		// ignores withMetadata). The engine hashes the value itself, so
+		// missing metadata costs nothing but a re-read.
 		var s string
-		if err := json.Unmarshal(wm.Value, &s); err != nil {
-			// type=text returns strings; anything else is a value written
-			// by someone else in a form we cannot mirror byte for byte.
-			s = string(wm.Value)
-		}
 		var m Meta
-		if len(wm.Metadata) > 0 && string(wm.Metadata) != "null" {
-			_ = json.Unmarshal(wm.Metadata, &m) // foreign metadata: empty Meta
+		if rv[0] == '"' {
+			if err := json.Unmarshal(rv, &s); err != nil {
+				return nil, &Error{Op: "bulk_get", NS: nsID, Status: 200, Err: fmt.Errorf("key %q: undecodable value: %v", k, err)}
+			}
+		} else {
+			var wm struct {
+				Value    json.RawMessage `json:"value"`
+				Metadata json.RawMessage `json:"metadata"`
+			}
+			if err := json.Unmarshal(rv, &wm); err != nil || wm.Value == nil {
+				return nil, &Error{Op: "bulk_get", NS: nsID, Status: 200, Err: fmt.Errorf("key %q: unexpected value shape %.80s", k, rv)}
+			}
+			if err := json.Unmarshal(wm.Value, &s); err != nil {
+				// type=text returns strings; anything else is a value written
+				// by someone else in a form we cannot mirror byte for byte.
+				s = string(wm.Value)
+			}
+			if len(wm.Metadata) > 0 && string(wm.Metadata) != "null" {
+				_ = json.Unmarshal(wm.Metadata, &m) // foreign metadata: empty Meta
+			}
 		}
 		out[k] = Item{Value: []byte(s), Meta: m, Found: true}
 	}

@@ -214,3 +214,26 @@ func TestEnvironmentDoesNotLeakIntoTheClient(t *testing.T) {
 		t.Fatalf("request with CLOUDFLARE_* set in the environment: %v", err)
 	}
 }
+
+// TestBulkGetWithoutMetadataShape: a server that ignores withMetadata (the
+// local explorer) still works; values round-trip.
+func TestBulkGetWithoutMetadataShape(t *testing.T) {
+	f := kvfake.New(kvfake.Config{Token: testToken, IgnoreWithMetadata: true})
+	defer f.Close()
+	r := newRemote(t, f)
+	ns := f.CreateNamespace("NIMBUS_PAGES")
+	ctx := context.Background()
+	if _, err := r.BulkPut(ctx, ns, []nsync.KV{{Key: "k", Value: []byte(`{"a":"é"}`), Meta: nsync.Meta{H: "x"}}}); err != nil {
+		t.Fatal(err)
+	}
+	items, err := r.BulkGet(ctx, ns, []string{"k", "missing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it := items["k"]; !it.Found || string(it.Value) != `{"a":"é"}` || it.Meta.H != "" {
+		t.Fatalf("bare-value bulk get: %+v", it)
+	}
+	if items["missing"].Found {
+		t.Fatal("missing key found")
+	}
+}

@@ -105,6 +105,9 @@ type Config struct {
 	// ApplyBeforeFail is the probability that a write hit by a reset, timeout
 	// or 500 was applied anyway (the response was lost), as happens for real.
 	ApplyBeforeFail float64
+	// IgnoreWithMetadata answers bulk gets with bare values, as Miniflare's
+	// local explorer does.
+	IgnoreWithMetadata bool
 	// MaxBulkPairs lowers the bulk limit: larger requests get a 413 (to test
 	// halving). 0 means the platform's 10,000.
 	MaxBulkPairs int
@@ -867,7 +870,7 @@ func (f *Fake) bulkGet(w http.ResponseWriter, n *namespace, body []byte) {
 			}
 			val = j
 		}
-		if req.WithMetadata {
+		if req.WithMetadata && !f.cfg.IgnoreWithMetadata {
 			var m any
 			if len(v.meta) > 0 {
 				_ = json.Unmarshal(v.meta, &m)
