@@ -126,7 +126,10 @@ test-gui-smoke:
 FYNE_TOOL ?= fyne.io/tools/cmd/fyne@v1.7.4
 .PHONY: package
 package: deps
-	$(GO) run $(FYNE_TOOL) package -os linux --release
 	mkdir -p $(BUILD_DIR)
+	# the fyne tool bumps Build in FyneApp.toml; packaging must not edit tracked files
+	cp FyneApp.toml $(BUILD_DIR)/FyneApp.toml.orig
+	$(GO) run $(FYNE_TOOL) package -os linux --release || { cp $(BUILD_DIR)/FyneApp.toml.orig FyneApp.toml; exit 1; }
+	cp $(BUILD_DIR)/FyneApp.toml.orig FyneApp.toml
 	mv "Nimbus Desktop.tar.xz" $(BUILD_DIR)/nimbus-linux.tar.xz
 	@echo "package: $(BUILD_DIR)/nimbus-linux.tar.xz"
