@@ -20,7 +20,7 @@ BENCHTIME ?= 1s
 # the GUI where there is no display (CI, smoke tests) on mesa's software GL.
 APT_PACKAGES := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
 	libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev \
-	xvfb xauth libgl1-mesa-dri
+	xvfb xauth libgl1-mesa-dri imagemagick x11-utils bc
 
 # Test tiers run by `make test`, in order. Other tiers append themselves:
 #   TEST_TIERS += test-worker test-e2e
