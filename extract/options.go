@@ -77,6 +77,7 @@ type compiled struct {
 	mainSels  []string
 	mainComp  []cascadia.Selector
 	until     cascadia.Selector
+	untilTag  string // set when the fold selector is a bare tag name
 	foldMax   int
 	sources   []string
 	pathRe    *regexp.Regexp
@@ -85,6 +86,8 @@ type compiled struct {
 	cssSels   []cascadia.Selector
 	maxBytes  int64
 }
+
+var tagNameRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
 
 var placeholderRe = regexp.MustCompile(`\{([A-Za-z0-9_-]+)\}`)
 
@@ -123,6 +126,9 @@ func compile(opts Options) (*compiled, error) {
 		return nil, fmt.Errorf("above_fold_until %q: %w", until, err)
 	}
 	c.until = sel
+	if tagNameRe.MatchString(until) {
+		c.untilTag = strings.ToLower(until)
+	}
 	c.sources = opts.DimensionSources
 	if len(c.sources) == 0 {
 		c.sources = DefaultDimensionSources

@@ -98,7 +98,7 @@ func (c *compiled) analyze(src []byte) (Result, error) {
 	}
 	root, used, rootSel := c.findMain(doc)
 	ext.MainSelector = used
-	w := &walker{until: c.until, bodyFallback: used == "body", rootSel: rootSel}
+	w := &walker{until: c.until, untilTag: c.untilTag, bodyFallback: used == "body", rootSel: rootSel}
 	w.visit(root, -1)
 	p.blocks(w, &ext)
 	ext.Dimensions = p.dimensions(doc)
@@ -407,6 +407,7 @@ func phrasing(n *html.Node) bool {
 // walker finds block elements in document order under the main root.
 type walker struct {
 	until        cascadia.Selector
+	untilTag     string
 	bodyFallback bool
 	foldEnded    bool
 	found        []pending
@@ -419,6 +420,16 @@ type walker struct {
 	// depth, so collecting text allocates nothing but the final string.
 	bufs    [][]byte
 	scratch []byte
+}
+
+// foldsAt reports whether n ends the above-the-fold area; a bare tag name
+// (the default "h2") is compared directly, anything else through the
+// selector engine.
+func (w *walker) foldsAt(n *html.Node) bool {
+	if w.untilTag != "" {
+		return n.Data == w.untilTag && n.Namespace == ""
+	}
+	return w.until.Match(n)
 }
 
 // write adds text to the block at index cur of found (-1: no block).
@@ -559,7 +570,7 @@ func (w *walker) visit(n *html.Node, cur int) {
 	if n.Type != html.ElementNode {
 		return
 	}
-	if !w.foldEnded && w.until.Match(n) {
+	if !w.foldEnded && w.foldsAt(n) {
 		w.foldEnded = true
 	}
 	w.path = append(w.path, pathEntry{node: n})
