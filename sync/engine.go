@@ -735,7 +735,7 @@ func (e *Engine) putChunk(ctx context.Context, id string, ns model.Namespace, c 
 		kvs[i] = KV{Key: p.key, Value: p.value, Meta: p.meta}
 	}
 	var bad []string
-	err = e.cfg.Pacer.Do(ctx, func(ctx context.Context) error {
+	err = e.cfg.Pacer.DoWrite(ctx, func(ctx context.Context) error {
 		puts++
 		var err error
 		bad, err = e.cfg.Remote.BulkPut(ctx, id, kvs)

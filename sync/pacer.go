@@ -190,9 +190,19 @@ func (p *Pacer) backoff(attempt int) time.Duration {
 }
 
 // Do runs fn in a paced slot and retries it while the error is retryable,
-// up to MaxAttempts. Errors asking for a smaller request (Shrink) come back
-// at once so the caller can split; so do non-retryable ones.
+// up to MaxAttempts; non-retryable errors come back at once.
 func (p *Pacer) Do(ctx context.Context, fn func(ctx context.Context) error) error {
+	return p.do(ctx, fn, false)
+}
+
+// DoWrite is Do for requests that can be made smaller: an error asking for
+// a smaller request (Shrink: 413, 524, timeout) comes back at once so the
+// caller can split the chunk.
+func (p *Pacer) DoWrite(ctx context.Context, fn func(ctx context.Context) error) error {
+	return p.do(ctx, fn, true)
+}
+
+func (p *Pacer) do(ctx context.Context, fn func(ctx context.Context) error, shrinkable bool) error {
 	var err error
 	for attempt := 0; attempt < p.cfg.MaxAttempts; attempt++ {
 		if werr := p.Wait(ctx); werr != nil {
@@ -207,7 +217,7 @@ func (p *Pacer) Do(ctx context.Context, fn func(ctx context.Context) error) erro
 			return err
 		}
 		var re *Error
-		if !errors.As(err, &re) || !re.Retryable || re.Shrink {
+		if !errors.As(err, &re) || !re.Retryable || (re.Shrink && shrinkable) {
 			return err
 		}
 		if re.RetryAfter > 0 {

@@ -79,12 +79,24 @@ func TestPacerGivesUpAndStopsOnFatal(t *testing.T) {
 		t.Fatalf("fatal: calls=%d err=%v", calls, err)
 	}
 	calls = 0
-	err = p.Do(ctx, func(context.Context) error {
+	err = p.DoWrite(ctx, func(context.Context) error {
 		calls++
 		return &nsync.Error{Op: "bulk_put", Status: 413, Retryable: true, Shrink: true}
 	})
 	if err == nil || calls != 1 || !nsync.IsShrink(err) {
 		t.Fatalf("shrink must return to the caller: calls=%d err=%v", calls, err)
+	}
+	// A read that timed out cannot be made smaller: it is retried.
+	calls = 0
+	err = p.Do(ctx, func(context.Context) error {
+		calls++
+		if calls < 3 {
+			return &nsync.Error{Op: "list", Retryable: true, Shrink: true}
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Fatalf("timed-out read: calls=%d err=%v", calls, err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
