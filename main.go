@@ -9,6 +9,9 @@ import (
 	"os/signal"
 	"syscall"
 
+	// Must stay imported: fixes POSIX locale variables before Fyne's lang
+	// package parses them in its init (see the package doc).
+	_ "github.com/nimbus-desktop/nimbus/internal/syslocale"
 	"github.com/nimbus-desktop/nimbus/ui"
 )
 
