@@ -205,3 +205,27 @@ func TestTokenNeverStored(t *testing.T) {
 		t.Fatalf("%d token files, want exactly the one 0600 fallback file", tokenFiles)
 	}
 }
+
+func TestCLISyncWatchStopsOnInterrupt(t *testing.T) {
+	c := newCLISync(t)
+	p := decode[model.ProjectData](t, c.ok(t, "--json", "project", "create", "--name", "watch.example"))
+	c.addPages(t, p.ProjectID, 3)
+	c.ok(t, "setup", "--rate", "200")
+	c.ok(t, "submit")
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"--store", c.store, "sync", "--watch", "--fast", "100ms", "--slow", "100ms"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("sync --watch: exit %d, stderr %q", code, errb.String())
+	}
+	if n := strings.Count(out.String(), "sync: "); n < 2 {
+		t.Fatalf("sync --watch ran %d syncs in 1.5 s: %q", n, out.String())
+	}
+	if !strings.Contains(out.String(), "online, 0 changes waiting") {
+		t.Fatalf("sync --watch output: %q", out.String())
+	}
+	if _, _, ok := c.fake.Latest(c.fake.NamespaceID("NIMBUS_QUEUE"), model.QueueKey(p.ProjectID)); !ok {
+		t.Fatal("the watched sync did not push the queue")
+	}
+}
