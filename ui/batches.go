@@ -40,7 +40,6 @@ func newBatchesView(s *Shell) *batchesView {
 			name := widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 			state := widget.NewLabel("")
 			figures := widget.NewLabel("")
-			figures.Importance = widget.LowImportance
 			figures.Truncation = fyne.TextTruncateEllipsis
 			return container.NewVBox(container.NewBorder(nil, nil, nil, state, name), widget.NewProgressBar(), figures)
 		},
@@ -185,14 +184,36 @@ func (v *batchesView) openBatch(id string) {
 	for pid := range b.Pages {
 		v.pageIDs = append(v.pageIDs, pid)
 	}
-	sort.Slice(v.pageIDs, func(a, c int) bool { return v.pathOf(v.pageIDs[a]) < v.pathOf(v.pageIDs[c]) })
-	v.pageRow = make(map[string]int, len(v.pageIDs))
 	v.statuses = map[string]model.StatusData{}
-	for n, pid := range v.pageIDs {
-		v.pageRow[pid] = n
+	for _, pid := range v.pageIDs {
 		if st, err := v.s.ws.Store().GetStatus(v.project, pid); err == nil && st.BatchID == id {
 			v.statuses[pid] = st
 		}
+	}
+	// What needs attention first: processing, failed, waiting, then done;
+	// by path within each. Rows keep their place while statuses change live.
+	order := func(pid string) int {
+		st, _ := v.pageStatus(pid)
+		switch st {
+		case model.StatusProcessing:
+			return 0
+		case model.StatusFailed:
+			return 1
+		case model.StatusQueued, model.StatusUploaded:
+			return 2
+		}
+		return 3
+	}
+	sort.Slice(v.pageIDs, func(a, c int) bool {
+		oa, oc := order(v.pageIDs[a]), order(v.pageIDs[c])
+		if oa != oc {
+			return oa < oc
+		}
+		return v.pathOf(v.pageIDs[a]) < v.pathOf(v.pageIDs[c])
+	})
+	v.pageRow = make(map[string]int, len(v.pageIDs))
+	for n, pid := range v.pageIDs {
+		v.pageRow[pid] = n
 	}
 	v.header.SetText(fmt.Sprintf("%s · %s pages · created %s", id, groupDigits(b.PageCount), shortTime(b.Created)))
 	v.pages.Refresh()
