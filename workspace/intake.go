@@ -120,10 +120,11 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 		return ImportResult{}, fmt.Errorf("import %s: %w", dir, err)
 	}
 	res := ImportResult{ProjectID: pid, Root: root}
+	// Meta written in the final transaction (with the missing marks), so
+	// an import costs as few commits as possible.
+	meta := map[string]string{}
 	if prev, _ := w.store.Meta(metaRoot(pid)); prev != root {
-		if err := w.store.SetMeta(metaRoot(pid), root); err != nil {
-			return res, fmt.Errorf("import %s: remember the folder: %w", dir, err)
-		}
+		meta[metaRoot(pid)] = root
 	}
 	var index extract.FileIndex = storeIndex{w.store, pid}
 	fp := settingsFingerprint(proj.Settings)
@@ -155,9 +156,7 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 		return res, fmt.Errorf("import %s: %w", dir, err)
 	}
 	if prevFP != fp && o.Paths == nil {
-		if err := w.store.SetMeta(metaSettings(pid), fp); err != nil {
-			return res, fmt.Errorf("import %s: %w", dir, err)
-		}
+		meta[metaSettings(pid)] = fp // only after a complete scan with the new settings
 	}
 	gone := sum.Gone
 	if o.Paths == nil {
@@ -176,7 +175,7 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 			return res, fmt.Errorf("import %s: read the file index: %w", dir, err)
 		}
 	}
-	if res.Missing, err = imp.markMissing(ctx, gone); err != nil {
+	if res.Missing, err = imp.finish(ctx, gone, meta); err != nil {
 		return res, fmt.Errorf("import %s: %w", dir, err)
 	}
 	if imp.written > 0 || res.Missing > 0 {
@@ -358,15 +357,21 @@ func (im *importer) fileFailed(tx *localstore.Tx, fe extract.FileError, stamp st
 	return nil
 }
 
-// markMissing flags pages whose source files are gone; nothing is deleted.
-func (im *importer) markMissing(ctx context.Context, gone []string) (int, error) {
-	if len(gone) == 0 {
+// finish flags pages whose source files are gone (nothing is deleted) and
+// writes the import's meta keys, in one transaction.
+func (im *importer) finish(ctx context.Context, gone []string, meta map[string]string) (int, error) {
+	if len(gone) == 0 && len(meta) == 0 {
 		return 0, nil
 	}
 	stamp := model.Now()
 	n := 0
 	err := im.w.store.Update(ctx, func(tx *localstore.Tx) error {
 		n = 0
+		for k, v := range meta {
+			if err := tx.SetMeta(k, v); err != nil {
+				return fmt.Errorf("remember %s: %w", k, err)
+			}
+		}
 		for _, sp := range gone {
 			fe, ok, err := tx.File(im.pid, sp)
 			if err != nil {
