@@ -276,3 +276,24 @@ func TestLostUpdateIsHealed(t *testing.T) {
 		t.Fatal("local and remote batch differ after healing")
 	}
 }
+
+// TestListingPastAnEmptyPage: a listing page can be empty while the cursor
+// is not; the engine keeps paging (the SDK's auto-pager would stop).
+func TestListingPastAnEmptyPage(t *testing.T) {
+	w := newWorld(t, kvfake.Config{EmptyFirstPage: true})
+	a := w.desktop("a", 3, 1)
+	putProject(t, a.store, projA)
+	putPages(t, a.store, projA, 1500)
+	ctx := context.Background()
+	if _, err := a.engine.Push(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := w.desktop("b", 3, 2)
+	putProject(t, b.store, projA)
+	if _, err := b.engine.Pull(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := b.store.Count(model.NSPages, ""); n != 1500 {
+		t.Fatalf("pulled %d pages past an empty first page, want 1500", n)
+	}
+}

@@ -105,6 +105,10 @@ type Config struct {
 	// ApplyBeforeFail is the probability that a write hit by a reset, timeout
 	// or 500 was applied anyway (the response was lost), as happens for real.
 	ApplyBeforeFail float64
+	// EmptyFirstPage answers a listing without a cursor with an empty page
+	// and a non-empty cursor, as real KV sometimes does (the SDK's
+	// ListAutoPaging stops there).
+	EmptyFirstPage bool
 	// IgnoreWithMetadata answers bulk gets with bare values, as Miniflare's
 	// local explorer does.
 	IgnoreWithMetadata bool
@@ -751,11 +755,14 @@ func (f *Fake) listKeys(w http.ResponseWriter, r *http.Request, n *namespace) {
 	after := ""
 	if c := q.Get("cursor"); c != "" {
 		b, err := base64.RawURLEncoding.DecodeString(c)
-		if err != nil {
+		if err != nil || len(b) < 2 || string(b[:2]) != "k:" {
 			fail(w, http.StatusBadRequest, CodeBadRequest, "invalid cursor")
 			return
 		}
-		after = string(b)
+		after = string(b[2:])
+	} else if f.cfg.EmptyFirstPage {
+		ok(w, []keyOut{}, map[string]any{"count": 0, "cursor": base64.RawURLEncoding.EncodeToString([]byte("k:"))})
+		return
 	}
 	keys := f.sortedKeysLocked(n, q.Get("prefix"))
 	start := sort.SearchStrings(keys, after)
@@ -773,7 +780,7 @@ func (f *Fake) listKeys(w http.ResponseWriter, r *http.Request, n *namespace) {
 	}
 	cursor := ""
 	if i < len(keys) {
-		cursor = base64.RawURLEncoding.EncodeToString([]byte(keys[i-1]))
+		cursor = base64.RawURLEncoding.EncodeToString([]byte("k:" + keys[i-1]))
 	}
 	ok(w, out, map[string]any{"count": len(out), "cursor": cursor})
 }
