@@ -13,6 +13,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -159,6 +161,34 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 		meta[metaSettings(pid)] = fp // only after a complete scan with the new settings
 	}
 	gone := sum.Gone
+	if o.Paths != nil {
+		// A folder that was removed or renamed away: its files are gone
+		// too (the watcher reports only the folder).
+		var prefixes []string
+		for _, p := range o.Paths {
+			if !filepath.IsAbs(p) {
+				p = filepath.Join(root, p)
+			}
+			if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+				if sp, err := model.SourcePath(root, p); err == nil {
+					prefixes = append(prefixes, sp+"/")
+				}
+			}
+		}
+		if len(prefixes) > 0 {
+			err := w.store.Files(pid, func(fe localstore.FileEntry) error {
+				for _, pre := range prefixes {
+					if !fe.Missing && strings.HasPrefix(fe.SourcePath, pre) {
+						gone = append(gone, fe.SourcePath)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return res, fmt.Errorf("import %s: read the file index: %w", dir, err)
+			}
+		}
+	}
 	if o.Paths == nil {
 		seen := make(map[string]bool, len(sum.Seen))
 		for _, sp := range sum.Seen {

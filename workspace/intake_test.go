@@ -191,6 +191,19 @@ func TestExportWritesBackAndCopiesTheRest(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("exported page differs beyond the h1")
 	}
+	// Limited to a batch: the decided page is in the import's batch; an
+	// unknown batch is an error, not a silent full export.
+	page, err := w.Store().GetPage(pid, pageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err = w.Export(ctx, ExportOptions{Out: filepath.Join(t.TempDir(), "out3"), BatchID: page.BatchID})
+	if err != nil || r.Blocks != 1 {
+		t.Errorf("export of batch %s: %+v %v", page.BatchID, r, err)
+	}
+	if _, err := w.Export(ctx, ExportOptions{Out: filepath.Join(t.TempDir(), "out4"), BatchID: "batch_20000101_000000"}); err == nil {
+		t.Error("export of an unknown batch succeeded")
+	}
 	// Never into a non-empty folder, never inside the source.
 	if _, err := w.Export(ctx, ExportOptions{Out: out2}); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("export into a non-empty folder: %v", err)
@@ -357,4 +370,32 @@ func TestImportExportDebianCorpus(t *testing.T) {
 		t.Errorf("compared %d files, exported %d (%v)", n, e.Files, err)
 	}
 	t.Logf("imported %d pages in %d ms; exported %d files", r.Written, r.DurationMs, e.Files)
+}
+
+// TestPartialImportOfRemovedFolder: the watcher reports a removed folder,
+// not its files; the pages under it are marked missing.
+func TestPartialImportOfRemovedFolder(t *testing.T) {
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	site := filepath.Join(t.TempDir(), "dist")
+	copySite(t, "../testdata/site/dist", site)
+	ctx := context.Background()
+	if _, err := w.Import(ctx, site, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	gone := filepath.Join(site, "local", "glasgow")
+	if err := os.Rename(gone, filepath.Join(site, "local", "glasgow-city")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := w.Import(ctx, site, ImportOptions{Paths: []string{gone, filepath.Join(site, "local", "glasgow-city")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Missing != 31 || r.Written != 31 {
+		t.Errorf("rename of a folder: %+v", r)
+	}
+	p, err := w.Store().GetPage(pid, model.PageID(pid, "dist/local/glasgow/omega-servicing.html"))
+	if err != nil || p.SourceMissing == "" {
+		t.Errorf("page under the renamed folder: %v %q", err, p.SourceMissing)
+	}
 }
