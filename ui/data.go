@@ -100,6 +100,10 @@ func (v *dataView) content() fyne.CanvasObject {
 }
 
 func (v *dataView) load(string) {
+	if !v.s.isShown(v) {
+		v.dirty = true // counted when the screen is opened
+		return
+	}
 	v.refreshCounts()
 	if v.ns != "" {
 		v.openNS(v.ns)
