@@ -399,3 +399,58 @@ func TestPartialImportOfRemovedFolder(t *testing.T) {
 		t.Errorf("page under the renamed folder: %v %q", err, p.SourceMissing)
 	}
 }
+
+// TestSubmitAfterImportUsesTheUploadBatch: the import's batch (uploading)
+// is the one that becomes queued on submit; no second batch appears.
+func TestSubmitAfterImportUsesTheUploadBatch(t *testing.T) {
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	site := filepath.Join(t.TempDir(), "dist")
+	copySite(t, "../testdata/site/dist/local/leeds", filepath.Join(site, "leeds"))
+	ctx := context.Background()
+	r, err := w.Import(ctx, site, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := w.Submit(ctx, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sub.Batches) != 1 || sub.Batches[0] != r.BatchID || sub.Pages != r.Written {
+		t.Fatalf("submit %+v after import %+v", sub, r)
+	}
+	b := get[model.BatchData](t, w, model.NSBatches, model.BatchKey(pid, r.BatchID))
+	if b.Status != model.BatchQueued || b.PageCount != r.Written {
+		t.Errorf("batch after submit: %s, %d pages", b.Status, b.PageCount)
+	}
+	n, err := w.Store().Count(model.NSBatches, model.ProjectPrefix(model.KindBatch, pid))
+	if err != nil || n != 1 {
+		t.Errorf("%d batches (%v)", n, err)
+	}
+	// A changed page re-imported goes into a new upload batch and is
+	// submitted in it.
+	p := filepath.Join(site, "leeds", "index.html")
+	replaceIn(t, p, "Choose your brand", "Pick your brand")
+	r2, err := w.Import(ctx, site, ImportOptions{})
+	if err != nil || r2.Written != 1 || r2.BatchID == r.BatchID {
+		t.Fatalf("re-import %+v %v", r2, err)
+	}
+	sub, err = w.Submit(ctx, SubmitOptions{})
+	if err != nil || len(sub.Batches) != 1 || sub.Batches[0] != r2.BatchID || sub.Pages != 1 {
+		t.Fatalf("second submit %+v %v", sub, err)
+	}
+}
+
+func replaceIn(t *testing.T, p, old, new string) {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(old)) {
+		t.Fatalf("%s does not contain %q", p, old)
+	}
+	if err := os.WriteFile(p, bytes.Replace(b, []byte(old), []byte(new), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

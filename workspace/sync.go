@@ -275,6 +275,13 @@ func (w *Workspace) Submit(ctx context.Context, o SubmitOptions) (SubmitResult, 
 			if len(pages) == 0 {
 				return fmt.Errorf("submit: project %s has no pages waiting to be submitted", pid)
 			}
+			if len(o.PageIDs) == 0 {
+				// Pages an import put into an upload batch (status uploaded,
+				// batch still uploading) are submitted in that batch.
+				if batches, pages, err = uploadBatches(tx, pid, pages); err != nil {
+					return err
+				}
+			}
 			taken := func(id string) bool {
 				_, err := tx.Get(model.NSBatches, model.BatchKey(pid, id))
 				return err == nil
@@ -354,6 +361,45 @@ func (w *Workspace) Submit(ctx context.Context, o SubmitOptions) (SubmitResult, 
 		return res, fmt.Errorf("submit: %w", err)
 	}
 	return res, nil
+}
+
+// uploadBatches splits pages into the import upload batches (still
+// uploading) that hold them and the pages in none.
+func uploadBatches(tx *localstore.Tx, pid string, pages []model.PageData) ([]model.BatchData, []model.PageData, error) {
+	byID := map[string]*model.BatchData{}
+	var order []string
+	var rest []model.PageData
+	for _, p := range pages {
+		st, ok, err := getJSON[model.StatusData](tx, model.NSStatus, model.StatusKey(pid, p.PageID))
+		if err != nil {
+			return nil, nil, err
+		}
+		if ok && st.Status == model.StatusUploaded && st.BatchID != "" {
+			b, seen := byID[st.BatchID]
+			if !seen {
+				bd, found, err := getJSON[model.BatchData](tx, model.NSBatches, model.BatchKey(pid, st.BatchID))
+				if err != nil {
+					return nil, nil, err
+				}
+				if found && bd.Status == model.BatchUploading {
+					b = &bd
+					order = append(order, st.BatchID)
+				}
+				byID[st.BatchID] = b
+			}
+			if b != nil {
+				if _, in := b.Pages[p.PageID]; in {
+					continue
+				}
+			}
+		}
+		rest = append(rest, p)
+	}
+	batches := make([]model.BatchData, 0, len(order))
+	for _, id := range order {
+		batches = append(batches, *byID[id])
+	}
+	return batches, rest, nil
 }
 
 // unsubmittedPages returns the project's pages without a status record (or
