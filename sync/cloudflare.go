@@ -180,6 +180,11 @@ func (c *Cloudflare) BulkGet(ctx context.Context, nsID string, keys []string) (m
 	if err != nil {
 		return nil, classify(ctx, "bulk_get", nsID, raw, err)
 	}
+	return decodeBulkGet(nsID, body, keys)
+}
+
+// decodeBulkGet decodes a bulk get response body (untrusted input).
+func decodeBulkGet(nsID string, body []byte, keys []string) (map[string]Item, error) {
 	var env bulkGetEnvelope
 	if err := json.Unmarshal(body, &env); err != nil {
 		return nil, &Error{Op: "bulk_get", NS: nsID, Status: 200, Retryable: true, Err: fmt.Errorf("decode response: %w", err)}
