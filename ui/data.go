@@ -95,7 +95,7 @@ func (v *dataView) content() fyne.CanvasObject {
 	right := container.NewHSplit(keys, container.NewPadded(value))
 	right.Offset = 0.42
 	outer := container.NewHSplit(v.nsList, right)
-	outer.Offset = 0.2
+	outer.Offset = 0.25
 	return outer
 }
 
