@@ -70,9 +70,11 @@ type ImportError struct {
 type ImportResult struct {
 	ProjectID string `json:"project_id"`
 	Root      string `json:"root"`
-	// BatchID is the upload batch created for the changed pages ("" when no
-	// page changed).
+	// BatchID is the (first) upload batch created for the changed pages
+	// ("" when no page changed); Batches lists all of them (an import
+	// larger than max_pages_per_batch fills several).
 	BatchID   string        `json:"batch_id,omitempty"`
+	Batches   []string      `json:"batches,omitempty"`
 	Files     int           `json:"files"`
 	Written   int           `json:"pages_written"`
 	Unchanged int           `json:"unchanged"`
@@ -139,7 +141,11 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 		// (same content_hash); only their files are read again.
 		index = forgetfulIndex{}
 	}
-	imp := &importer{w: w, pid: pid, started: start.UTC()}
+	maxPer := proj.Settings.MaxPagesPerBatch
+	if maxPer <= 0 {
+		maxPer = DefaultMaxPagesPerBatch
+	}
+	imp := &importer{w: w, pid: pid, started: start.UTC(), maxPer: maxPer}
 	sum, err := extract.Scan(ctx, extract.ScanOptions{
 		Root:     root,
 		Paths:    o.Paths,
@@ -148,7 +154,10 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 		Workers:  o.Workers,
 		Progress: o.Progress,
 	}, imp.sink)
-	res.BatchID = imp.batchID
+	res.Batches = imp.batchIDs
+	if len(imp.batchIDs) > 0 {
+		res.BatchID = imp.batchIDs[0]
+	}
 	res.Files = sum.Total
 	res.Written = imp.written
 	res.Unchanged = sum.Unchanged + sum.Touched + imp.sameContent
@@ -230,7 +239,9 @@ type importer struct {
 	w           *Workspace
 	pid         string
 	started     time.Time
-	batchID     string
+	batchID     string   // the upload batch being filled
+	batchIDs    []string // every upload batch of this import
+	maxPer      int
 	written     int
 	sameContent int
 	errors      []ImportError
@@ -250,26 +261,38 @@ func (im *importer) sink(ctx context.Context, b extract.Batch) error {
 	err := im.w.store.Update(ctx, func(tx *localstore.Tx) error {
 		written, same = 0, 0
 		pending = map[string]extract.AuditPage{}
+		// Upload batches hold at most max_pages_per_batch pages, as
+		// submitted batches do; a full one is closed and the next opened.
 		var batch *model.BatchData
+		var touched []*model.BatchData
 		openBatch := func() (*model.BatchData, error) {
-			if batch != nil {
-				return batch, nil
+			for batch == nil || len(batch.Pages) >= im.maxPer {
+				if batch != nil {
+					im.batchID = "" // full: the next pages go into a new batch
+				}
+				if im.batchID == "" {
+					im.batchID = model.NextBatchID(im.started.Add(time.Duration(len(im.batchIDs))*time.Second), func(id string) bool {
+						for _, used := range im.batchIDs {
+							if used == id {
+								return true
+							}
+						}
+						_, err := tx.Get(model.NSBatches, model.BatchKey(im.pid, id))
+						return err == nil
+					})
+					im.batchIDs = append(im.batchIDs, im.batchID)
+				}
+				bd, ok, err := getJSON[model.BatchData](tx, model.NSBatches, model.BatchKey(im.pid, im.batchID))
+				if err != nil {
+					return nil, err
+				}
+				if !ok {
+					bd = model.BatchData{BatchID: im.batchID, ProjectID: im.pid, Created: model.FormatTime(im.started),
+						Status: model.BatchUploading, Pages: map[string]model.BatchPage{}}
+				}
+				batch = &bd
+				touched = append(touched, batch)
 			}
-			if im.batchID == "" {
-				im.batchID = model.NextBatchID(im.started, func(id string) bool {
-					_, err := tx.Get(model.NSBatches, model.BatchKey(im.pid, id))
-					return err == nil
-				})
-			}
-			bd, ok, err := getJSON[model.BatchData](tx, model.NSBatches, model.BatchKey(im.pid, im.batchID))
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				bd = model.BatchData{BatchID: im.batchID, ProjectID: im.pid, Created: model.FormatTime(im.started),
-					Status: model.BatchUploading, Pages: map[string]model.BatchPage{}}
-			}
-			batch = &bd
 			return batch, nil
 		}
 		for _, it := range b.Changed {
@@ -333,11 +356,11 @@ func (im *importer) sink(ctx context.Context, b extract.Batch) error {
 				return err
 			}
 		}
-		if batch != nil {
-			batch.PageCount = len(batch.Pages)
-			batch.Summary = model.BatchSummaryOf(batch.Pages)
-			if err := tx.PutJSON(model.NSBatches, model.BatchKey(im.pid, batch.BatchID), *batch); err != nil {
-				return fmt.Errorf("batch %s: %w", batch.BatchID, err)
+		for _, bd := range touched {
+			bd.PageCount = len(bd.Pages)
+			bd.Summary = model.BatchSummaryOf(bd.Pages)
+			if err := tx.PutJSON(model.NSBatches, model.BatchKey(im.pid, bd.BatchID), *bd); err != nil {
+				return fmt.Errorf("batch %s: %w", bd.BatchID, err)
 			}
 		}
 		return nil

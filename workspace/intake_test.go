@@ -454,3 +454,37 @@ func replaceIn(t *testing.T, p, old, new string) {
 		t.Fatal(err)
 	}
 }
+
+// TestImportSplitsUploadBatches: no upload batch holds more than
+// max_pages_per_batch pages.
+func TestImportSplitsUploadBatches(t *testing.T) {
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	if _, err := w.UpdateSettings(context.Background(), pid, func(s *model.ProjectSettings) { s.MaxPagesPerBatch = 100 }); err != nil {
+		t.Fatal(err)
+	}
+	site := filepath.Join(t.TempDir(), "dist")
+	copySite(t, "../testdata/site/dist", site)
+	r, err := w.Import(context.Background(), site, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Batches) != 4 || r.BatchID != r.Batches[0] {
+		t.Fatalf("batches %v", r.Batches)
+	}
+	total := 0
+	for _, id := range r.Batches {
+		b := get[model.BatchData](t, w, model.NSBatches, model.BatchKey(pid, id))
+		if b.PageCount > 100 || b.PageCount != len(b.Pages) {
+			t.Errorf("%s: %d pages", id, b.PageCount)
+		}
+		total += b.PageCount
+	}
+	if total != 311 {
+		t.Errorf("%d pages in the batches", total)
+	}
+	sub, err := w.Submit(context.Background(), SubmitOptions{})
+	if err != nil || len(sub.Batches) != 4 || sub.Pages != 311 {
+		t.Errorf("submit %+v %v", sub, err)
+	}
+}
