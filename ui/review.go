@@ -47,6 +47,7 @@ type reviewView struct {
 	blocks     []workspace.ReviewBlock
 	cur        int
 	marked     map[string]bool // page/block -> in the bulk selection
+	gen        int             // the latest block query
 
 	stateSel, dimSel, typeSel, foldSel, qaSel *widget.Select
 	pageLbl                                   *widget.Label
@@ -280,10 +281,15 @@ func (v *reviewView) reload() {
 		v.setBlocks(nil)
 		return
 	}
+	// Reading every page's blocks takes a moment on big projects; a newer
+	// query (the editor changed a filter meanwhile) wins over an older one.
+	v.gen++
+	gen := v.gen
+	v.count.SetText("loading blocks…")
 	v.s.bg(func() func() {
 		blocks, err := v.s.ws.ReviewBlocks(proj, f)
 		return func() {
-			if v.project != proj {
+			if v.project != proj || v.gen != gen {
 				return
 			}
 			if err != nil {
