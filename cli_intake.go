@@ -118,7 +118,10 @@ func progressPrinter(e *env) (func(extract.Progress), func()) {
 
 func printImport(e *env, r workspace.ImportResult) {
 	e.printf("%s: %d files, %d pages written, %d unchanged, %d failed, %d missing", r.Root, r.Files, r.Written, r.Unchanged, r.Failed, r.Missing)
-	if r.BatchID != "" {
+	switch {
+	case len(r.Batches) > 1:
+		e.printf(", batches %s", strings.Join(r.Batches, " "))
+	case r.BatchID != "":
 		e.printf(", batch %s", r.BatchID)
 	}
 	e.printf(" (%d ms)\n", r.DurationMs)
