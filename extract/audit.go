@@ -210,7 +210,3 @@ func firstOther(keys []string, k string) string {
 	}
 	return ""
 }
-
-// IsDuplicateIssue reports the codes AuditDuplicates produces, so a later
-// pass can replace them without touching the per-page issues.
-func IsDuplicateIssue(code string) bool { return strings.HasSuffix(code, "_duplicate") }
