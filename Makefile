@@ -24,9 +24,9 @@ APT_PACKAGES := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
 
 # Test tiers run by `make test`, in order. Other tiers append themselves:
 #   TEST_TIERS += test-worker test-e2e
-TEST_TIERS += test-gui-smoke
 TEST_TIERS := test-go
 TEST_TIERS += test-worker test-e2e
+TEST_TIERS += test-gui-smoke
 
 .PHONY: deps deps-apt deps-go build run test vet test-go bench fmt clean
 
