@@ -212,8 +212,9 @@ func (w *Workspace) SyncEngine(o SyncOptions) (*nsync.Engine, error) {
 // SubmitOptions configure Submit.
 type SubmitOptions struct {
 	ProjectID string // "" = current project
-	// BatchID submits an existing batch; "" submits every page of the
-	// project that has never been submitted, in new batches.
+	// BatchID submits an existing batch; "" submits the import's upload
+	// batches (status uploading) and every page without a status record,
+	// in new batches.
 	BatchID string
 	// PageIDs limits a new submission to these pages.
 	PageIDs  []string
@@ -268,11 +269,28 @@ func (w *Workspace) Submit(ctx context.Context, o SubmitOptions) (SubmitResult, 
 			}
 			batches = append(batches, b)
 		} else {
+			if len(o.PageIDs) == 0 {
+				// The import's upload batches (status uploading) go as
+				// they are: they already hold at most max_pages_per_batch.
+				err := tx.List(model.NSBatches, model.ProjectPrefix(model.KindBatch, pid), func(key string, v []byte) error {
+					rec, err := model.DecodeValue(key, v)
+					if err != nil {
+						return fmt.Errorf("batch %s: %w", key, err)
+					}
+					if b := *rec.(*model.BatchData); b.Status == model.BatchUploading {
+						batches = append(batches, b)
+					}
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
 			pages, err := unsubmittedPages(tx, pid, o.PageIDs)
 			if err != nil {
 				return err
 			}
-			if len(pages) == 0 {
+			if len(pages) == 0 && len(batches) == 0 {
 				return fmt.Errorf("submit: project %s has no pages waiting to be submitted", pid)
 			}
 			if len(o.PageIDs) == 0 {
@@ -307,6 +325,7 @@ func (w *Workspace) Submit(ctx context.Context, o SubmitOptions) (SubmitResult, 
 				t = t.Add(time.Second)
 			}
 		}
+		sort.Slice(batches, func(i, j int) bool { return batches[i].BatchID < batches[j].BatchID })
 		q, _, err := getJSON[model.QueueData](tx, model.NSQueue, model.QueueKey(pid))
 		if err != nil {
 			return err

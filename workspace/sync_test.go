@@ -133,3 +133,58 @@ func TestSubmitExistingBatchAndRules(t *testing.T) {
 		t.Fatalf("status: %+v %v", sum, err)
 	}
 }
+
+// TestSubmitTakesTheImportsUploadBatches: without --batch, the upload
+// batches an import made (status uploading) are submitted as they are.
+func TestSubmitTakesTheImportsUploadBatches(t *testing.T) {
+	w := openTemp(t, Options{})
+	ctx := context.Background()
+	p, err := w.CreateProject(ctx, "example.com", ProjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamp := model.Now()
+	batches := []string{"batch_20261127_100000", "batch_20261127_100001"}
+	err = w.Store().Update(ctx, func(tx *localstore.Tx) error {
+		for bi, batch := range batches {
+			b := model.BatchData{BatchID: batch, ProjectID: p.ProjectID, Created: stamp, Status: model.BatchUploading, Pages: map[string]model.BatchPage{}}
+			for i := 0; i < 2; i++ {
+				src := fmt.Sprintf("dist/%d-%d.html", bi, i)
+				ex := model.Extraction{Engine: "t", MainSelector: "main", Head: map[string]string{}, Dimensions: map[string]string{},
+					AboveFoldBlocks: []model.Block{}, RestOfPageBlocks: []model.Block{}, SelectorMap: map[string]string{}}
+				pg := model.PageData{PageID: model.PageID(p.ProjectID, src), ProjectID: p.ProjectID, BatchID: batch, SourcePath: src, Uploaded: stamp, Extraction: ex}
+				if err := tx.PutJSON(model.NSPages, model.PageKey(p.ProjectID, pg.PageID), pg); err != nil {
+					return err
+				}
+				if err := tx.PutJSON(model.NSStatus, model.StatusKey(p.ProjectID, pg.PageID), model.StatusData{Status: model.StatusUploaded, BatchID: batch, Updated: stamp}); err != nil {
+					return err
+				}
+				b.Pages[pg.PageID] = model.BatchPage{Status: model.StatusUploaded, Uploaded: stamp}
+			}
+			b.PageCount = 2
+			b.Summary = model.BatchSummaryOf(b.Pages)
+			if err := tx.PutJSON(model.NSBatches, model.BatchKey(p.ProjectID, batch), b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.Submit(ctx, SubmitOptions{})
+	if err != nil || res.Pages != 4 || fmt.Sprint(res.Batches) != fmt.Sprint(batches) {
+		t.Fatalf("submit: %+v %v", res, err)
+	}
+	for _, b := range batches {
+		if got := get[model.BatchData](t, w, model.NSBatches, model.BatchKey(p.ProjectID, b)); got.Status != model.BatchQueued {
+			t.Fatalf("batch %s: %s", b, got.Status)
+		}
+	}
+	if q := get[model.QueueData](t, w, model.NSQueue, model.QueueKey(p.ProjectID)); len(q.Items) != 4 {
+		t.Fatalf("queue: %d items", len(q.Items))
+	}
+	if _, err := w.Submit(ctx, SubmitOptions{}); err == nil {
+		t.Fatal("a second submit found pages waiting")
+	}
+}
