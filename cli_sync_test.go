@@ -229,3 +229,46 @@ func TestCLISyncWatchStopsOnInterrupt(t *testing.T) {
 		t.Fatal("the watched sync did not push the queue")
 	}
 }
+
+// TestCLIImportSubmitPush: the real import's upload batches go through
+// submit and push; the remote then mirrors every record of the store.
+func TestCLIImportSubmitPush(t *testing.T) {
+	c := newCLISync(t)
+	p := decode[model.ProjectData](t, c.ok(t, "--json", "project", "create", "--name", "site.example"))
+	c.ok(t, "import", filepath.Join("testdata", "site", "dist"))
+	c.ok(t, "setup", "--rate", "500")
+	sub := decode[workspace.SubmitResult](t, c.ok(t, "--json", "submit"))
+	if sub.Pages == 0 || len(sub.Batches) == 0 {
+		t.Fatalf("submit after import: %+v", sub)
+	}
+	c.ok(t, "sync")
+	s := decode[workspace.StatusSummary](t, c.ok(t, "--json", "status", "--project", p.ProjectID))
+	if s.Counts["queued"] != sub.Pages {
+		t.Fatalf("status after submit: %+v (submitted %d)", s, sub.Pages)
+	}
+	st, err := localstore.Open(c.store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if n, _ := st.OutboxLen(); n != 0 {
+		t.Fatalf("%d changes waiting after sync", n)
+	}
+	for _, ns := range model.Namespaces {
+		id := c.fake.NamespaceID(string(ns))
+		n := 0
+		if err := st.List(ns, "", func(key string, v []byte) error {
+			got, _, ok := c.fake.Latest(id, key)
+			if !ok || !bytes.Equal(got, v) {
+				return fmt.Errorf("%s %s not mirrored", ns, key)
+			}
+			n++
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if remote := len(c.fake.LatestKeys(id, "")); remote != n {
+			t.Fatalf("%s: %d local records, %d remote", ns, n, remote)
+		}
+	}
+}
