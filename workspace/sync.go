@@ -212,9 +212,9 @@ func (w *Workspace) SyncEngine(o SyncOptions) (*nsync.Engine, error) {
 // SubmitOptions configure Submit.
 type SubmitOptions struct {
 	ProjectID string // "" = current project
-	// BatchID submits an existing batch; "" submits the import's upload
-	// batches (status uploading) and every page without a status record,
-	// in new batches.
+	// BatchID submits an existing batch; "" submits every page waiting:
+	// imported pages in their upload batch (uploading -> queued), pages
+	// without a status record in new batches.
 	BatchID string
 	// PageIDs limits a new submission to these pages.
 	PageIDs  []string
@@ -269,36 +269,18 @@ func (w *Workspace) Submit(ctx context.Context, o SubmitOptions) (SubmitResult, 
 			}
 			batches = append(batches, b)
 		} else {
-			if len(o.PageIDs) == 0 {
-				// The import's upload batches (status uploading) go as
-				// they are: they already hold at most max_pages_per_batch.
-				err := tx.List(model.NSBatches, model.ProjectPrefix(model.KindBatch, pid), func(key string, v []byte) error {
-					rec, err := model.DecodeValue(key, v)
-					if err != nil {
-						return fmt.Errorf("batch %s: %w", key, err)
-					}
-					if b := *rec.(*model.BatchData); b.Status == model.BatchUploading {
-						batches = append(batches, b)
-					}
-					return nil
-				})
-				if err != nil {
-					return err
-				}
-			}
 			pages, err := unsubmittedPages(tx, pid, o.PageIDs)
 			if err != nil {
 				return err
 			}
-			if len(pages) == 0 && len(batches) == 0 {
+			if len(pages) == 0 {
 				return fmt.Errorf("submit: project %s has no pages waiting to be submitted", pid)
 			}
-			if len(o.PageIDs) == 0 {
-				// Pages an import put into an upload batch (status uploaded,
-				// batch still uploading) are submitted in that batch.
-				if batches, pages, err = uploadBatches(tx, pid, pages); err != nil {
-					return err
-				}
+			// Pages an import put into an upload batch (status uploaded,
+			// batch still uploading) are submitted in that batch; with
+			// PageIDs only those pages of it are.
+			if batches, pages, err = uploadBatches(tx, pid, pages); err != nil {
+				return err
 			}
 			taken := func(id string) bool {
 				_, err := tx.Get(model.NSBatches, model.BatchKey(pid, id))
@@ -330,6 +312,10 @@ func (w *Workspace) Submit(ctx context.Context, o SubmitOptions) (SubmitResult, 
 		if err != nil {
 			return err
 		}
+		only := map[string]bool{}
+		for _, id := range o.PageIDs {
+			only[id] = true
+		}
 		var items []model.QueueItem
 		for _, b := range batches {
 			ids := make([]string, 0, len(b.Pages))
@@ -341,6 +327,9 @@ func (w *Workspace) Submit(ctx context.Context, o SubmitOptions) (SubmitResult, 
 				bp := b.Pages[id]
 				if model.PageStatusRank(bp.Status) >= model.PageStatusRank(model.StatusQueued) {
 					continue // already queued or further
+				}
+				if len(only) > 0 && !only[id] {
+					continue // not selected: stays uploaded in its batch
 				}
 				bp.Status = model.StatusQueued
 				b.Pages[id] = bp
@@ -361,6 +350,12 @@ func (w *Workspace) Submit(ctx context.Context, o SubmitOptions) (SubmitResult, 
 			// derived status (processing, completed, failed) takes over.
 			if b.Status = model.DerivedBatchStatus(b.Pages); b.Status == "" {
 				b.Status = model.BatchQueued
+				for _, bp := range b.Pages {
+					if model.PageStatusRank(bp.Status) < model.PageStatusRank(model.StatusQueued) {
+						b.Status = model.BatchUploading // some pages are still to be submitted
+						break
+					}
+				}
 			}
 			b.Summary = model.BatchSummaryOf(b.Pages)
 			if err := tx.PutJSON(model.NSBatches, model.BatchKey(pid, b.BatchID), b); err != nil {

@@ -188,3 +188,58 @@ func TestSubmitTakesTheImportsUploadBatches(t *testing.T) {
 		t.Fatal("a second submit found pages waiting")
 	}
 }
+
+// TestSubmitSelectedPagesOfAnUploadBatch: submitting some pages of an
+// import's upload batch queues them in that batch; the rest stay uploaded
+// (and the batch uploading) until submitted too.
+func TestSubmitSelectedPagesOfAnUploadBatch(t *testing.T) {
+	w := openTemp(t, Options{})
+	ctx := context.Background()
+	p, err := w.CreateProject(ctx, "example.com", ProjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamp := model.Now()
+	batch := "batch_20261127_100000"
+	var ids []string
+	err = w.Store().Update(ctx, func(tx *localstore.Tx) error {
+		b := model.BatchData{BatchID: batch, ProjectID: p.ProjectID, Created: stamp, Status: model.BatchUploading, Pages: map[string]model.BatchPage{}}
+		for i := 0; i < 3; i++ {
+			src := fmt.Sprintf("dist/%d.html", i)
+			ex := model.Extraction{Engine: "t", MainSelector: "main", Head: map[string]string{}, Dimensions: map[string]string{},
+				AboveFoldBlocks: []model.Block{}, RestOfPageBlocks: []model.Block{}, SelectorMap: map[string]string{}}
+			pg := model.PageData{PageID: model.PageID(p.ProjectID, src), ProjectID: p.ProjectID, BatchID: batch, SourcePath: src, Uploaded: stamp, Extraction: ex}
+			ids = append(ids, pg.PageID)
+			if err := tx.PutJSON(model.NSPages, model.PageKey(p.ProjectID, pg.PageID), pg); err != nil {
+				return err
+			}
+			if err := tx.PutJSON(model.NSStatus, model.StatusKey(p.ProjectID, pg.PageID), model.StatusData{Status: model.StatusUploaded, BatchID: batch, Updated: stamp}); err != nil {
+				return err
+			}
+			b.Pages[pg.PageID] = model.BatchPage{Status: model.StatusUploaded, Uploaded: stamp}
+		}
+		b.PageCount = 3
+		b.Summary = model.BatchSummaryOf(b.Pages)
+		return tx.PutJSON(model.NSBatches, model.BatchKey(p.ProjectID, batch), b)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := w.Submit(ctx, SubmitOptions{PageIDs: ids[:1]})
+	if err != nil || res.Pages != 1 || len(res.Batches) != 1 || res.Batches[0] != batch {
+		t.Fatalf("submit one page: %+v %v", res, err)
+	}
+	if b := get[model.BatchData](t, w, model.NSBatches, model.BatchKey(p.ProjectID, batch)); b.Status != model.BatchUploading || b.Pages[ids[1]].Status != model.StatusUploaded {
+		t.Fatalf("batch after a partial submit: %+v", b)
+	}
+	res, err = w.Submit(ctx, SubmitOptions{})
+	if err != nil || res.Pages != 2 || res.Batches[0] != batch {
+		t.Fatalf("submit the rest: %+v %v", res, err)
+	}
+	if b := get[model.BatchData](t, w, model.NSBatches, model.BatchKey(p.ProjectID, batch)); b.Status != model.BatchQueued {
+		t.Fatalf("batch after submitting everything: %s", b.Status)
+	}
+	if q := get[model.QueueData](t, w, model.NSQueue, model.QueueKey(p.ProjectID)); len(q.Items) != 3 {
+		t.Fatalf("queue: %d items", len(q.Items))
+	}
+}
