@@ -96,7 +96,7 @@ func (c *compiled) analyze(src []byte) (Result, error) {
 		RestOfPageBlocks: []model.Block{},
 		SelectorMap:      map[string]string{},
 	}
-	root, used, rootSel := c.findMain(doc)
+	root, used, rootSel := c.findMain(doc, p)
 	ext.MainSelector = used
 	w := &walker{until: c.until, untilTag: c.untilTag, bodyFallback: used == "body", rootSel: rootSel}
 	w.visit(root, -1)
@@ -109,25 +109,63 @@ func (c *compiled) analyze(src []byte) (Result, error) {
 
 // findMain applies the main selector fallback chain and returns the root,
 // the selector that found it, and a selector that matches only that root.
-func (c *compiled) findMain(doc *html.Node) (*html.Node, string, string) {
+func (c *compiled) findMain(doc *html.Node, p *pageState) (*html.Node, string, string) {
 	for i, sel := range c.mainComp {
-		all := sel.MatchAll(doc)
-		if len(all) == 0 {
+		name := c.mainSels[i]
+		var root *html.Node
+		count := 0
+		if name == "body" {
+			root = p.body
+			count = 1
+		} else if ci, ok := builtinMain[name]; ok {
+			root, count = p.cands[ci].first, p.cands[ci].count
+		} else {
+			all := sel.MatchAll(doc)
+			if len(all) > 0 {
+				root, count = all[0], len(all)
+			}
+		}
+		if root == nil {
 			continue
 		}
-		root := all[0]
-		rootSel := c.mainSels[i]
-		if len(all) > 1 || strings.Contains(rootSel, ",") {
+		rootSel := name
+		if count > 1 || strings.Contains(rootSel, ",") {
 			rootSel = absolutePath(root)
 		}
-		return root, c.mainSels[i], rootSel
+		return root, name, rootSel
 	}
 	// html.Parse always creates a body; this is unreachable in practice.
 	return doc, "body", "html"
 }
 
+// The built-in main selectors, found by the document pass instead of a
+// selector-engine traversal each.
+const (
+	candMain = iota
+	candRoleMain
+	candArticle
+	candContent
+	numCands
+)
+
+var builtinMain = map[string]int{"main": candMain, "[role=main]": candRoleMain, "article": candArticle, "#content": candContent}
+
+type candidate struct {
+	first *html.Node
+	count int
+}
+
+func (p *pageState) candidate(i int, n *html.Node) {
+	if p.cands[i].count == 0 {
+		p.cands[i].first = n
+	}
+	p.cands[i].count++
+}
+
 // pageState collects what one pass over the whole document finds.
 type pageState struct {
+	cands      [numCands]candidate
+	body       *html.Node
 	c          *compiled
 	headFields map[string]string
 	counts     map[string]int // title, description, canonical, h1 occurrences
@@ -164,6 +202,9 @@ func (p *pageState) scanDocument(doc *html.Node) {
 				p.dataHTML = dataAttrs(c)
 			case atom.Body:
 				p.dataBody = dataAttrs(c)
+				if p.body == nil {
+					p.body = c
+				}
 			case atom.Title:
 				p.counts["title"]++
 				p.setOnce("title", collapse(textOf(c)))
@@ -181,6 +222,20 @@ func (p *pageState) scanDocument(doc *html.Node) {
 				}
 			case atom.Script, atom.Style, atom.Template, atom.Noscript:
 				continue
+			case atom.Main:
+				p.candidate(candMain, c)
+			case atom.Article:
+				p.candidate(candArticle, c)
+			}
+			for _, a := range c.Attr {
+				if a.Namespace != "" {
+					continue
+				}
+				if a.Key == "role" && a.Val == "main" {
+					p.candidate(candRoleMain, c)
+				} else if a.Key == "id" && a.Val == "content" {
+					p.candidate(candContent, c)
+				}
 			}
 			walk(c)
 		}
