@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -98,9 +99,11 @@ func (c *compiled) analyze(src []byte) (Result, error) {
 	}
 	root, used, rootSel := c.findMain(doc, p)
 	ext.MainSelector = used
-	w := &walker{until: c.until, untilTag: c.untilTag, bodyFallback: used == "body", rootSel: rootSel}
+	w := walkers.Get().(*walker)
+	w.until, w.untilTag, w.bodyFallback, w.rootSel = c.until, c.untilTag, used == "body", rootSel
 	w.visit(root, -1)
 	p.blocks(w, &ext)
+	w.release()
 	ext.Dimensions = p.dimensions(doc)
 	res := Result{Extraction: ext, Encoding: enc.name, H1: p.firstH1}
 	res.Audit = c.audit(p, &ext)
@@ -475,6 +478,21 @@ type walker struct {
 	// depth, so collecting text allocates nothing but the final string.
 	bufs    [][]byte
 	scratch []byte
+}
+
+// walkers are reused across pages: their buffers and lists reach the size
+// a page needs once, instead of growing again for every page.
+var walkers = sync.Pool{New: func() any { return new(walker) }}
+
+// release clears the walker (dropping its references into the page's
+// tree) and returns it to the pool.
+func (w *walker) release() {
+	clear(w.found)
+	clear(w.path)
+	w.found, w.path = w.found[:0], w.path[:0]
+	w.foldEnded = false
+	w.until = nil
+	walkers.Put(w)
 }
 
 // foldsAt reports whether n ends the above-the-fold area; a bare tag name
