@@ -147,3 +147,29 @@ func TestApplyNoChangesIsIdentity(t *testing.T) {
 		t.Errorf("BOM page: %q %v %v", out, ref, err)
 	}
 }
+
+func TestApplySourceQuirks(t *testing.T) {
+	src := []byte("<main>\r\n<p>Caf&eacute;\r\n  au&nbsp;lait</p>\r\n<p>Unclosed paragraph\r\n<p>Next<!-- note --> one</p>\r\n<ul><li>One<li>Two</ul></main>")
+	sel, content := mustPage(t, src)
+	want := map[string]string{"block-0": "Café au lait", "block-1": "Unclosed paragraph", "block-2": "Next one", "block-3": "One", "block-4": "Two"}
+	for id, c := range want {
+		if content[id] != c {
+			t.Fatalf("%s = %q, want %q (all %v)", id, content[id], c, content)
+		}
+	}
+	changes := map[string]Change{}
+	for id, c := range want {
+		changes[id] = Change{Original: c, Text: "X " + id}
+	}
+	out, ref, err := Apply(src, sel, changes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ref) != 1 || ref[0].BlockID != "block-2" || !strings.Contains(ref[0].Reason, "comment") {
+		t.Errorf("refusals %+v, want only block-2 (it holds a comment)", ref)
+	}
+	exp := "<main>\r\n<p>X block-0</p>\r\n<p>X block-1\r\n<p>Next<!-- note --> one</p>\r\n<ul><li>X block-3<li>X block-4</ul></main>"
+	if string(out) != exp {
+		t.Errorf("got  %q\nwant %q", out, exp)
+	}
+}
