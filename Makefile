@@ -27,6 +27,9 @@ APT_PACKAGES := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
 TEST_TIERS := test-go
 TEST_TIERS += test-worker test-e2e
 TEST_TIERS += test-gui-smoke
+# Extraction fuzz targets, a short run each. The extract and workspace tests
+# also run over Debian's HTML manuals when installed (make deps-corpus).
+TEST_TIERS += test-fuzz
 
 .PHONY: deps deps-apt deps-go build run test vet test-go bench fmt clean
 
@@ -133,3 +136,11 @@ package: deps
 	cp $(BUILD_DIR)/FyneApp.toml.orig FyneApp.toml
 	mv "Nimbus Desktop.tar.xz" $(BUILD_DIR)/nimbus-linux.tar.xz
 	@echo "package: $(BUILD_DIR)/nimbus-linux.tar.xz"
+
+.PHONY: test-fuzz deps-corpus
+test-fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzPage$$' -fuzztime 10s ./extract
+	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime 10s ./extract
+
+deps-corpus:
+	$(MAKE) deps-apt APT_PACKAGES="postgresql-doc-15 python3.11-doc"
