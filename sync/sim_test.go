@@ -86,6 +86,7 @@ type simDesktop struct {
 	imports   map[string]model.PageData       // page_id -> latest import
 	decisions map[string]model.ReviewDecision // page_id/block -> latest decision
 	submitted map[string]string               // page_id -> latest batch submitted
+	settings  []model.ProjectData             // settings changes
 }
 
 type sim struct {
@@ -186,6 +187,29 @@ func (s *sim) importPage(d *simDesktop, i, v int) {
 		return tx.PutJSON(model.NSPages, key, p)
 	})
 	s.logf("%s imports page %d v%d", d.name, i, v)
+}
+
+// settings: the editor changes the project's settings (two-way account
+// namespace NIMBUS_PROJECTS; the later settings change wins).
+func (s *sim) settings(d *simDesktop) {
+	tones := []string{"premium", "professional", "casual"}
+	stamp := s.now()
+	var p model.ProjectData
+	s.update(d, func(tx *localstore.Tx) error {
+		v, err := tx.Get(model.NSProjects, model.ProjectKey(projA))
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(v, &p); err != nil {
+			return err
+		}
+		p.Settings.Tone = tones[s.rng.IntN(3)]
+		p.Settings.MaxPagesPerBatch = 1 + s.rng.IntN(1000)
+		p.SettingsUpdated = stamp
+		return tx.PutJSON(model.NSProjects, model.ProjectKey(projA), p)
+	})
+	d.settings = append(d.settings, p)
+	s.logf("%s sets tone %s", d.name, p.Settings.Tone)
 }
 
 func (s *sim) review(d *simDesktop, i int) {
@@ -470,8 +494,10 @@ func (s *sim) run(steps int) error {
 			s.importPage(d, s.rng.IntN(simPages), s.rng.IntN(2))
 		case r < 32:
 			s.review(d, s.rng.IntN(simPages))
-		case r < 40:
+		case r < 37:
 			s.submit(d)
+		case r < 40:
+			s.settings(d)
 		case r < 62:
 			s.syncDesktop(d, s.rng.IntN(5) == 0)
 		case r < 85:
@@ -561,6 +587,22 @@ func (s *sim) check() error {
 		_ = json.Unmarshal(v, &got)
 		if g := got.Blocks[block]; g != want {
 			return fmt.Errorf("review %s: %+v on the remote, the latest decision is %+v", k, g, want)
+		}
+	}
+	var latestSettings *model.ProjectData
+	for _, d := range s.d {
+		for i := range d.settings {
+			if latestSettings == nil || d.settings[i].SettingsUpdated > latestSettings.SettingsUpdated {
+				latestSettings = &d.settings[i]
+			}
+		}
+	}
+	if latestSettings != nil {
+		v, _, _ := s.w.fake.Latest(s.w.nsIDs[model.NSProjects], model.ProjectKey(projA))
+		var got model.ProjectData
+		_ = json.Unmarshal(v, &got)
+		if !bytes.Equal(model.Canonical(got.Settings), model.Canonical(latestSettings.Settings)) {
+			return fmt.Errorf("project settings %+v on the remote, the latest change is %+v", got.Settings, latestSettings.Settings)
 		}
 	}
 	for id, b := range latestBatch {
