@@ -206,7 +206,11 @@ func TestCreateProjectSeedShapeAndCurrent(t *testing.T) {
 		t.Errorf("projects list %v: want both, sorted", list)
 	}
 	ps, err := w.Projects()
-	if err != nil || len(ps) != 2 || ps[0].ProjectID != p.ProjectID {
+	// Ordered by created, then ID: both were created in the same millisecond
+	// here, so either may come first.
+	if err != nil || len(ps) != 2 || ps[0].Created > ps[1].Created ||
+		(ps[0].Created == ps[1].Created && ps[0].ProjectID > ps[1].ProjectID) ||
+		(ps[0].ProjectID != p.ProjectID && ps[1].ProjectID != p.ProjectID) {
 		t.Errorf("Projects() = %v, %v", ps, err)
 	}
 	if id, _ := w.CurrentProjectID(); id != q.ProjectID {
