@@ -411,8 +411,9 @@ func (p *pageState) blocks(w *walker, ext *model.Extraction) {
 }
 
 // blockAttrs keeps what review and write-back need: link targets, image
-// sources and texts, and the inner HTML when the element holds inline markup
-// (so review can show it; write-back checks the markup itself).
+// sources and texts, the inner HTML when the element holds inline markup (so
+// review can show it), and "markup": the child elements that make a
+// plain-text replacement impossible (write-back checks them again).
 func blockAttrs(n *html.Node) map[string]string {
 	var m map[string]string
 	set := func(k, v string) {
@@ -444,6 +445,11 @@ func blockAttrs(n *html.Node) map[string]string {
 			set("html", buf.String())
 			break
 		}
+	}
+	if n.DataAtom != atom.Img {
+		// Any child element or comment makes plain-text write-back impossible
+		// (Apply refuses it); review flags such proposals before acceptance.
+		set("markup", childMarkup(n))
 	}
 	return m
 }

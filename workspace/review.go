@@ -58,6 +58,10 @@ type ReviewBlock struct {
 	AboveFold  bool              `json:"above_fold"`
 	Dimensions map[string]string `json:"dimensions,omitempty"`
 	Original   string            `json:"original"`
+	// Markup names the child elements of the block's element (from the
+	// extraction's "markup" attribute): a plain-text proposal would drop
+	// them, so write-back refuses it and QA blocks its acceptance.
+	Markup string `json:"markup,omitempty"`
 	// Suggested is the Worker's optimized text ("" when there is none).
 	Suggested string `json:"suggested,omitempty"`
 	// State is one of model.ReviewStates.
@@ -85,6 +89,17 @@ func (b ReviewBlock) Finished() bool {
 		return true
 	}
 	return false
+}
+
+// check runs the QA checks on proposal for this block: CheckProposal plus
+// the write-back limit (an element with child markup cannot take plain text).
+func (b ReviewBlock) check(proposal string) []QAIssue {
+	qa := CheckProposal(b.Type, b.Original, proposal, b.Dimensions)
+	if b.Markup != "" {
+		qa = append(qa, QAIssue{Code: "markup_dropped", Severity: QAError,
+			Message: fmt.Sprintf("the original holds markup (%s) that a plain-text replacement would drop; edit the HTML by hand", b.Markup)})
+	}
+	return qa
 }
 
 // HasQAError reports whether a QA check of severity error failed.
@@ -189,6 +204,7 @@ func reviewBlocks(p model.PageData, r model.ReviewData) []ReviewBlock {
 			rb := ReviewBlock{
 				PageID: p.PageID, SourcePath: p.SourcePath, BlockID: b.ID, Type: b.Type,
 				AboveFold: above, Dimensions: p.Extraction.Dimensions, Original: b.Content,
+				Markup: b.Attributes["markup"],
 			}
 			if s, ok := suggested[b.ID]; ok && s != b.Content {
 				rb.Suggested = s
@@ -212,7 +228,7 @@ func reviewBlocks(p model.PageData, r model.ReviewData) []ReviewBlock {
 				}
 			}
 			if p := rb.Proposal(); p != "" {
-				rb.QA = CheckProposal(rb.Type, rb.Original, p, rb.Dimensions)
+				rb.QA = rb.check(p)
 			}
 			out = append(out, rb)
 		}
@@ -386,7 +402,7 @@ func (w *Workspace) decide(ctx context.Context, projectID string, refs []BlockRe
 					if accept == "" {
 						return fmt.Errorf("accept %s %s: %w (no suggestion or edit)", p.SourcePath, blockID, ErrNoProposal)
 					}
-					for _, q := range CheckProposal(cur.Type, cur.Original, accept, cur.Dimensions) {
+					for _, q := range cur.check(accept) {
 						if q.Severity == QAError {
 							return fmt.Errorf("accept %s %s: %w: %s", p.SourcePath, blockID, ErrQABlocked, q.Message)
 						}

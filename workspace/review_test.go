@@ -261,3 +261,21 @@ func BenchmarkWordDiff(b *testing.B) {
 		WordDiff(a, c)
 	}
 }
+
+func TestCheckBlocksPlainTextOverMarkup(t *testing.T) {
+	b := ReviewBlock{Type: "p", Original: "Free collection across Scotland.", Markup: "<a>"}
+	qa := b.check("Free collection anywhere in Scotland.")
+	found := false
+	for _, q := range qa {
+		if q.Code == "markup_dropped" && q.Severity == QAError {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("QA %v: want a markup_dropped error for a block whose element holds <a>", qa)
+	}
+	b.Markup = ""
+	if qa := b.check("Free collection anywhere in Scotland."); len(qa) != 0 {
+		t.Fatalf("QA %v on a plain block: want none", qa)
+	}
+}
