@@ -575,3 +575,39 @@ func hugeCache() []byte {
 	data := model.Canonical(strings.Repeat("x", MaxValueBytes))
 	return model.Canonical(model.CacheData{Data: data, Created: testStamp, Expires: testStamp2, Type: "ai"})
 }
+
+func TestPutLocalRecordValidatesTheTypedRecord(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	p := testPage("dist/a.html", 3, "x")
+	key := model.PageKey(p.ProjectID, p.PageID)
+	if err := s.Update(ctx, func(tx *Tx) error {
+		return tx.PutLocalRecord(model.NSPages, key, model.Canonical(p), &p)
+	}); err != nil {
+		t.Fatalf("valid page: %v", err)
+	}
+	got, err := s.Get(model.NSPages, key)
+	if err != nil || !bytes.Equal(got, model.Canonical(p)) {
+		t.Fatalf("stored %s, %v", got, err)
+	}
+	bad := p
+	bad.Uploaded = "yesterday"
+	err = s.Update(ctx, func(tx *Tx) error {
+		return tx.PutLocalRecord(model.NSPages, key, model.Canonical(bad), &bad)
+	})
+	if !errors.Is(err, model.ErrInvalid) || !strings.Contains(err.Error(), "uploaded") {
+		t.Fatalf("invalid page: err = %v, want ErrInvalid naming uploaded", err)
+	}
+	st := model.StatusData{Status: model.StatusUploaded, Updated: model.Now()}
+	err = s.Update(ctx, func(tx *Tx) error {
+		return tx.PutLocalRecord(model.NSPages, key, model.Canonical(st), &st)
+	})
+	if !errors.Is(err, model.ErrRecordType) {
+		t.Fatalf("status record under a page key: err = %v, want ErrRecordType", err)
+	}
+	// PutJSON takes records by value and validates them without decoding.
+	err = s.Update(ctx, func(tx *Tx) error { return tx.PutJSON(model.NSPages, key, bad) })
+	if !errors.Is(err, model.ErrInvalid) {
+		t.Fatalf("PutJSON invalid page: err = %v", err)
+	}
+}

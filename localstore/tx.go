@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -188,6 +189,29 @@ func (t *Tx) PutLocal(ns model.Namespace, key string, value []byte) error {
 	if err := validatePut(ns, key, value); err != nil {
 		return err
 	}
+	return t.putLocalValid(ns, key, value)
+}
+
+// PutLocalRecord is PutLocal for a caller that holds the typed record: rec
+// (a pointer to the model type of key's kind) is validated with
+// model.ValidateRecord instead of decoding value again. value must be
+// model.Canonical(rec) (or bytes a test pins to it); the import's hot path
+// uses this.
+func (t *Tx) PutLocalRecord(ns model.Namespace, key string, value []byte, rec any) error {
+	if err := checkKey(ns, key); err != nil {
+		return fmt.Errorf("put %s %s: %w", ns, clip(key), err)
+	}
+	if len(value) > MaxValueBytes {
+		return fmt.Errorf("put %s %s: %w (%d bytes, KV allows 25 MiB)", ns, key, ErrValueTooLarge, len(value))
+	}
+	if err := model.ValidateRecord(key, rec); err != nil {
+		return fmt.Errorf("put %s %s: %w", ns, key, err)
+	}
+	return t.putLocalValid(ns, key, value)
+}
+
+// putLocalValid is PutLocal after validation.
+func (t *Tx) putLocalValid(ns model.Namespace, key string, value []byte) error {
 	b, err := t.nsBucket(ns)
 	if err != nil {
 		return err
@@ -265,5 +289,18 @@ func (t *Tx) PutRemote(ns model.Namespace, key string, value []byte, remoteHash 
 
 // PutJSON stores v's canonical JSON (model.Canonical) as a local write.
 func (t *Tx) PutJSON(ns model.Namespace, key string, v any) error {
-	return t.PutLocal(ns, key, model.Canonical(v))
+	value := model.Canonical(v)
+	// A model record (value or pointer) is validated as it is, without
+	// decoding the bytes just encoded; anything else goes through PutLocal.
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer {
+		p := reflect.New(rv.Type())
+		p.Elem().Set(rv)
+		rv = p
+	}
+	err := t.PutLocalRecord(ns, key, value, rv.Interface())
+	if errors.Is(err, model.ErrRecordType) {
+		return t.PutLocal(ns, key, value)
+	}
+	return err
 }

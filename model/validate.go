@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -473,6 +474,31 @@ func DecodeValue(key string, value []byte) (any, error) {
 		return nil, fmt.Errorf("value of %s: %w", key, err)
 	}
 	return rec, nil
+}
+
+// ErrRecordType is returned by ValidateRecord for a record whose Go type is
+// not the one of the key's kind.
+var ErrRecordType = errors.New("record type does not match the key")
+
+// ValidateRecord runs on a typed record (a pointer to the model type of
+// key's kind) the same checks DecodeValue runs after decoding, so a caller
+// that already holds the record need not decode its JSON again.
+func ValidateRecord(key string, rec any) error {
+	k, err := ParseKey(key)
+	if err != nil {
+		return err
+	}
+	want, err := newRecord(k.Kind)
+	if err != nil {
+		return fmt.Errorf("key %q: %w", key, err)
+	}
+	if reflect.TypeOf(want) != reflect.TypeOf(rec) {
+		return fmt.Errorf("key %q holds %T records, not %T: %w", key, want, rec, ErrRecordType)
+	}
+	if err := validateRecord(k, rec); err != nil {
+		return fmt.Errorf("value of %s: %w", key, err)
+	}
+	return nil
 }
 
 // ValidateValue is DecodeValue without the result.

@@ -320,7 +320,7 @@ func (im *importer) sink(ctx context.Context, b extract.Batch) error {
 					// source_hash no longer matches the content.
 					p.Optimization = prev.Optimization
 				}
-				if err := tx.PutLocal(model.NSPages, key, pageJSON(p, it.ExtractionJSON)); err != nil {
+				if err := tx.PutLocalRecord(model.NSPages, key, pageJSON(p, it.ExtractionJSON), &p); err != nil {
 					return fmt.Errorf("page %s: %w", it.SourcePath, err)
 				}
 				if err := tx.PutJSON(model.NSStatus, model.StatusKey(im.pid, pageID),
@@ -685,30 +685,45 @@ func firstH1(e model.Extraction) string {
 	return ""
 }
 
-// rawPage mirrors model.PageData field for field with the extraction as
-// raw JSON: the extraction was already encoded once for its content_hash,
-// and encoding it again for the record would double the largest cost of an
-// import. TestPageJSONIsCanonical pins the bytes to model.Canonical.
-type rawPage struct {
-	PageID        string              `json:"page_id"`
-	ProjectID     string              `json:"project_id"`
-	BatchID       string              `json:"batch_id"`
-	SourcePath    string              `json:"source_path"`
-	Uploaded      string              `json:"uploaded"`
-	Extraction    json.RawMessage     `json:"extraction"`
+// pageHead and pageTail are model.PageData's fields before and after the
+// extraction, in its order: the extraction was already encoded once for its
+// content_hash, and encoding it again (or letting encoding/json re-validate
+// it as a RawMessage) would double the largest cost of an import.
+// TestPageJSONIsCanonical pins the bytes to model.Canonical.
+type pageHead struct {
+	PageID     string `json:"page_id"`
+	ProjectID  string `json:"project_id"`
+	BatchID    string `json:"batch_id"`
+	SourcePath string `json:"source_path"`
+	Uploaded   string `json:"uploaded"`
+}
+
+type pageTail struct {
 	Optimization  *model.Optimization `json:"optimization,omitempty"`
 	ContentHash   string              `json:"content_hash,omitempty"`
 	Audit         *model.Audit        `json:"audit,omitempty"`
 	SourceMissing string              `json:"source_missing,omitempty"`
 }
 
-// pageJSON is model.Canonical(p), reusing ext (the canonical JSON of
+// pageJSON is model.Canonical(p), splicing in ext (the canonical JSON of
 // p.Extraction) when given.
 func pageJSON(p model.PageData, ext []byte) []byte {
 	if len(ext) == 0 {
 		return model.Canonical(p)
 	}
-	return model.Canonical(rawPage{PageID: p.PageID, ProjectID: p.ProjectID, BatchID: p.BatchID, SourcePath: p.SourcePath,
-		Uploaded: p.Uploaded, Extraction: ext, Optimization: p.Optimization, ContentHash: p.ContentHash, Audit: p.Audit,
-		SourceMissing: p.SourceMissing})
+	head := model.Canonical(pageHead{PageID: p.PageID, ProjectID: p.ProjectID, BatchID: p.BatchID,
+		SourcePath: p.SourcePath, Uploaded: p.Uploaded})
+	tail := model.Canonical(pageTail{Optimization: p.Optimization, ContentHash: p.ContentHash,
+		Audit: p.Audit, SourceMissing: p.SourceMissing})
+	out := make([]byte, 0, len(head)+len(ext)+len(tail)+16)
+	out = append(out, head[:len(head)-1]...) // without its closing brace
+	out = append(out, `,"extraction":`...)
+	out = append(out, ext...)
+	if len(tail) > 2 { // "{}" when every tail field is empty
+		out = append(out, ',')
+		out = append(out, tail[1:]...)
+	} else {
+		out = append(out, '}')
+	}
+	return out
 }
