@@ -50,8 +50,9 @@ step() { echo "== $*" >&2; }
 step "build nimbus and the checkers"
 (cd "$ROOT" && go build -o "$WORK/nimbus" . && go build -o "$WORK/exportcheck" ./e2e/exportcheck)
 NIMBUS="$WORK/nimbus"
+HELP=$("$NIMBUS" help 2>/dev/null || true)
 for c in setup import submit push pull status "review list" "review accept" export; do
-	if ! "$NIMBUS" help 2>/dev/null | grep -q "nimbus $c"; then
+	if ! grep -q "nimbus $c" <<<"$HELP"; then
 		echo "run.sh: 'nimbus $c' is not available in this build" >&2
 		exit 3
 	fi
@@ -78,7 +79,7 @@ export LANG=en_US.UTF-8
 
 step "fixture site: $PAGES pages"
 mkdir -p "$WORK/site/dist"
-(cd "$ROOT/testdata/site/dist" && find local -name '*.html' | LC_ALL=C sort | head -n "$PAGES" |
+(cd "$ROOT/testdata/site/dist" && find local -name '*.html' | LC_ALL=C sort | sed -n "1,${PAGES}p" |
 	while read -r f; do mkdir -p "$WORK/site/dist/$(dirname "$f")"; cp "$f" "$WORK/site/dist/$f"; done)
 [ "$(find "$WORK/site/dist" -name '*.html' | wc -l)" -eq "$PAGES" ]
 
