@@ -45,6 +45,10 @@ type settingsView struct {
 	cfToken   *widget.Entry
 	cfSetup   *widget.Button
 	cfResult  *widget.Label
+	cfRate    *widget.Entry
+	cfRateSet *widget.Button
+	cfTest    *widget.Button
+	cfWhere   *widget.Label
 }
 
 func newSettingsView(s *Shell) *settingsView {
@@ -130,7 +134,69 @@ func newSettingsView(s *Shell) *settingsView {
 	v.cfSetup = widget.NewButtonWithIcon("Connect and set up namespaces", theme.StorageIcon(), v.setupCloudflare)
 	v.cfResult = widget.NewLabel("")
 	v.cfResult.Wrapping = fyne.TextWrapWord
+	v.cfRate = widget.NewEntry()
+	v.cfRate.SetPlaceHolder("3")
+	v.cfRateSet = widget.NewButton("Save budget", v.saveRate)
+	v.cfTest = widget.NewButtonWithIcon("Test connection", theme.SearchIcon(), v.testConnection)
+	v.cfWhere = widget.NewLabel("")
+	v.cfWhere.Importance = widget.LowImportance
+	v.cfWhere.Wrapping = fyne.TextWrapWord
 	return v
+}
+
+// saveRate stores the account's request budget (requests per second).
+func (v *settingsView) saveRate() {
+	r, err := strconv.ParseFloat(strings.TrimSpace(v.cfRate.Text), 64)
+	if err == nil {
+		err = v.s.ws.SetSyncRate(r)
+	} else {
+		err = fmt.Errorf("request budget %q: not a number of requests per second", v.cfRate.Text)
+	}
+	if err != nil {
+		v.s.showErr(err)
+		return
+	}
+	v.cfResult.SetText(fmt.Sprintf("Request budget saved: %g requests/s (about %d per 5 minutes); used from the next sync.", r, int(r*300)))
+	if !v.s.opts.Synchronous {
+		v.s.syncer.start()
+	}
+}
+
+// testConnection lists the account's namespaces (one request, nothing
+// changed) off the UI goroutine.
+func (v *settingsView) testConnection() {
+	v.cfTest.Disable()
+	v.cfResult.SetText("Testing…")
+	v.s.bg(func() func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		res, err := v.s.ws.TestConnection(ctx, workspace.SyncOptions{})
+		return func() {
+			v.cfTest.Enable()
+			if err != nil {
+				v.cfResult.SetText("")
+				v.s.showErr(err)
+				return
+			}
+			msg := fmt.Sprintf("Connected to account %s: %d of the 11 namespaces exist.", res.AccountID, len(res.Found))
+			if len(res.Missing) > 0 {
+				msg += " \"Connect and set up namespaces\" creates the others."
+			}
+			v.cfResult.SetText(msg)
+		}
+	})
+}
+
+// loadConnection shows the budget and where the token is kept; reading the
+// keyring can block on an unlock prompt, so it runs off the UI goroutine.
+func (v *settingsView) loadConnection() {
+	v.s.bg(func() func() {
+		c := v.s.ws.Connection()
+		return func() {
+			v.cfRate.SetText(strconv.FormatFloat(c.Rate, 'g', -1, 64))
+			v.cfWhere.SetText("API token: " + c.TokenPlace() + ". It never goes into the store, logs or preferences.")
+		}
+	})
 }
 
 // setupCloudflare saves the credentials (token to the keyring or a 0600
@@ -166,6 +232,7 @@ func (v *settingsView) setupCloudflare() {
 				msg += " Token saved in the " + res.TokenSaved + "."
 			}
 			v.cfResult.SetText(msg)
+			v.loadConnection()
 			if !v.s.opts.Synchronous {
 				v.s.syncer.start()
 			}
@@ -182,8 +249,9 @@ func (v *settingsView) content() fyne.CanvasObject {
 		widget.NewLabel("A key is shown once when created; only its SHA-256 hash is stored."), keyArea)
 	account := container.NewVBox(heading("Account"), v.email, v.storeLbl)
 	cf := container.NewVBox(heading("Cloudflare"),
-		widget.NewForm(widget.NewFormItem("Account ID", v.cfAccount), widget.NewFormItem("API token", v.cfToken)),
-		container.NewHBox(v.cfSetup), v.cfResult)
+		widget.NewForm(widget.NewFormItem("Account ID", v.cfAccount), widget.NewFormItem("API token", v.cfToken),
+			widget.NewFormItem("Request budget (req/s)", container.NewBorder(nil, nil, nil, v.cfRateSet, v.cfRate))),
+		v.cfWhere, container.NewHBox(v.cfSetup, v.cfTest), v.cfResult)
 	return container.NewVScroll(container.NewPadded(container.NewVBox(project, widget.NewSeparator(), cf, widget.NewSeparator(),
 		keys, widget.NewSeparator(), account)))
 }
@@ -210,6 +278,7 @@ func (v *settingsView) load(projectID string) {
 	if id, err := v.s.ws.Store().Meta(nsync.MetaAccountID); err == nil && id != "" && v.cfAccount.Text == "" {
 		v.cfAccount.SetText(id)
 	}
+	v.loadConnection()
 }
 
 func itoa(n int) string {

@@ -56,6 +56,9 @@ type settingsAPI interface {
 	APIKeys() ([]workspace.APIKey, error)
 	CreateAPIKey(ctx context.Context, name string) (key, hash string, err error)
 	DeactivateAPIKey(ctx context.Context, hash string) (model.KeyData, error)
+	Connection() workspace.ConnectionInfo
+	SetSyncRate(rate float64) error
+	TestConnection(ctx context.Context, o workspace.SyncOptions) (workspace.ConnectionTest, error)
 }
 
 // reviewAPI: the Review screen.

@@ -606,3 +606,35 @@ func TestProjectChangeDoesNotSwallowRowChanges(t *testing.T) {
 		t.Errorf("settings form shows tone %q after the settings changed elsewhere", s.settings.tone.Text)
 	}
 }
+
+func TestSettingsRequestBudgetAndTokenPlace(t *testing.T) {
+	t.Setenv("CLOUDFLARE_API_TOKEN", "")
+	t.Setenv("CLOUDFLARE_ACCOUNT_ID", "")
+	s, ws, _ := fixtureShell(t)
+	s.tabs.SelectIndex(5)
+	v := s.settings
+	if v.cfRate.Text != "3" {
+		t.Fatalf("budget shows %q, want the default 3", v.cfRate.Text)
+	}
+	if !strings.Contains(v.cfWhere.Text, "not set") {
+		t.Fatalf("token place %q, want 'not set' without credentials", v.cfWhere.Text)
+	}
+	v.cfRate.SetText("1.5")
+	test.Tap(v.cfRateSet)
+	if got := ws.Connection().Rate; got != 1.5 {
+		t.Fatalf("stored budget %g, want 1.5", got)
+	}
+	v.cfRate.SetText("50")
+	test.Tap(v.cfRateSet)
+	if got := ws.Connection().Rate; got != 1.5 {
+		t.Fatalf("an over-budget rate was stored: %g", got)
+	}
+	// Without credentials the test reports the problem and changes nothing.
+	test.Tap(v.cfTest)
+	if v.cfTest.Disabled() || v.cfResult.Text != "" {
+		t.Fatalf("after a failed test: button disabled %v, result %q", v.cfTest.Disabled(), v.cfResult.Text)
+	}
+	if s2 := newShell(t, ws); s2.settings.cfRate.Text != "1.5" {
+		t.Fatalf("reopened settings show budget %q", s2.settings.cfRate.Text)
+	}
+}
