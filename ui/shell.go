@@ -114,20 +114,24 @@ func (s *Shell) installTray() {
 		return
 	}
 	pause := fyne.NewMenuItem("Pause watching", nil)
-	pause.Action = func() {
-		if s.intake.watching != "" {
-			s.intake.cancelRunning()
-		} else {
-			s.intake.resumeWatch(s.project)
-		}
-	}
-	desk.SetSystemTrayMenu(fyne.NewMenu("Nimbus",
+	menu := fyne.NewMenu("Nimbus",
 		fyne.NewMenuItem("Show Nimbus", func() { s.win.Show(); s.win.RequestFocus() }),
 		fyne.NewMenuItem("Sync now", s.syncNow),
 		pause,
 		fyne.NewMenuItemSeparator(),
 		fyne.NewMenuItem("Quit", s.app.Quit),
-	))
+	)
+	pause.Action = func() {
+		if s.intake.watching != "" {
+			s.intake.cancelRunning()
+			pause.Label = "Resume watching"
+		} else {
+			s.intake.resumeWatch(s.project)
+			pause.Label = "Pause watching"
+		}
+		menu.Refresh()
+	}
+	desk.SetSystemTrayMenu(menu)
 	desk.SetSystemTrayIcon(appIcon)
 	s.win.SetCloseIntercept(func() {
 		if !s.syncer.active() && s.intake.watching == "" {
