@@ -295,6 +295,14 @@ func (c *compiled) scanOne(f scanFile, index FileIndex) (it *Item, touched, unch
 			return fail("the file index cannot be read: "+err.Error(), err)
 		}
 	}
+	// An unchanged file costs one stat (the rescan path); a changed one is
+	// opened and checked again through its descriptor.
+	if known && !prev.Missing {
+		if fi, err := os.Stat(f.path); err == nil && fi.Mode().IsRegular() &&
+			fi.Size() == prev.Size && fi.ModTime().UnixNano() == prev.ModTimeNs {
+			return nil, false, true, nil
+		}
+	}
 	fh, err := os.Open(f.path)
 	if err != nil {
 		return fail(openReason(err), err)

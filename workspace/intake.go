@@ -103,6 +103,30 @@ func (x storeIndex) Lookup(sp string) (extract.FileState, bool, error) {
 	return extract.FileState{SHA256: fe.SHA256, Size: fe.Size, ModTimeNs: fe.ModTimeNs, Missing: fe.Missing}, true, nil
 }
 
+// memIndex is the project's file index read in one transaction before a
+// full scan: the scan then costs one map lookup a file instead of one store
+// transaction, and the same snapshot tells which files are gone.
+type memIndex map[string]localstore.FileEntry
+
+func loadIndex(s *localstore.Store, pid string) (memIndex, error) {
+	m := memIndex{}
+	err := s.Files(pid, func(fe localstore.FileEntry) error {
+		if fe.ProjectID == pid {
+			m[fe.SourcePath] = fe
+		}
+		return nil
+	})
+	return m, err
+}
+
+func (m memIndex) Lookup(sp string) (extract.FileState, bool, error) {
+	fe, ok := m[sp]
+	if !ok {
+		return extract.FileState{}, false, nil
+	}
+	return extract.FileState{SHA256: fe.SHA256, Size: fe.Size, ModTimeNs: fe.ModTimeNs, Missing: fe.Missing}, true, nil
+}
+
 // Import scans dir into the project: changed pages are extracted and
 // written (page, status uploaded, an upload log entry, an entry in a new
 // upload batch), unchanged ones cost a stat, bad files get an error log
@@ -131,6 +155,13 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 		meta[metaRoot(pid)] = root
 	}
 	var index extract.FileIndex = storeIndex{w.store, pid}
+	var snapshot memIndex // the whole index, on a full scan
+	if o.Paths == nil {
+		if snapshot, err = loadIndex(w.store, pid); err != nil {
+			return res, fmt.Errorf("import %s: read the file index: %w", dir, err)
+		}
+		index = snapshot
+	}
 	fp := settingsFingerprint(proj.Settings)
 	prevFP, err := w.store.Meta(metaSettings(pid))
 	if err != nil {
@@ -203,16 +234,15 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 		for _, sp := range sum.Seen {
 			seen[sp] = true
 		}
+		// Entries the scan added are all seen, so the snapshot taken before
+		// it tells the gone ones.
 		prefix := model.NormalizeSourcePath(filepath.Base(root)) + "/"
-		err := w.store.Files(pid, func(fe localstore.FileEntry) error {
-			if !fe.Missing && strings.HasPrefix(fe.SourcePath, prefix) && !seen[fe.SourcePath] {
-				gone = append(gone, fe.SourcePath)
+		for sp, fe := range snapshot {
+			if !fe.Missing && strings.HasPrefix(sp, prefix) && !seen[sp] {
+				gone = append(gone, sp)
 			}
-			return nil
-		})
-		if err != nil {
-			return res, fmt.Errorf("import %s: read the file index: %w", dir, err)
 		}
+		sort.Strings(gone)
 	}
 	if res.Missing, err = imp.finish(ctx, gone, meta); err != nil {
 		return res, fmt.Errorf("import %s: %w", dir, err)
