@@ -342,8 +342,11 @@ async function processPage(
     });
 
     const blocks = blocksOf(page);
+    // A block whose element holds child markup (links, <strong>, nested
+    // blocks: the desktop's "markup" attribute) cannot take plain text on
+    // write-back, and the desktop's QA refuses it: asking the AI is waste.
     const inputs: BlockInput[] = blocks
-      .filter((b) => typeof b.content === "string" && b.content.trim() !== "")
+      .filter((b) => typeof b.content === "string" && b.content.trim() !== "" && !b.attributes?.markup)
       .map((b) => ({ id: b.id, type: b.type, content: b.content }));
     const tAI = Date.now();
     const res = inputs.length

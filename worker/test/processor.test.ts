@@ -292,3 +292,24 @@ describe("processor edge cases", () => {
     expect((await status(pid, p1)).error).toMatchObject({ code: "AI_ERROR" });
   });
 });
+
+describe("processor and write-back limits", () => {
+  it("does not ask the AI for blocks whose element holds markup (the desktop could not write them back)", async () => {
+    const p1 = pageIdOf(1);
+    // texts no other test uses, so nothing comes from NIMBUS_CACHE
+    const texts = ["Omega repair in Perth", "Free collection across Tayside.", "We restore vintage Omega dials."];
+    const pid = await seedProject({ pages: [{ id: p1, texts }] });
+    const pg = page(pid, p1, texts);
+    pg.extraction.rest_of_page_blocks![0].attributes = { markup: "<a>" };
+    await put(env.NIMBUS_PAGES, `page:${pid}:${p1}`, pg);
+    const prov = new ScriptedProvider();
+    const rep = await runProcessor(env, { project: pid, provider: prov });
+    expect(rep.projects[0]).toMatchObject({ done: 1, failed: 0 });
+    const asked = prov.calls.flatMap((c) => c.blocks.map((b) => b.id));
+    expect(asked).toContain("block-0");
+    expect(asked).toContain("block-2");
+    expect(asked).not.toContain("block-1");
+    const stored = (await getJSON<PageData>(env.NIMBUS_PAGES, `page:${pid}:${p1}`))!;
+    expect(stored.optimization!.optimized_blocks!.map((b) => b.id)).not.toContain("block-1");
+  });
+});
