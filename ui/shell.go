@@ -106,13 +106,11 @@ func Run(ws *workspace.Workspace) error {
 	return nil
 }
 
-// installTray adds the system-tray menu where the desktop has one, and then
-// lets closing the window keep syncing in the tray instead of quitting.
-func (s *Shell) installTray() {
-	desk, ok := s.app.(desktop.App)
-	if !ok {
-		return
-	}
+// trayMenu is the system-tray menu. Its third item pauses the folder watch
+// and then offers to resume it: the label follows the pause state, which is
+// kept here because cancelling the watch clears intake.watching only later,
+// on the watch's own goroutine.
+func (s *Shell) trayMenu() *fyne.Menu {
 	pause := fyne.NewMenuItem("Pause watching", nil)
 	menu := fyne.NewMenu("Nimbus",
 		fyne.NewMenuItem("Show Nimbus", func() { s.win.Show(); s.win.RequestFocus() }),
@@ -121,16 +119,30 @@ func (s *Shell) installTray() {
 		fyne.NewMenuItemSeparator(),
 		fyne.NewMenuItem("Quit", s.app.Quit),
 	)
+	paused := false
 	pause.Action = func() {
-		if s.intake.watching != "" {
-			s.intake.cancelRunning()
-			pause.Label = "Resume watching"
-		} else {
+		if paused {
 			s.intake.resumeWatch(s.project)
+			paused = false
 			pause.Label = "Pause watching"
+		} else {
+			s.intake.cancelRunning()
+			paused = true
+			pause.Label = "Resume watching"
 		}
 		menu.Refresh()
 	}
+	return menu
+}
+
+// installTray adds the system-tray menu where the desktop has one, and then
+// lets closing the window keep syncing in the tray instead of quitting.
+func (s *Shell) installTray() {
+	desk, ok := s.app.(desktop.App)
+	if !ok {
+		return
+	}
+	menu := s.trayMenu()
 	desk.SetSystemTrayMenu(menu)
 	desk.SetSystemTrayIcon(appIcon)
 	s.win.SetCloseIntercept(func() {

@@ -638,3 +638,30 @@ func TestSettingsRequestBudgetAndTokenPlace(t *testing.T) {
 		t.Fatalf("reopened settings show budget %q", s2.settings.cfRate.Text)
 	}
 }
+
+// The tray's pause item cancels the running watch and then offers to resume.
+func TestTrayPauseItemToggles(t *testing.T) {
+	s := newShell(t, openWorkspace(t))
+	menu := s.trayMenu()
+	item := menu.Items[2]
+	if item.Label != "Pause watching" {
+		t.Fatalf("pause item starts as %q", item.Label)
+	}
+	cancelled := 0
+	s.intake.mu.Lock()
+	s.intake.cancel = func() { cancelled++ }
+	s.intake.mu.Unlock()
+
+	item.Action()
+	if item.Label != "Resume watching" || cancelled != 1 {
+		t.Fatalf("after pausing: label %q, watch cancelled %d times", item.Label, cancelled)
+	}
+	item.Action()
+	if item.Label != "Pause watching" || cancelled != 1 {
+		t.Fatalf("after resuming: label %q, watch cancelled %d times", item.Label, cancelled)
+	}
+	item.Action()
+	if item.Label != "Resume watching" || cancelled != 2 {
+		t.Fatalf("after pausing again: label %q, watch cancelled %d times", item.Label, cancelled)
+	}
+}
