@@ -73,10 +73,13 @@ type ImportResult struct {
 	// BatchID is the (first) upload batch created for the changed pages
 	// ("" when no page changed); Batches lists all of them (an import
 	// larger than max_pages_per_batch fills several).
-	BatchID   string        `json:"batch_id,omitempty"`
-	Batches   []string      `json:"batches,omitempty"`
-	Files     int           `json:"files"`
-	Written   int           `json:"pages_written"`
+	BatchID string   `json:"batch_id,omitempty"`
+	Batches []string `json:"batches,omitempty"`
+	Files   int      `json:"files"`
+	Written int      `json:"pages_written"`
+	// New is how many of the Written pages had no page record before
+	// (Written - New were changed), so the summary can tell them apart.
+	New       int           `json:"pages_new"`
 	Unchanged int           `json:"unchanged"`
 	Failed    int           `json:"failed"`
 	Missing   int           `json:"missing"`
@@ -191,6 +194,7 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 	}
 	res.Files = sum.Total
 	res.Written = imp.written
+	res.New = imp.created
 	res.Unchanged = sum.Unchanged + sum.Touched + imp.sameContent
 	res.Failed = sum.Failed
 	res.Errors = imp.errors
@@ -273,6 +277,7 @@ type importer struct {
 	batchIDs    []string // every upload batch of this import
 	maxPer      int
 	written     int
+	created     int
 	sameContent int
 	errors      []ImportError
 	// audit holds the duplicate-pass fields of the pages written by this
@@ -286,10 +291,10 @@ func (im *importer) sink(ctx context.Context, b extract.Batch) error {
 	for _, fe := range b.Errors {
 		im.errors = append(im.errors, ImportError{SourcePath: fe.SourcePath, Reason: fe.Reason})
 	}
-	var written, same int
+	var written, created, same int
 	var pending map[string]extract.AuditPage
 	err := im.w.store.Update(ctx, func(tx *localstore.Tx) error {
-		written, same = 0, 0
+		written, created, same = 0, 0, 0
 		pending = map[string]extract.AuditPage{}
 		// Upload batches hold at most max_pages_per_batch pages, as
 		// submitted batches do; a full one is closed and the next opened.
@@ -366,6 +371,9 @@ func (im *importer) sink(ctx context.Context, b extract.Batch) error {
 				}
 				bd.Pages[pageID] = model.BatchPage{Status: model.StatusUploaded, Uploaded: stamp}
 				written++
+				if !had {
+					created++
+				}
 				ap := extract.AuditPage{Key: pageID, Title: p.Extraction.Head["title"], Description: p.Extraction.Head["metaDescription"],
 					Canonical: p.Extraction.Head["canonical"], H1: firstH1(p.Extraction)}
 				pending[pageID] = ap
@@ -399,6 +407,7 @@ func (im *importer) sink(ctx context.Context, b extract.Batch) error {
 		return err
 	}
 	im.written += written
+	im.created += created
 	im.sameContent += same
 	if im.audit == nil {
 		im.audit = map[string]extract.AuditPage{}
