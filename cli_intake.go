@@ -176,6 +176,9 @@ func watchCommand(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if fi, err := os.Stat(pos[0]); err != nil || !fi.IsDir() {
+		return fmt.Errorf("watch %s: not a folder that can be read", pos[0])
+	}
 	pid, err := intakeProject(ctx, w, *project, pos[0])
 	if err != nil {
 		return err
@@ -186,6 +189,8 @@ func watchCommand(ctx context.Context, e *env, args []string) error {
 		initial := first
 		first = false
 		switch {
+		case err != nil && initial:
+			// WatchFolder returns the first import's error too: main prints it.
 		case err != nil:
 			fmt.Fprintf(e.Stderr, "nimbus: %v\n", err)
 		case e.JSON:

@@ -35,7 +35,11 @@ func DefaultSettings(name string, opts ProjectOptions) model.ProjectSettings {
 		MaxPagesPerBatch:   DefaultMaxPagesPerBatch,
 		DefaultConcurrency: DefaultConcurrency,
 		AIModel:            DefaultAIModel,
-		Domain:             name,
+	}
+	if looksLikeHost(name) {
+		// "example.com" names its site; "Spring campaign" does not, and a
+		// wrong domain would flag every page's canonical.
+		s.Domain = strings.ToLower(name)
 	}
 	if opts.Domain != "" {
 		s.Domain = opts.Domain
@@ -245,4 +249,23 @@ func (w *Workspace) RefreshUsage(ctx context.Context, projectID string, activity
 		return model.ProjectData{}, err
 	}
 	return p, nil
+}
+
+// looksLikeHost reports whether name is a plausible host name (labels of
+// letters, digits and hyphens, at least one dot).
+func looksLikeHost(name string) bool {
+	if !strings.Contains(name, ".") || len(name) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

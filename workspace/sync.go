@@ -265,7 +265,7 @@ func (w *Workspace) Submit(ctx context.Context, o SubmitOptions) (SubmitResult, 
 				return err
 			}
 			if !ok {
-				return fmt.Errorf("submit: no batch %s in project %s", o.BatchID, pid)
+				return fmt.Errorf("no batch %s in project %s", o.BatchID, pid)
 			}
 			batches = append(batches, b)
 		} else {
@@ -274,7 +274,7 @@ func (w *Workspace) Submit(ctx context.Context, o SubmitOptions) (SubmitResult, 
 				return err
 			}
 			if len(pages) == 0 {
-				return fmt.Errorf("submit: project %s has no pages waiting to be submitted", pid)
+				return fmt.Errorf("project %s has no pages waiting to be submitted", pid)
 			}
 			// Pages an import put into an upload batch (status uploaded,
 			// batch still uploading) are submitted in that batch; with

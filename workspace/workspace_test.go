@@ -410,3 +410,20 @@ func TestRefreshUsageCountsTheMirror(t *testing.T) {
 		t.Errorf("unchanged refresh touched sync state: %+v -> %+v", before, after)
 	}
 }
+
+func TestDefaultDomainOnlyFromHostNames(t *testing.T) {
+	for name, want := range map[string]string{
+		"example.com":      "example.com",
+		"Shop.Example.org": "shop.example.org",
+		"bad name!":        "",
+		"site":             "",
+		"-bad.com":         "",
+	} {
+		if got := DefaultSettings(name, ProjectOptions{}).Domain; got != want {
+			t.Errorf("DefaultSettings(%q).Domain = %q, want %q", name, got, want)
+		}
+	}
+	if got := DefaultSettings("site", ProjectOptions{Domain: "site.example"}).Domain; got != "site.example" {
+		t.Errorf("an explicit domain was replaced: %q", got)
+	}
+}
