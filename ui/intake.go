@@ -291,7 +291,8 @@ func (v *intakeView) imported(folder, proj string, res workspace.ImportResult, e
 func (v *intakeView) showSummary(res workspace.ImportResult) {
 	lines := []string{
 		fmt.Sprintf("%s files read in %.1f s", groupDigits(res.Files), float64(res.DurationMs)/1000),
-		fmt.Sprintf("%s new or changed pages", groupDigits(res.Written)),
+		fmt.Sprintf("%s new pages", groupDigits(res.New)),
+		fmt.Sprintf("%s changed pages", groupDigits(res.Written-res.New)),
 		fmt.Sprintf("%s unchanged", groupDigits(res.Unchanged)),
 		fmt.Sprintf("%s failed", groupDigits(res.Failed)),
 	}

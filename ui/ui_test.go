@@ -513,8 +513,16 @@ func TestDropImportsSite(t *testing.T) {
 	if len(s.pages.rows) != res.Written || s.pages.stack.Objects[0] != s.pages.tableArea {
 		t.Fatalf("pages view shows %d rows after importing %d pages", len(s.pages.rows), res.Written)
 	}
-	if s.win.Canvas().Overlays().Top() == nil {
-		t.Error("no import summary shown")
+	top := s.win.Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no import summary shown")
+	}
+	// A first import: every written page is new, none changed.
+	want := []string{groupDigits(res.Written) + " new pages", "0 changed pages"}
+	for _, w := range want {
+		if !overlayHasText(top, w) {
+			t.Errorf("import summary lacks %q", w)
+		}
 	}
 	// The progress bar saw the whole folder.
 	if s.intake.progress.Value != s.intake.progress.Max || s.intake.progress.Max < float64(res.Files) {
@@ -664,4 +672,27 @@ func TestTrayPauseItemToggles(t *testing.T) {
 	if item.Label != "Resume watching" || cancelled != 2 {
 		t.Fatalf("after pausing again: label %q, watch cancelled %d times", item.Label, cancelled)
 	}
+}
+
+// overlayHasText reports whether a label under o contains text.
+func overlayHasText(o fyne.CanvasObject, text string) bool {
+	switch w := o.(type) {
+	case *widget.Label:
+		return strings.Contains(w.Text, text)
+	case *fyne.Container:
+		for _, c := range w.Objects {
+			if overlayHasText(c, text) {
+				return true
+			}
+		}
+		return false
+	case fyne.Widget:
+		r := test.WidgetRenderer(w)
+		for _, c := range r.Objects() {
+			if overlayHasText(c, text) {
+				return true
+			}
+		}
+	}
+	return false
 }
