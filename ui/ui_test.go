@@ -696,3 +696,27 @@ func overlayHasText(o fyne.CanvasObject, text string) bool {
 	}
 	return false
 }
+
+// README's "Keyboard shortcuts" section lists every entry of the sheet.
+func TestReadmeListsShortcuts(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	i := strings.Index(readme, "## Keyboard shortcuts")
+	if i < 0 {
+		t.Fatal("README.md has no Keyboard shortcuts section")
+	}
+	sec := readme[i:]
+	if j := strings.Index(sec[1:], "\n## "); j >= 0 {
+		sec = sec[:j+1]
+	}
+	for _, list := range [][]shortcut{globalShortcuts, reviewShortcuts} {
+		for _, sc := range list {
+			if row := "| " + sc.keys + " | " + sc.what + " |"; !strings.Contains(sec, row) {
+				t.Errorf("README.md Keyboard shortcuts lacks the row %q", row)
+			}
+		}
+	}
+}
