@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -697,15 +698,40 @@ func (v *reviewView) askExport() {
 // export writes the site with the accepted changes into out (source ""
 // = the folder last imported) and reports what was written and refused.
 func (v *reviewView) export(out, source string) {
-	bar := widget.NewProgressBarInfinite()
-	wait := dialog.NewCustomWithoutButtons("Exporting", container.NewVBox(widget.NewLabel("Writing the site with the accepted changes to\n"+out), bar), v.s.win)
+	bar := widget.NewProgressBar()
+	current := widget.NewLabel("")
+	current.Truncation = fyne.TextTruncateEllipsis
+	ctx, cancel := context.WithCancel(context.Background())
+	cancelBtn := widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), cancel)
+	wait := dialog.NewCustomWithoutButtons("Exporting", container.NewVBox(
+		widget.NewLabel("Writing the site with the accepted changes to\n"+out), bar, current, container.NewHBox(cancelBtn)), v.s.win)
+	wait.Resize(fyne.NewSize(520, 0))
 	wait.Show()
 	proj := v.project
+	var last time.Time
+	progress := func(done, total int, file string) {
+		// at most ~10 redraws a second, and the last file always
+		if done < total && time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		fyne.Do(func() {
+			bar.SetValue(float64(done) / float64(max(total, 1)))
+			current.SetText(fmt.Sprintf("%s of %s: %s", groupDigits(done), groupDigits(total), file))
+		})
+	}
+	if v.s.opts.Synchronous {
+		progress = nil // tests run the export inline on the UI goroutine
+	}
 	v.s.bg(func() func() {
-		res, err := v.s.ws.Export(context.Background(), workspace.ExportOptions{ProjectID: proj, Out: out, Source: source})
+		res, err := v.s.ws.Export(ctx, workspace.ExportOptions{ProjectID: proj, Out: out, Source: source, Progress: progress})
 		return func() {
-			bar.Stop()
+			cancel()
 			wait.Hide()
+			if errors.Is(err, context.Canceled) {
+				v.s.showErr(fmt.Errorf("export cancelled; %s holds a partial copy", out))
+				return
+			}
 			if err != nil {
 				v.s.showErr(err)
 				return

@@ -25,6 +25,10 @@ type ExportOptions struct {
 	BatchID string
 	// Source overrides the folder remembered from the last import.
 	Source string
+	// Progress, when set, is told after each file copied (done of total,
+	// the file's path relative to the source). It runs on the export's
+	// goroutine.
+	Progress func(done, total int, current string)
 }
 
 // ExportRefusal is a reviewed block that was not written back.
@@ -96,6 +100,16 @@ func (w *Workspace) Export(ctx context.Context, o ExportOptions) (ExportResult, 
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return res, fmt.Errorf("export: %w", err)
 	}
+	total := 0
+	if o.Progress != nil {
+		// A listing first, so progress can say "of N" (cheap next to the copy).
+		_ = filepath.WalkDir(src, func(_ string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				total++
+			}
+			return ctx.Err()
+		})
+	}
 	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
@@ -132,7 +146,13 @@ func (w *Workspace) Export(ctx context.Context, o ExportOptions) (ExportResult, 
 				}
 			}
 		}
-		return writeNew(target, data)
+		if err := writeNew(target, data); err != nil {
+			return err
+		}
+		if o.Progress != nil {
+			o.Progress(res.Files, max(total, res.Files), rel)
+		}
+		return nil
 	})
 	if err != nil {
 		return res, fmt.Errorf("export %s to %s: %w", src, out, err)

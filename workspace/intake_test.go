@@ -161,9 +161,18 @@ func TestExportWritesBackAndCopiesTheRest(t *testing.T) {
 	}
 	// No decisions: byte-identical copy.
 	out := filepath.Join(t.TempDir(), "out")
-	r, err := w.Export(ctx, ExportOptions{Out: out})
+	calls, lastDone, lastTotal := 0, 0, 0
+	r, err := w.Export(ctx, ExportOptions{Out: out, Progress: func(done, total int, file string) {
+		if done != lastDone+1 || total != 312 || file == "" {
+			t.Errorf("progress %d/%d %q after %d", done, total, file, lastDone)
+		}
+		calls, lastDone, lastTotal = calls+1, done, total
+	}})
 	if err != nil || r.Files != 312 || r.Blocks != 0 {
 		t.Fatalf("export: %+v %v", r, err)
+	}
+	if calls != 312 || lastDone != lastTotal {
+		t.Fatalf("progress called %d times, last %d/%d", calls, lastDone, lastTotal)
 	}
 	assertSameTree(t, site, out, nil)
 	// Edited decisions on one page: only those spans change.
