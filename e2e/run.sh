@@ -87,6 +87,9 @@ step "project, setup, import, submit, push"
 "$NIMBUS" project create --name e2e.example.com --tone premium --ai-model gpt-fake >/dev/null
 PROJECT=$("$NIMBUS" --json project show | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).project_id))')
 "$NIMBUS" setup
+# an API key too, so NIMBUS_KEYS and apikeys: travel (the key itself is
+# printed once and never stored)
+"$NIMBUS" key create --name e2e >/dev/null 2>&1
 "$NIMBUS" import "$WORK/site/dist"
 "$NIMBUS" submit
 "$NIMBUS" push
@@ -122,18 +125,23 @@ step "review $DIMENSION and export"
 "$NIMBUS" review list --dimension "$DIMENSION" >"$WORK/review-list.txt"
 [ -s "$WORK/review-list.txt" ]
 "$NIMBUS" review accept --dimension "$DIMENSION"
+# the decisions go to KV like everything else the editor does
+"$NIMBUS" push
 "$NIMBUS" export --out "$WORK/out"
 "$WORK/exportcheck" -store "$NIMBUS_STORE" -project "$PROJECT" -src "$WORK/site" -out "$WORK/out" -min-changed 1
 
 step "wrangler kv key list --local sees the keys the desktop wrote"
-for pair in NIMBUS_PAGES:page NIMBUS_STATUS:status NIMBUS_BATCHES:batch; do
-	binding=${pair%%:*} kind=${pair#*:}
+# Every namespace the desktop mirrors both ways holds the same keys on both
+# sides after the pull (NIMBUS_CACHE is the Worker's, fetched on demand).
+for binding in NIMBUS_USERS NIMBUS_PROJECTS NIMBUS_KEYS NIMBUS_EMAILS NIMBUS_SESSIONS \
+	NIMBUS_PAGES NIMBUS_BATCHES NIMBUS_QUEUE NIMBUS_STATUS NIMBUS_LOGS; do
 	(cd "$ROOT/worker" && npx wrangler kv key list --local --persist-to "$WORK/state" --binding "$binding" 2>/dev/null) |
 		node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const k of JSON.parse(s.slice(s.indexOf("["))))console.log(k.name)})' |
-		grep "^$kind:$PROJECT:" | LC_ALL=C sort >"$WORK/wrangler-$binding.txt"
-	"$NIMBUS" --json kv list "$binding" "$kind:$PROJECT:" |
+		LC_ALL=C sort >"$WORK/wrangler-$binding.txt"
+	"$NIMBUS" --json kv list "$binding" |
 		node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s);for(const k of (Array.isArray(v)?v:v.keys))console.log(typeof k==="string"?k:k.key??k.name)})' |
 		LC_ALL=C sort >"$WORK/local-$binding.txt"
 	diff -u "$WORK/local-$binding.txt" "$WORK/wrangler-$binding.txt" >&2
+	echo "  $binding: $(wc -l <"$WORK/local-$binding.txt") keys on both sides" >&2
 done
 step "ok"
