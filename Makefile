@@ -28,7 +28,7 @@ TEST_TIERS := test-go
 TEST_TIERS += test-worker test-e2e
 TEST_TIERS += test-gui-smoke
 # Extraction fuzz targets, a short run each. The extract and workspace tests
-# also run over Debian's HTML manuals when installed (make deps-corpus).
+# also run over Debian's HTML manuals, which `make test` installs (deps-corpus).
 TEST_TIERS += test-fuzz
 
 .PHONY: deps deps-apt deps-go build run test vet test-go bench fmt clean
@@ -68,7 +68,7 @@ run: build
 		LANG=en_US.UTF-8 $(BIN) $(ARGS); \
 	fi
 
-test: deps vet $(TEST_TIERS)
+test: deps deps-corpus vet $(TEST_TIERS)
 
 vet:
 	$(GO) vet ./...
