@@ -38,14 +38,19 @@ func (c ConnectionInfo) TokenPlace() string {
 func (w *Workspace) Connection() ConnectionInfo {
 	saved, _ := w.store.Meta(nsync.MetaAccountID)
 	c, _ := nsync.LoadCredentials(saved)
-	info := ConnectionInfo{AccountID: c.AccountID, Rate: w.rate(0), Prefix: DefaultNamespacePrefix}
+	info := ConnectionInfo{AccountID: c.AccountID, Rate: w.rate(0), Prefix: w.namespacePrefix()}
 	if c.Token != "" {
 		info.TokenSource = c.Source
 	}
-	if p, _ := w.store.Meta(metaNSPrefix); p != "" {
-		info.Prefix = p
-	}
 	return info
+}
+
+// namespacePrefix is the saved title prefix of the eleven namespaces.
+func (w *Workspace) namespacePrefix() string {
+	if p, _ := w.store.Meta(metaNSPrefix); p != "" {
+		return p
+	}
+	return DefaultNamespacePrefix
 }
 
 // Request budget bounds (requests per second): Cloudflare allows 1,200 per
@@ -92,7 +97,7 @@ func (w *Workspace) TestConnection(ctx context.Context, o SyncOptions) (Connecti
 	for _, n := range list {
 		titles[n.Title] = true
 	}
-	prefix := w.Connection().Prefix
+	prefix := w.namespacePrefix()
 	res := ConnectionTest{AccountID: creds.AccountID}
 	for _, ns := range model.Namespaces {
 		title := prefix + strings.TrimPrefix(string(ns), "NIMBUS_")

@@ -93,10 +93,7 @@ type SetupResult struct {
 func (w *Workspace) Setup(ctx context.Context, o SetupOptions) (SetupResult, error) {
 	prefix := o.Prefix
 	if prefix == "" {
-		prefix, _ = w.store.Meta(metaNSPrefix)
-	}
-	if prefix == "" {
-		prefix = DefaultNamespacePrefix
+		prefix = w.namespacePrefix()
 	}
 	remote, creds, err := w.remote(o.SyncOptions)
 	if err != nil {
