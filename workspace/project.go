@@ -204,6 +204,9 @@ func (w *Workspace) UpdateSettings(ctx context.Context, projectID string, change
 // not passed prev (two changes within a millisecond, or a skewed clock): the
 // new settings must win the merge against the ones they replace.
 func laterStamp(prev string, now time.Time) string {
+	// Stamps keep milliseconds: compare at that precision, or a change in
+	// the same millisecond as prev would get an equal stamp.
+	now = now.Truncate(time.Millisecond)
 	if t, err := model.ParseTime(prev); err == nil && !now.After(t) {
 		now = t.Add(time.Millisecond)
 	}

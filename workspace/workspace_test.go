@@ -427,3 +427,15 @@ func TestDefaultDomainOnlyFromHostNames(t *testing.T) {
 		t.Errorf("an explicit domain was replaced: %q", got)
 	}
 }
+
+func TestLaterStampWithinTheSameMillisecond(t *testing.T) {
+	prev := "2026-11-27T02:03:25.546Z"
+	now, _ := model.ParseTime("2026-11-27T02:03:25.546400Z")
+	if got := laterStamp(prev, now); got != "2026-11-27T02:03:25.547Z" {
+		t.Fatalf("laterStamp(%s, +0.4 ms) = %s, want one millisecond later", prev, got)
+	}
+	now, _ = model.ParseTime("2026-11-27T02:03:26Z")
+	if got := laterStamp(prev, now); got != "2026-11-27T02:03:26.000Z" {
+		t.Fatalf("laterStamp with a later clock = %s", got)
+	}
+}
