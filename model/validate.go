@@ -262,6 +262,9 @@ func (s *SessionData) Validate() error {
 
 func checkBlocks(c *checker, path string, blocks []Block) {
 	for i, b := range blocks {
+		if strings.TrimSpace(b.ID) != "" && strings.TrimSpace(b.Type) != "" {
+			continue // the common case builds no field paths
+		}
 		p := index(path, i)
 		c.required(join(p, "id"), b.ID)
 		c.required(join(p, "type"), b.Type)
