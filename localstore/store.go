@@ -268,6 +268,15 @@ func (s *Store) List(ns model.Namespace, prefix string, fn func(key string, valu
 	return s.view(func(tx *Tx) error { return tx.List(ns, prefix, fn) })
 }
 
+// Walk is List without the copy, for a reader that skips or decodes most
+// values: value is only valid while fn runs (fn must not keep it, and must
+// not write to the store).
+func (s *Store) Walk(ns model.Namespace, prefix string, fn func(key string, value []byte) error) error {
+	return s.view(func(tx *Tx) error {
+		return tx.scan(ns, prefix, func(k, v []byte) error { return fn(string(k), v) })
+	})
+}
+
 // Keys returns the keys of ns starting with prefix, in key order.
 func (s *Store) Keys(ns model.Namespace, prefix string) ([]string, error) {
 	var keys []string
@@ -284,10 +293,9 @@ func (s *Store) Keys(ns model.Namespace, prefix string) ([]string, error) {
 func (s *Store) Count(ns model.Namespace, prefix string) (int, error) {
 	n := 0
 	err := s.view(func(tx *Tx) error {
-		return tx.scan(ns, prefix, func(_, _ []byte) error {
-			n++
-			return nil
-		})
+		var err error
+		n, err = tx.Count(ns, prefix)
+		return err
 	})
 	return n, err
 }

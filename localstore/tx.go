@@ -132,6 +132,17 @@ func (t *Tx) List(ns model.Namespace, prefix string, fn func(key string, value [
 	})
 }
 
+// Count is the number of keys of ns starting with prefix (values are not
+// copied).
+func (t *Tx) Count(ns model.Namespace, prefix string) (int, error) {
+	n := 0
+	err := t.scan(ns, prefix, func(_, _ []byte) error {
+		n++
+		return nil
+	})
+	return n, err
+}
+
 // scan walks the keys of ns with prefix; k and v are only valid during fn.
 func (t *Tx) scan(ns model.Namespace, prefix string, fn func(k, v []byte) error) error {
 	b, err := t.nsBucket(ns)
@@ -189,7 +200,7 @@ func (t *Tx) PutLocal(ns model.Namespace, key string, value []byte) error {
 	if err := validatePut(ns, key, value); err != nil {
 		return err
 	}
-	return t.putLocalValid(ns, key, value)
+	return t.putLocalValid(ns, key, bytes.Clone(value), "")
 }
 
 // PutLocalRecord is PutLocal for a caller that holds the typed record: rec
@@ -207,11 +218,62 @@ func (t *Tx) PutLocalRecord(ns model.Namespace, key string, value []byte, rec an
 	if err := model.ValidateRecord(key, rec); err != nil {
 		return fmt.Errorf("put %s %s: %w", ns, key, err)
 	}
-	return t.putLocalValid(ns, key, value)
+	return t.putLocalValid(ns, key, bytes.Clone(value), "")
 }
 
-// putLocalValid is PutLocal after validation.
-func (t *Tx) putLocalValid(ns model.Namespace, key string, value []byte) error {
+// Prepared is a local write validated and hashed ahead of its transaction:
+// Prepare does the CPU work (checks, sha256) on whatever goroutine the
+// caller likes (the import does it on its extraction workers, in parallel),
+// so that the write transaction, which is serial, only stores bytes. A
+// Prepared owns its value: the caller must not modify the slice afterwards.
+type Prepared struct {
+	ns    model.Namespace
+	key   string
+	value []byte
+	hash  string
+}
+
+// Key is the key the write is for.
+func (p Prepared) Key() string { return p.key }
+
+// Prepare validates a local write of value (model.Canonical(rec)) to key
+// in ns as PutLocalRecord does, and hashes it. rec is a pointer to the
+// model type of key's kind; a value without a model type (rec nil, or a
+// type ValidateRecord does not know) is validated by decoding value.
+func Prepare(ns model.Namespace, key string, value []byte, rec any) (Prepared, error) {
+	if err := checkKey(ns, key); err != nil {
+		return Prepared{}, fmt.Errorf("put %s %s: %w", ns, clip(key), err)
+	}
+	if len(value) > MaxValueBytes {
+		return Prepared{}, fmt.Errorf("put %s %s: %w (%d bytes, KV allows 25 MiB)", ns, key, ErrValueTooLarge, len(value))
+	}
+	err := model.ErrRecordType
+	if rec != nil {
+		err = model.ValidateRecord(key, rec)
+	}
+	if errors.Is(err, model.ErrRecordType) {
+		err = model.ValidateValue(key, value)
+	}
+	if err != nil {
+		return Prepared{}, fmt.Errorf("put %s %s: %w", ns, key, err)
+	}
+	return Prepared{ns: ns, key: key, value: value, hash: model.ValueHash(value)}, nil
+}
+
+// PutPrepared is PutLocal for a write Prepare checked: the same outcome
+// (no-op for identical bytes, else dirty sync state and one pending outbox
+// entry), without validating or hashing again.
+func (t *Tx) PutPrepared(p Prepared) error {
+	if p.key == "" {
+		return errors.New("put prepared: not made by Prepare")
+	}
+	return t.putLocalValid(p.ns, p.key, p.value, p.hash)
+}
+
+// putLocalValid is PutLocal after validation. The Tx keeps value until the
+// commit (the caller hands it over); hash is its model.ValueHash, computed
+// here when empty.
+func (t *Tx) putLocalValid(ns model.Namespace, key string, value []byte, hash string) error {
 	b, err := t.nsBucket(ns)
 	if err != nil {
 		return err
@@ -220,14 +282,17 @@ func (t *Tx) putLocalValid(ns model.Namespace, key string, value []byte) error {
 	if bytes.Equal(b.Get(k), value) {
 		return nil
 	}
-	if err := b.Put(k, bytes.Clone(value)); err != nil {
+	if err := b.Put(k, value); err != nil {
 		return fmt.Errorf("put %s %s: %w", ns, key, err)
 	}
 	st, _, err := t.SyncState(ns, key)
 	if err != nil {
 		return err
 	}
-	st.LocalHash = model.ValueHash(value)
+	if hash == "" {
+		hash = model.ValueHash(value)
+	}
+	st.LocalHash = hash
 	st.Dirty = true
 	if err := t.enqueue(ns, key, &st); err != nil {
 		return err
@@ -298,9 +363,9 @@ func (t *Tx) PutJSON(ns model.Namespace, key string, v any) error {
 		p.Elem().Set(rv)
 		rv = p
 	}
-	err := t.PutLocalRecord(ns, key, value, rv.Interface())
-	if errors.Is(err, model.ErrRecordType) {
-		return t.PutLocal(ns, key, value)
+	p, err := Prepare(ns, key, value, rv.Interface())
+	if err != nil {
+		return err
 	}
-	return err
+	return t.PutPrepared(p) // value is ours: no copy
 }
