@@ -59,6 +59,8 @@ type Item struct {
 	ExtractionJSON []byte
 	// Duration is how long reading and extracting took.
 	Duration time.Duration
+	// Prepared is what ScanOptions.Prepare left for the sink.
+	Prepared any
 }
 
 // FileError is a file the scan could not extract, with the reason in words
@@ -109,11 +111,22 @@ type ScanOptions struct {
 	Index FileIndex
 	// Options are the extraction settings; SourcePath is filled per file.
 	Options Options
-	// Workers defaults to GOMAXPROCS; BatchSize (files per sink call) to 200.
+	// Workers defaults to GOMAXPROCS; BatchSize (most files per sink call:
+	// an idle sink gets fewer) to 200.
 	Workers   int
 	BatchSize int
 	// Progress, if set, is called from one goroutine after every file.
 	Progress func(Progress)
+	// Order, if set, gives each file (by source path) a key; files are
+	// extracted in key order, so results reach the sink roughly in it (a
+	// store whose keys derive from it then appends rather than inserts).
+	Order func(sourcePath string) string
+	// Prepare, if set, is called on the extraction workers (concurrently,
+	// so it must be safe for that) for every changed item before it goes
+	// to the sink: per-item work the sink would otherwise do serially
+	// (encoding, validating and hashing the records it writes) runs in
+	// parallel there. It may set Item.Prepared.
+	Prepare func(*Item)
 }
 
 type scanFile struct {
@@ -157,6 +170,13 @@ func Scan(ctx context.Context, opts ScanOptions, sink func(context.Context, Batc
 			sum.Seen = append(sum.Seen, f.sourcePath)
 		}
 	}
+	if opts.Order != nil {
+		keys := make(map[string]string, len(files))
+		for _, f := range files {
+			keys[f.sourcePath] = opts.Order(f.sourcePath)
+		}
+		sort.SliceStable(files, func(i, j int) bool { return keys[files[i].sourcePath] < keys[files[j].sourcePath] })
+	}
 	sum.Total = len(files) + len(walkErrs)
 
 	workers := opts.Workers
@@ -185,6 +205,9 @@ func Scan(ctx context.Context, opts ScanOptions, sink func(context.Context, Batc
 			defer wg.Done()
 			for f := range jobs {
 				it, touched, unchanged, ferr := c.scanOne(f, opts.Index)
+				if opts.Prepare != nil && it != nil && it.Result != nil {
+					opts.Prepare(it)
+				}
 				select {
 				case results <- outcome{file: f, item: it, touched: touched, unchanged: unchanged, ferr: ferr}:
 				case <-ctx.Done():
@@ -206,8 +229,13 @@ func Scan(ctx context.Context, opts ScanOptions, sink func(context.Context, Batc
 	go func() { wg.Wait(); close(results) }()
 
 	// The sink (a store transaction) runs in its own goroutine so that
-	// extraction goes on while a batch is being written.
-	batches := make(chan Batch, 1)
+	// extraction goes on while a batch is being written. It gets what has
+	// accumulated whenever it is idle (at least minBatch files, so a fast
+	// sink does not pay its per-call cost for every file) and at most
+	// batchSize files: when the last file is extracted, little is left for
+	// it to write.
+	batches := make(chan Batch)
+	minBatch := min(64, batchSize)
 	sinkErr := make(chan error, 1)
 	go func() {
 		var err error
@@ -261,6 +289,12 @@ func Scan(ctx context.Context, opts ScanOptions, sink func(context.Context, Batc
 		report(o.file.sourcePath)
 		if batch.size() >= batchSize {
 			flush()
+		} else if batch.size() >= minBatch {
+			select {
+			case batches <- batch: // the sink was idle
+				batch = Batch{}
+			default:
+			}
 		}
 	}
 	if ctx.Err() == nil {

@@ -226,3 +226,63 @@ func appendFile(t testing.TB, p, s string) {
 		t.Fatal(err)
 	}
 }
+
+// TestScanOrderPrepareAndBatches: Order sets the extraction order, Prepare
+// runs on the workers for every extracted item (not for touched ones) and
+// its result reaches the sink, and no sink call gets more than BatchSize
+// files.
+func TestScanOrderPrepareAndBatches(t *testing.T) {
+	site := filepath.Join(t.TempDir(), "dist")
+	copyTree(t, "../testdata/site/dist", site)
+	rev := func(sp string) string { // an order unlike the walk's
+		b := []byte(sp)
+		for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
+			b[i], b[j] = b[j], b[i]
+		}
+		return string(b)
+	}
+	var mu sync.Mutex
+	prepared := map[string]bool{}
+	var order []string
+	var sizes []int
+	missing := 0
+	_, err := Scan(context.Background(), ScanOptions{Root: site, Options: goldenOptions(""), Workers: 1, BatchSize: 50,
+		Order: rev,
+		Prepare: func(it *Item) {
+			mu.Lock()
+			defer mu.Unlock()
+			prepared[it.SourcePath] = true
+			it.Prepared = "ready:" + it.SourcePath
+		},
+		Progress: func(p Progress) { order = append(order, p.Current) },
+	}, func(_ context.Context, b Batch) error {
+		sizes = append(sizes, b.size())
+		for _, it := range b.Changed {
+			if it.Prepared != "ready:"+it.SourcePath {
+				missing++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prepared) != 311 || missing != 0 {
+		t.Fatalf("prepared %d items, %d reached the sink without their preparation", len(prepared), missing)
+	}
+	for i := 1; i < len(order); i++ {
+		if rev(order[i-1]) > rev(order[i]) {
+			t.Fatalf("file %d (%s) was extracted before %s against the order", i, order[i-1], order[i])
+		}
+	}
+	total := 0
+	for _, n := range sizes {
+		if n > 50 || n == 0 {
+			t.Fatalf("sink call with %d files (BatchSize 50): %v", n, sizes)
+		}
+		total += n
+	}
+	if total != 311 {
+		t.Fatalf("the sink got %d files, want 311", total)
+	}
+}
