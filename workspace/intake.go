@@ -180,6 +180,12 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 		maxPer = DefaultMaxPagesPerBatch
 	}
 	imp := &importer{w: w, pid: pid, started: start.UTC(), maxPer: maxPer}
+	// The batch the first written pages will go into, as the sink will
+	// pick it, so the workers can build those pages' records up front.
+	imp.firstBatch = model.NextBatchID(imp.started, func(id string) bool {
+		_, err := w.store.Get(model.NSBatches, model.BatchKey(pid, id))
+		return err == nil
+	})
 	sum, err := extract.Scan(ctx, extract.ScanOptions{
 		Root:     root,
 		Paths:    o.Paths,
@@ -187,18 +193,31 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 		Options:  extract.OptionsFromSettings(proj.Settings, ""),
 		Workers:  o.Workers,
 		Progress: o.Progress,
+		Prepare:  imp.prepare,
+		// Page keys derive from page IDs: extracting in page ID order
+		// makes each commit append to the B+trees instead of rewriting
+		// leaves an earlier commit wrote.
+		Order: func(sp string) string { return model.PageID(pid, sp) },
 	}, imp.sink)
-	res.Batches = imp.batchIDs
-	if len(imp.batchIDs) > 0 {
-		res.BatchID = imp.batchIDs[0]
+	// An import that fails keeps what it committed; the files of what it
+	// drops are extracted again by the next scan (their index entries are
+	// dropped with them).
+	defer imp.rollback()
+	tally := func() {
+		res.Batches = imp.batchIDs
+		if len(imp.batchIDs) > 0 {
+			res.BatchID = imp.batchIDs[0]
+		}
+		t := imp.done
+		res.Files = sum.Total
+		res.Written = t.written
+		res.New = t.created
+		res.Unchanged = sum.Unchanged + sum.Touched + t.same
+		res.Failed = sum.Failed + t.recordFailed
+		res.Errors = t.errors
 	}
-	res.Files = sum.Total
-	res.Written = imp.written
-	res.New = imp.created
-	res.Unchanged = sum.Unchanged + sum.Touched + imp.sameContent
-	res.Failed = sum.Failed
-	res.Errors = imp.errors
 	if err != nil {
+		tally()
 		return res, fmt.Errorf("import %s: %w", dir, err)
 	}
 	if prevFP != fp && o.Paths == nil {
@@ -248,16 +267,13 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 		}
 		sort.Strings(gone)
 	}
-	if res.Missing, err = imp.finish(ctx, gone, meta); err != nil {
+	res.Missing, err = imp.finish(ctx, gone, meta)
+	tally()
+	if err != nil {
 		return res, fmt.Errorf("import %s: %w", dir, err)
 	}
-	if imp.written > 0 || res.Missing > 0 {
-		if _, err := w.RefreshUsage(ctx, pid, time.Now()); err != nil {
-			return res, fmt.Errorf("import %s: %w", dir, err)
-		}
-	}
-	if imp.written > 0 || res.Missing > 0 || res.Failed > 0 {
-		dups, err := w.duplicateIssuesWith(pid, imp.audit)
+	if res.Written > 0 || res.Missing > 0 || res.Failed > 0 {
+		dups, err := w.duplicateIssuesWith(pid, imp.done.audit)
 		if err != nil {
 			return res, fmt.Errorf("import %s: %w", dir, err)
 		}
@@ -270,36 +286,107 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 
 // importer writes scan batches into the store.
 type importer struct {
-	w           *Workspace
-	pid         string
-	started     time.Time
-	batchID     string   // the upload batch being filled
-	batchIDs    []string // every upload batch of this import
-	maxPer      int
-	written     int
-	created     int
-	sameContent int
-	errors      []ImportError
-	// audit holds the duplicate-pass fields of the pages written by this
-	// import, so the pass decodes only the pages it did not just write.
-	audit map[string]extract.AuditPage
+	w        *Workspace
+	pid      string
+	started  time.Time
+	batchID  string   // the upload batch being filled
+	batchIDs []string // every upload batch of this import
+	maxPer   int
+	// wtx is the open write transaction; open counts what it holds and
+	// done what earlier commits wrote.
+	wtx  *localstore.WriteTx
+	open tally
+	done tally
+	// batches are the upload batches read or created in the open
+	// transaction, written when it commits.
+	batches map[string]*model.BatchData
+	// firstBatch is the upload batch ID the workers prepare records for.
+	firstBatch string
+}
+
+// pageRecords are the records an import writes for one changed page,
+// encoded, validated and hashed: the page, its status (uploaded) and its
+// log with the upload entry. The extraction workers build them for a new
+// page going into the first upload batch (importer.prepare), so the serial
+// write transaction only stores bytes; the sink builds them itself when
+// that guess does not hold (the page exists, or the batch is another).
+type pageRecords struct {
+	pageID, batchID, stamp string
+	page, status, log      localstore.Prepared
+	entry                  model.LogEntry // the upload entry, for a log that exists
+	audit                  extract.AuditPage
+}
+
+// uploadLogData is the data of an upload log entry.
+type uploadLogData struct {
+	Blocks      int    `json:"blocks"`
+	Bytes       int64  `json:"bytes"`
+	ContentHash string `json:"content_hash"`
+	SourcePath  string `json:"source_path"`
+}
+
+// records builds the page records of an extracted item for batchID,
+// stamped stamp; opt is the optimization a re-imported page keeps.
+func (im *importer) records(it *extract.Item, batchID, stamp string, opt *model.Optimization) (*pageRecords, error) {
+	pageID := model.PageID(im.pid, it.SourcePath)
+	audit := it.Result.Audit
+	p := model.PageData{
+		PageID: pageID, ProjectID: im.pid, BatchID: batchID, SourcePath: it.SourcePath,
+		Uploaded: stamp, Extraction: it.Result.Extraction, ContentHash: it.ContentHash, Audit: &audit,
+		// The Worker's optimization stays; merge drops it once its
+		// source_hash no longer matches the content.
+		Optimization: opt,
+	}
+	r := &pageRecords{pageID: pageID, batchID: batchID, stamp: stamp,
+		audit: extract.AuditPage{Key: pageID, Title: p.Extraction.Head["title"], Description: p.Extraction.Head["metaDescription"],
+			Canonical: p.Extraction.Head["canonical"], H1: firstH1(p.Extraction)}}
+	var err error
+	if r.page, err = localstore.Prepare(model.NSPages, model.PageKey(im.pid, pageID), pageJSON(p, it.ExtractionJSON), &p); err != nil {
+		return nil, fmt.Errorf("page %s: %w", it.SourcePath, err)
+	}
+	st := model.StatusData{Status: model.StatusUploaded, BatchID: batchID, Updated: stamp}
+	if r.status, err = localstore.Prepare(model.NSStatus, model.StatusKey(im.pid, pageID), model.Canonical(st), &st); err != nil {
+		return nil, fmt.Errorf("status of %s: %w", it.SourcePath, err)
+	}
+	ms := it.Duration.Milliseconds()
+	n := len(p.Extraction.AboveFoldBlocks) + len(p.Extraction.RestOfPageBlocks)
+	data, _ := json.Marshal(uploadLogData{SourcePath: it.SourcePath, Blocks: n, Bytes: it.Size, ContentHash: it.ContentHash})
+	r.entry = model.LogEntry{Timestamp: stamp, Level: model.LevelInfo, Step: "upload",
+		Message: fmt.Sprintf("extracted %d blocks from %s", n, it.SourcePath), Data: data, DurationMs: &ms}
+	ld := model.MergeLogData(model.LogData{}, model.LogData{PageID: pageID, Entries: []model.LogEntry{r.entry}})
+	if r.log, err = localstore.Prepare(model.NSLogs, model.LogsKey(im.pid, pageID), model.Canonical(ld), &ld); err != nil {
+		return nil, fmt.Errorf("log for %s: %w", it.SourcePath, err)
+	}
+	return r, nil
+}
+
+// prepare runs on the extraction workers: it builds an item's records on
+// the guess that the page is new and goes into the first upload batch.
+// A failure leaves nothing: the sink builds the records again and reports.
+func (im *importer) prepare(it *extract.Item) {
+	if r, err := im.records(it, im.firstBatch, model.Now(), nil); err == nil {
+		it.Prepared = r
+	}
 }
 
 // sink writes one scan batch in one transaction.
 func (im *importer) sink(ctx context.Context, b extract.Batch) error {
 	stamp := model.Now()
-	for _, fe := range b.Errors {
-		im.errors = append(im.errors, ImportError{SourcePath: fe.SourcePath, Reason: fe.Reason})
-	}
 	var written, created, same int
 	var pending map[string]extract.AuditPage
-	err := im.w.store.Update(ctx, func(tx *localstore.Tx) error {
-		written, created, same = 0, 0, 0
+	var failed []ImportError
+	if im.wtx == nil {
+		wtx, err := im.w.store.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		im.wtx = wtx
+	}
+	err := im.wtx.Do(func(tx *localstore.Tx) error {
 		pending = map[string]extract.AuditPage{}
 		// Upload batches hold at most max_pages_per_batch pages, as
 		// submitted batches do; a full one is closed and the next opened.
 		var batch *model.BatchData
-		var touched []*model.BatchData
 		openBatch := func() (*model.BatchData, error) {
 			for batch == nil || len(batch.Pages) >= im.maxPer {
 				if batch != nil {
@@ -317,16 +404,23 @@ func (im *importer) sink(ctx context.Context, b extract.Batch) error {
 					})
 					im.batchIDs = append(im.batchIDs, im.batchID)
 				}
-				bd, ok, err := getJSON[model.BatchData](tx, model.NSBatches, model.BatchKey(im.pid, im.batchID))
-				if err != nil {
-					return nil, err
+				// The open transaction holds the write lock, so a batch read
+				// once stays current until the commit, which writes it.
+				if batch = im.batches[im.batchID]; batch == nil {
+					bd, ok, err := getJSON[model.BatchData](tx, model.NSBatches, model.BatchKey(im.pid, im.batchID))
+					if err != nil {
+						return nil, err
+					}
+					if !ok {
+						bd = model.BatchData{BatchID: im.batchID, ProjectID: im.pid, Created: model.FormatTime(im.started),
+							Status: model.BatchUploading, Pages: map[string]model.BatchPage{}}
+					}
+					batch = &bd
+					if im.batches == nil {
+						im.batches = map[string]*model.BatchData{}
+					}
+					im.batches[im.batchID] = batch
 				}
-				if !ok {
-					bd = model.BatchData{BatchID: im.batchID, ProjectID: im.pid, Created: model.FormatTime(im.started),
-						Status: model.BatchUploading, Pages: map[string]model.BatchPage{}}
-				}
-				batch = &bd
-				touched = append(touched, batch)
 			}
 			return batch, nil
 		}
@@ -337,46 +431,46 @@ func (im *importer) sink(ctx context.Context, b extract.Batch) error {
 			if err != nil {
 				return err
 			}
-			hash := it.ContentHash
-			if had && prev.ContentHash == hash && prev.SourceMissing == "" {
+			if had && prev.ContentHash == it.ContentHash && prev.SourceMissing == "" {
 				same++
 			} else {
 				bd, err := openBatch()
 				if err != nil {
 					return err
 				}
-				audit := it.Result.Audit
-				p := model.PageData{
-					PageID: pageID, ProjectID: im.pid, BatchID: bd.BatchID, SourcePath: it.SourcePath,
-					Uploaded: stamp, Extraction: it.Result.Extraction, ContentHash: hash, Audit: &audit,
+				r, _ := it.Prepared.(*pageRecords)
+				if r == nil || had || r.batchID != bd.BatchID {
+					if r, err = im.records(&it, bd.BatchID, stamp, prev.Optimization); err != nil {
+						// A record the store refuses (a page over KV's size
+						// limit, say) fails that page, not the import.
+						if err := im.fileFailed(tx, extract.FileError{SourcePath: it.SourcePath, Path: it.Path, Reason: err.Error(),
+							Size: it.Size, ModTimeNs: it.ModTimeNs, SHA256: it.SHA256}, stamp); err != nil {
+							return err
+						}
+						failed = append(failed, ImportError{SourcePath: it.SourcePath, Reason: err.Error()})
+						continue
+					}
 				}
-				if had {
-					// The Worker's optimization stays; merge drops it once its
-					// source_hash no longer matches the content.
-					p.Optimization = prev.Optimization
-				}
-				if err := tx.PutLocalRecord(model.NSPages, key, pageJSON(p, it.ExtractionJSON), &p); err != nil {
+				if err := tx.PutPrepared(r.page); err != nil {
 					return fmt.Errorf("page %s: %w", it.SourcePath, err)
 				}
-				if err := tx.PutJSON(model.NSStatus, model.StatusKey(im.pid, pageID),
-					model.StatusData{Status: model.StatusUploaded, BatchID: bd.BatchID, Updated: stamp}); err != nil {
+				if err := tx.PutPrepared(r.status); err != nil {
 					return fmt.Errorf("status of %s: %w", it.SourcePath, err)
 				}
-				ms := it.Duration.Milliseconds()
-				n := len(p.Extraction.AboveFoldBlocks) + len(p.Extraction.RestOfPageBlocks)
-				data, _ := json.Marshal(map[string]any{"source_path": it.SourcePath, "blocks": n, "bytes": it.Size, "content_hash": hash})
-				if err := appendLog(tx, im.pid, pageID, model.LogEntry{Timestamp: stamp, Level: model.LevelInfo, Step: "upload",
-					Message: fmt.Sprintf("extracted %d blocks from %s", n, it.SourcePath), Data: data, DurationMs: &ms}); err != nil {
-					return err
+				if _, err := tx.Get(model.NSLogs, r.log.Key()); errors.Is(err, localstore.ErrNotFound) {
+					err = tx.PutPrepared(r.log)
+				} else if err == nil {
+					err = appendLog(tx, im.pid, pageID, r.entry) // earlier entries stay
 				}
-				bd.Pages[pageID] = model.BatchPage{Status: model.StatusUploaded, Uploaded: stamp}
+				if err != nil {
+					return fmt.Errorf("log for %s: %w", it.SourcePath, err)
+				}
+				bd.Pages[pageID] = model.BatchPage{Status: model.StatusUploaded, Uploaded: r.stamp}
 				written++
 				if !had {
 					created++
 				}
-				ap := extract.AuditPage{Key: pageID, Title: p.Extraction.Head["title"], Description: p.Extraction.Head["metaDescription"],
-					Canonical: p.Extraction.Head["canonical"], H1: firstH1(p.Extraction)}
-				pending[pageID] = ap
+				pending[pageID] = r.audit
 			}
 			if err := tx.PutFile(localstore.FileEntry{SourcePath: it.SourcePath, ProjectID: im.pid, PageID: pageID,
 				SHA256: it.SHA256, Size: it.Size, ModTimeNs: it.ModTimeNs}); err != nil {
@@ -394,28 +488,114 @@ func (im *importer) sink(ctx context.Context, b extract.Batch) error {
 				return err
 			}
 		}
-		for _, bd := range touched {
-			bd.PageCount = len(bd.Pages)
-			bd.Summary = model.BatchSummaryOf(bd.Pages)
-			if err := tx.PutJSON(model.NSBatches, model.BatchKey(im.pid, bd.BatchID), *bd); err != nil {
-				return fmt.Errorf("batch %s: %w", bd.BatchID, err)
-			}
-		}
 		return nil
 	})
 	if err != nil {
+		im.wtx, im.open, im.batches = nil, tally{}, nil // rolled back
 		return err
 	}
-	im.written += written
-	im.created += created
-	im.sameContent += same
-	if im.audit == nil {
-		im.audit = map[string]extract.AuditPage{}
+	t := &im.open
+	t.written += written
+	t.created += created
+	t.same += same
+	for _, fe := range b.Errors {
+		t.errors = append(t.errors, ImportError{SourcePath: fe.SourcePath, Reason: fe.Reason})
+	}
+	t.errors = append(t.errors, failed...)
+	t.recordFailed += len(failed)
+	if t.audit == nil {
+		t.audit = map[string]extract.AuditPage{}
 	}
 	for k, v := range pending {
-		im.audit[k] = v
+		t.audit[k] = v
+	}
+	t.pages += len(b.Changed) + len(b.Touched) + len(b.Errors)
+	if t.pages >= commitPages || im.wtx.Age() >= commitAge {
+		return im.commit(ctx)
 	}
 	return nil
+}
+
+// An import commits its writes every commitPages files or commitAge,
+// whichever comes first, and at its end: one commit per batch of files
+// would rewrite the B+tree leaves the previous commit wrote (page keys are
+// hashes, so every commit touches leaves all over the tree), and other
+// writers wait at most about commitAge for the store.
+var (
+	commitPages = 1000 // a variable so that tests can make imports commit often
+	commitAge   = 500 * time.Millisecond
+)
+
+// tally counts what an import wrote; the importer keeps the committed one
+// and the one of its open transaction.
+type tally struct {
+	written, created, same, recordFailed, pages int
+	errors                                      []ImportError
+	// audit holds the duplicate-pass fields of the pages written, so the
+	// pass decodes only the pages this import did not just write.
+	audit map[string]extract.AuditPage
+}
+
+func (t *tally) add(o tally) {
+	t.written += o.written
+	t.created += o.created
+	t.same += o.same
+	t.recordFailed += o.recordFailed
+	t.pages += o.pages
+	t.errors = append(t.errors, o.errors...)
+	if t.audit == nil {
+		t.audit = map[string]extract.AuditPage{}
+	}
+	for k, v := range o.audit {
+		t.audit[k] = v
+	}
+}
+
+// commit writes the upload batches the open transaction filled and
+// commits it, if there is one.
+func (im *importer) commit(ctx context.Context) error {
+	if im.wtx == nil {
+		return nil
+	}
+	var err error
+	if len(im.batches) > 0 {
+		err = im.wtx.Do(im.writeBatches)
+	}
+	if err == nil {
+		if err = im.wtx.Commit(ctx); err == nil {
+			im.done.add(im.open)
+		}
+	}
+	im.wtx, im.open, im.batches = nil, tally{}, nil
+	return err
+}
+
+// writeBatches writes the upload batches of the open transaction (with
+// their derived counts) and forgets them.
+func (im *importer) writeBatches(tx *localstore.Tx) error {
+	ids := make([]string, 0, len(im.batches))
+	for id := range im.batches {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		bd := im.batches[id]
+		bd.PageCount = len(bd.Pages)
+		bd.Summary = model.BatchSummaryOf(bd.Pages)
+		if err := tx.PutJSON(model.NSBatches, model.BatchKey(im.pid, bd.BatchID), *bd); err != nil {
+			return fmt.Errorf("batch %s: %w", bd.BatchID, err)
+		}
+	}
+	im.batches = nil
+	return nil
+}
+
+// rollback drops the open transaction, if any.
+func (im *importer) rollback() {
+	if im.wtx != nil {
+		im.wtx.Rollback()
+	}
+	im.wtx, im.open, im.batches = nil, tally{}, nil
 }
 
 // fileFailed records a file the scan could not extract: an error log entry
@@ -449,16 +629,27 @@ func (im *importer) fileFailed(tx *localstore.Tx, fe extract.FileError, stamp st
 	return nil
 }
 
-// finish flags pages whose source files are gone (nothing is deleted) and
-// writes the import's meta keys, in one transaction.
+// finish flags pages whose source files are gone (nothing is deleted),
+// writes the import's meta keys and refreshes the project's usage, in the
+// import's last transaction, and commits it.
 func (im *importer) finish(ctx context.Context, gone []string, meta map[string]string) (int, error) {
-	if len(gone) == 0 && len(meta) == 0 {
-		return 0, nil
+	written := im.done.written + im.open.written
+	if len(gone) == 0 && len(meta) == 0 && written == 0 {
+		return 0, im.commit(ctx)
 	}
 	stamp := model.Now()
 	n := 0
-	err := im.w.store.Update(ctx, func(tx *localstore.Tx) error {
-		n = 0
+	if im.wtx == nil {
+		wtx, err := im.w.store.Begin(ctx)
+		if err != nil {
+			return 0, err
+		}
+		im.wtx = wtx
+	}
+	err := im.wtx.Do(func(tx *localstore.Tx) error {
+		if err := im.writeBatches(tx); err != nil { // before usage counts them
+			return err
+		}
 		for k, v := range meta {
 			if err := tx.SetMeta(k, v); err != nil {
 				return fmt.Errorf("remember %s: %w", k, err)
@@ -493,9 +684,18 @@ func (im *importer) finish(ctx context.Context, gone []string, meta map[string]s
 			}
 			n++
 		}
+		if written > 0 || n > 0 {
+			if _, err := refreshUsage(tx, im.pid, time.Now()); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
-	return n, err
+	if err != nil {
+		im.wtx, im.open, im.batches = nil, tally{}, nil // rolled back
+		return 0, err
+	}
+	return n, im.commit(ctx)
 }
 
 // appendLog adds an entry to logs:{pid}:{page_id} (newest 1,000 kept).
@@ -682,7 +882,7 @@ func (w *Workspace) duplicateIssuesWith(pid string, known map[string]extract.Aud
 	}
 	var pages []extract.AuditPage
 	prefix := model.ProjectPrefix(model.KindPage, pid)
-	err := w.store.List(model.NSPages, prefix, func(key string, v []byte) error {
+	err := w.store.Walk(model.NSPages, prefix, func(key string, v []byte) error { // v is decoded, not kept
 		if ap, ok := known[strings.TrimPrefix(key, prefix)]; ok {
 			pages = append(pages, ap)
 			return nil

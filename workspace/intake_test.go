@@ -497,3 +497,66 @@ func TestImportSplitsUploadBatches(t *testing.T) {
 		t.Errorf("submit %+v %v", sub, err)
 	}
 }
+
+// TestImportCommitsInSteps: an import that commits several times (here
+// every 40 files) writes the same records as one that commits once: every
+// page with its status, log and batch entry, usage counted; a file that was
+// bad and is fixed keeps its error entry and gains the upload one.
+func TestImportCommitsInSteps(t *testing.T) {
+	defer func(n int) { commitPages = n }(commitPages)
+	commitPages = 40
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	site := filepath.Join(t.TempDir(), "dist")
+	copySite(t, "../testdata/site/dist", site)
+	bad := filepath.Join(site, "broken.html")
+	if err := os.WriteFile(bad, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r, err := w.Import(ctx, site, ImportOptions{})
+	if err != nil || r.Written != 311 || r.Failed != 1 || len(r.Batches) != 1 {
+		t.Fatalf("import: %+v %v", r, err)
+	}
+	b := get[model.BatchData](t, w, model.NSBatches, model.BatchKey(pid, r.BatchID))
+	if b.PageCount != 311 || len(b.Pages) != 311 || b.Summary.Pending != 311 {
+		t.Errorf("batch: count %d, %d pages, summary %+v", b.PageCount, len(b.Pages), b.Summary)
+	}
+	n := 0
+	err = w.Store().ListPages(pid, func(p model.PageData) error {
+		n++
+		st := get[model.StatusData](t, w, model.NSStatus, model.StatusKey(pid, p.PageID))
+		logs := get[model.LogData](t, w, model.NSLogs, model.LogsKey(pid, p.PageID))
+		if p.BatchID != r.BatchID || st.Status != model.StatusUploaded || st.Updated != p.Uploaded ||
+			len(logs.Entries) != 1 || b.Pages[p.PageID].Uploaded != p.Uploaded {
+			t.Errorf("%s: batch %s, status %+v, %d log entries, batch entry %+v", p.SourcePath, p.BatchID, st, len(logs.Entries), b.Pages[p.PageID])
+		}
+		return nil
+	})
+	if err != nil || n != 311 {
+		t.Fatalf("%d pages, %v", n, err)
+	}
+	proj, err := w.Project(pid)
+	if err != nil || proj.Usage.TotalPages != 311 || proj.Usage.TotalBatches != 1 {
+		t.Errorf("usage %+v %v", proj.Usage, err)
+	}
+	// The broken file is fixed: a new page whose log already holds the error.
+	src, err := os.ReadFile(filepath.Join(site, "index.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r2, err := w.Import(ctx, site, ImportOptions{})
+	if err != nil || r2.Written != 1 || r2.New != 1 || r2.Failed != 0 {
+		t.Fatalf("re-import: %+v %v", r2, err)
+	}
+	logs := get[model.LogData](t, w, model.NSLogs, model.LogsKey(pid, model.PageID(pid, "dist/broken.html")))
+	if len(logs.Entries) != 2 || logs.Entries[0].Level != model.LevelError || logs.Entries[1].Step != "upload" || logs.Entries[1].Level != model.LevelInfo {
+		t.Errorf("log of the fixed page: %+v", logs.Entries)
+	}
+	if proj, _ := w.Project(pid); proj.Usage.TotalPages != 312 || proj.Usage.TotalBatches != 2 {
+		t.Errorf("usage after the re-import %+v", proj.Usage)
+	}
+}

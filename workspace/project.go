@@ -219,36 +219,44 @@ func laterStamp(prev string, now time.Time) string {
 // the later of the stored stamp and activity (zero: leave it). The record is
 // written only when usage changed, so an idle refresh costs no push.
 func (w *Workspace) RefreshUsage(ctx context.Context, projectID string, activity time.Time) (model.ProjectData, error) {
-	// Counted in a read transaction first: counting inside the write
-	// transaction would copy every page value; a page landing in between is
-	// counted by the next refresh.
-	pages, err := w.store.Count(model.NSPages, model.ProjectPrefix(model.KindPage, projectID))
-	if err != nil {
-		return model.ProjectData{}, fmt.Errorf("refresh usage of %s: %w", projectID, err)
-	}
-	batches, err := w.store.Count(model.NSBatches, model.ProjectPrefix(model.KindBatch, projectID))
-	if err != nil {
-		return model.ProjectData{}, fmt.Errorf("refresh usage of %s: %w", projectID, err)
-	}
 	var p model.ProjectData
-	err = w.store.Update(ctx, func(tx *localstore.Tx) error {
+	err := w.store.Update(ctx, func(tx *localstore.Tx) error {
 		var err error
-		if p, err = txProject(tx, projectID); err != nil {
-			return err
-		}
-		u := model.ProjectUsage{TotalPages: pages, TotalBatches: batches, LastActivity: p.Usage.LastActivity}
-		if !activity.IsZero() {
-			if prev, err := model.ParseTime(u.LastActivity); err != nil || activity.After(prev) {
-				u.LastActivity = model.FormatTime(activity)
-			}
-		}
-		if u == p.Usage {
-			return nil
-		}
-		p.Usage = u
-		return tx.PutJSON(model.NSProjects, model.ProjectKey(projectID), p)
+		p, err = refreshUsage(tx, projectID, activity)
+		return err
 	})
 	if err != nil {
+		return model.ProjectData{}, err
+	}
+	return p, nil
+}
+
+// refreshUsage is RefreshUsage in tx (the import does it in its last
+// transaction). Counting walks keys only; no value is copied.
+func refreshUsage(tx *localstore.Tx, projectID string, activity time.Time) (model.ProjectData, error) {
+	pages, err := tx.Count(model.NSPages, model.ProjectPrefix(model.KindPage, projectID))
+	if err != nil {
+		return model.ProjectData{}, fmt.Errorf("refresh usage of %s: %w", projectID, err)
+	}
+	batches, err := tx.Count(model.NSBatches, model.ProjectPrefix(model.KindBatch, projectID))
+	if err != nil {
+		return model.ProjectData{}, fmt.Errorf("refresh usage of %s: %w", projectID, err)
+	}
+	p, err := txProject(tx, projectID)
+	if err != nil {
+		return model.ProjectData{}, err
+	}
+	u := model.ProjectUsage{TotalPages: pages, TotalBatches: batches, LastActivity: p.Usage.LastActivity}
+	if !activity.IsZero() {
+		if prev, err := model.ParseTime(u.LastActivity); err != nil || activity.After(prev) {
+			u.LastActivity = model.FormatTime(activity)
+		}
+	}
+	if u == p.Usage {
+		return p, nil
+	}
+	p.Usage = u
+	if err := tx.PutJSON(model.NSProjects, model.ProjectKey(projectID), p); err != nil {
 		return model.ProjectData{}, err
 	}
 	return p, nil
