@@ -27,14 +27,60 @@ func (e *ValidationError) Error() string { return strings.Join(e.Problems, "; ")
 // Is makes errors.Is(err, ErrInvalid) true for validation errors.
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 
+// The ID formats. The fixed-shape ones are matched by hand: every record
+// written is validated, and regexp matching was most of a page's
+// validation time.
 var (
-	reProjectID = regexp.MustCompile(`^proj_[0-9a-f]{12}$`)
-	rePageID    = regexp.MustCompile(`^page_[0-9a-f]{12}$`)
-	reBatchID   = regexp.MustCompile(`^batch_[0-9]{8}_[0-9]{6}$`)
-	reKeyHash   = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-	reHex64     = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	reUserID    = regexp.MustCompile(`^user_[0-9A-Za-z_-]+$`)
+	reProjectID = fixedFormat{"proj_", "x12"}                 // ^proj_[0-9a-f]{12}$
+	rePageID    = fixedFormat{"page_", "x12"}                 // ^page_[0-9a-f]{12}$
+	reBatchID   = fixedFormat{"batch_", "d8_d6"}              // ^batch_[0-9]{8}_[0-9]{6}$
+	reKeyHash   = fixedFormat{"sha256:", "x64"}               // ^sha256:[0-9a-f]{64}$
+	reHex64     = fixedFormat{"", "x64"}                      // ^[0-9a-f]{64}$
+	reUserID    = regexp.MustCompile(`^user_[0-9A-Za-z_-]+$`) // free-form tail
 )
+
+// matcher is what format checks a value with.
+type matcher interface{ MatchString(string) bool }
+
+// fixedFormat matches prefix followed by runs described by shape: "x12"
+// is 12 lowercase hex digits, "d8" 8 decimal digits, and any other byte
+// matches itself ("d8_d6": 8 digits, '_', 6 digits).
+type fixedFormat struct{ prefix, shape string }
+
+func (f fixedFormat) MatchString(v string) bool {
+	if !strings.HasPrefix(v, f.prefix) {
+		return false
+	}
+	v = v[len(f.prefix):]
+	shape := f.shape
+	for shape != "" {
+		c := shape[0]
+		if c != 'x' && c != 'd' {
+			if v == "" || v[0] != c {
+				return false
+			}
+			v, shape = v[1:], shape[1:]
+			continue
+		}
+		n, i := 0, 1
+		for i < len(shape) && shape[i] >= '0' && shape[i] <= '9' {
+			n = n*10 + int(shape[i]-'0')
+			i++
+		}
+		shape = shape[i:]
+		if len(v) < n {
+			return false
+		}
+		for j := 0; j < n; j++ {
+			b := v[j]
+			if !(b >= '0' && b <= '9' || c == 'x' && b >= 'a' && b <= 'f') {
+				return false
+			}
+		}
+		v = v[n:]
+	}
+	return v == ""
+}
 
 // Enumerations, in rank order where a rank matters.
 var (
@@ -97,7 +143,7 @@ func (c *checker) enum(path, v string, allowed []string) {
 	c.addf(path, "%q is not one of %s", v, strings.Join(allowed, "|"))
 }
 
-func (c *checker) format(path, v string, re *regexp.Regexp, want string, required bool) {
+func (c *checker) format(path, v string, re matcher, want string, required bool) {
 	if v == "" {
 		if required {
 			c.addf(path, "required (%s)", want)

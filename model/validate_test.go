@@ -2,6 +2,8 @@ package model
 
 import (
 	"errors"
+	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -215,4 +217,42 @@ func FuzzDecodeValue(f *testing.F) {
 			t.Fatalf("canonical form of an accepted value is rejected: %v", err)
 		}
 	})
+}
+
+// TestFixedFormatsMatchTheirRegexps: the hand-written ID matchers accept
+// exactly what the regular expressions in their comments accept.
+func TestFixedFormatsMatchTheirRegexps(t *testing.T) {
+	cases := []struct {
+		m  matcher
+		re string
+	}{
+		{reProjectID, `^proj_[0-9a-f]{12}$`},
+		{rePageID, `^page_[0-9a-f]{12}$`},
+		{reBatchID, `^batch_[0-9]{8}_[0-9]{6}$`},
+		{reKeyHash, `^sha256:[0-9a-f]{64}$`},
+		{reHex64, `^[0-9a-f]{64}$`},
+	}
+	h64 := strings.Repeat("0123456789abcdef", 4)
+	inputs := []string{"", "proj_", "proj_0123456789ab", "proj_0123456789aB", "proj_0123456789abc", "proj_0123456789a",
+		"page_0123456789ab", "page_0123456789ab\n", "xpage_0123456789ab", "page_0123456789ag",
+		"batch_20261127_021500", "batch_20261127021500", "batch_2026112_0215000", "batch_20261127_02150a", "batch_20261127_0215001",
+		"sha256:" + h64, "sha256:" + h64[1:], "sha256:" + h64 + "0", "sha256:" + strings.ToUpper(h64), h64, h64[:63] + "g", "proj_٠١٢٣٤٥٦٧٨٩ab"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := "proj_pagebtch0123456789abcdefgABF:s\n"
+	for range 20000 {
+		n := rng.IntN(30)
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		inputs = append(inputs, string(b))
+	}
+	for _, c := range cases {
+		re := regexp.MustCompile(c.re)
+		for _, in := range append(inputs, "proj_"+h64[:12], "page_"+h64[50:], "batch_12345678_123456") {
+			if got, want := c.m.MatchString(in), re.MatchString(in); got != want {
+				t.Errorf("%s on %q: %v, regexp says %v", c.re, in, got, want)
+			}
+		}
+	}
 }
