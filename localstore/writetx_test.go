@@ -3,6 +3,7 @@ package localstore
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -193,5 +194,34 @@ func TestWalkAndCount(t *testing.T) {
 	}
 	if n, err := s.Count(model.NSPages, "page:proj_ffffffffffff:"); n != 0 || err != nil {
 		t.Fatalf("Count of another project = %d, %v", n, err)
+	}
+}
+
+func TestFileEntryEncoding(t *testing.T) {
+	for _, fe := range []FileEntry{
+		{SourcePath: "dist/a.html", ProjectID: testProject, PageID: testPageID("dist/a.html"), SHA256: strings.Repeat("ab", 32), Size: 1234, ModTimeNs: 1764158400123456789},
+		{SourcePath: "dist/é.html", ProjectID: testProject, PageID: testPageID("dist/é.html"), Size: 0, ModTimeNs: -5, Missing: true},
+	} {
+		got, err := decodeFileEntry(fe.ProjectID, []byte(fe.SourcePath), encodeFileEntry(fe))
+		if err != nil || got != fe {
+			t.Errorf("round trip of %+v: %+v, %v", fe, got, err)
+		}
+		// Entries written as JSON by earlier versions still read.
+		legacy, _ := json.Marshal(fe)
+		if got, err := decodeFileEntry(fe.ProjectID, []byte(fe.SourcePath), legacy); err != nil || got != fe {
+			t.Errorf("legacy JSON %s: %+v, %v", legacy, got, err)
+		}
+		enc := encodeFileEntry(fe)
+		for n := range len(enc) {
+			if _, err := decodeFileEntry(fe.ProjectID, []byte(fe.SourcePath), enc[:n]); err == nil {
+				t.Errorf("a %d-byte prefix of %x decoded", n, enc)
+			}
+		}
+		if _, err := decodeFileEntry(fe.ProjectID, []byte(fe.SourcePath), append(enc, 0)); err == nil {
+			t.Error("trailing bytes decoded")
+		}
+	}
+	if _, err := decodeFileEntry(testProject, []byte("dist/a.html"), []byte{0x7f, 0}); err == nil {
+		t.Error("an unknown version decoded")
 	}
 }
