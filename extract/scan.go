@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -171,11 +172,18 @@ func Scan(ctx context.Context, opts ScanOptions, sink func(context.Context, Batc
 		}
 	}
 	if opts.Order != nil {
-		keys := make(map[string]string, len(files))
-		for _, f := range files {
-			keys[f.sourcePath] = opts.Order(f.sourcePath)
+		type keyed struct {
+			key string
+			f   scanFile
 		}
-		sort.SliceStable(files, func(i, j int) bool { return keys[files[i].sourcePath] < keys[files[j].sourcePath] })
+		ks := make([]keyed, len(files))
+		for i, f := range files {
+			ks[i] = keyed{opts.Order(f.sourcePath), f}
+		}
+		slices.SortStableFunc(ks, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+		for i := range ks {
+			files[i] = ks[i].f
+		}
 	}
 	sum.Total = len(files) + len(walkErrs)
 
