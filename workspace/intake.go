@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nimbus-desktop/nimbus/extract"
@@ -204,6 +205,9 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 	// dropped with them).
 	defer imp.rollback()
 	tally := func() {
+		imp.rollback() // nothing is open after finish; after a failure, what is open is dropped
+		imp.mu.Lock()
+		defer imp.mu.Unlock()
 		res.Batches = imp.batchIDs
 		if len(imp.batchIDs) > 0 {
 			res.BatchID = imp.batchIDs[0]
@@ -294,9 +298,16 @@ type importer struct {
 	maxPer   int
 	// wtx is the open write transaction; open counts what it holds and
 	// done what earlier commits wrote.
+	// mu guards the transaction and the tallies: the sink, finish and a
+	// timed commit use them from different goroutines.
+	mu   sync.Mutex
 	wtx  *localstore.WriteTx
 	open tally
 	done tally
+	// lateErr is the error of a timed commit, reported by the next call;
+	// timer is the one of the open transaction.
+	lateErr error
+	timer   *time.Timer
 	// batches are the upload batches read or created in the open
 	// transaction, written when it commits.
 	batches map[string]*model.BatchData
@@ -371,16 +382,14 @@ func (im *importer) prepare(it *extract.Item) {
 
 // sink writes one scan batch in one transaction.
 func (im *importer) sink(ctx context.Context, b extract.Batch) error {
+	im.mu.Lock()
+	defer im.mu.Unlock()
 	stamp := model.Now()
 	var written, created, same int
 	var pending map[string]extract.AuditPage
 	var failed []ImportError
-	if im.wtx == nil {
-		wtx, err := im.w.store.Begin(ctx)
-		if err != nil {
-			return err
-		}
-		im.wtx = wtx
+	if err := im.begin(ctx); err != nil {
+		return err
 	}
 	err := im.wtx.Do(func(tx *localstore.Tx) error {
 		pending = map[string]extract.AuditPage{}
@@ -491,7 +500,7 @@ func (im *importer) sink(ctx context.Context, b extract.Batch) error {
 		return nil
 	})
 	if err != nil {
-		im.wtx, im.open, im.batches = nil, tally{}, nil // rolled back
+		im.drop() // rolled back
 		return err
 	}
 	t := &im.open
@@ -551,11 +560,40 @@ func (t *tally) add(o tally) {
 	}
 }
 
+// begin opens the import's write transaction unless one is open, and
+// makes sure it is committed within commitAge even if no more files come
+// (extraction of the next files may take long; other writers, the GUI's
+// among them, wait for the lock meanwhile). Called with im.mu held; an
+// error of a timed commit is reported by the next call.
+func (im *importer) begin(ctx context.Context) error {
+	if err := im.lateErr; err != nil {
+		return err
+	}
+	if im.wtx != nil {
+		return nil
+	}
+	wtx, err := im.w.store.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	im.wtx = wtx
+	im.timer = time.AfterFunc(commitAge, func() {
+		im.mu.Lock()
+		defer im.mu.Unlock()
+		if im.wtx == wtx {
+			if err := im.commit(ctx); err != nil && im.lateErr == nil {
+				im.lateErr = fmt.Errorf("write the files extracted so far: %w", err)
+			}
+		}
+	})
+	return nil
+}
+
 // commit writes the upload batches the open transaction filled and
-// commits it, if there is one.
+// commits it, if there is one. Called with im.mu held.
 func (im *importer) commit(ctx context.Context) error {
 	if im.wtx == nil {
-		return nil
+		return im.lateErr
 	}
 	var err error
 	if len(im.batches) > 0 {
@@ -566,8 +604,16 @@ func (im *importer) commit(ctx context.Context) error {
 			im.done.add(im.open)
 		}
 	}
-	im.wtx, im.open, im.batches = nil, tally{}, nil
+	im.drop()
 	return err
+}
+
+// drop forgets the open transaction (committed or rolled back).
+func (im *importer) drop() {
+	if im.timer != nil {
+		im.timer.Stop()
+	}
+	im.wtx, im.open, im.batches, im.timer = nil, tally{}, nil, nil
 }
 
 // writeBatches writes the upload batches of the open transaction (with
@@ -592,10 +638,12 @@ func (im *importer) writeBatches(tx *localstore.Tx) error {
 
 // rollback drops the open transaction, if any.
 func (im *importer) rollback() {
+	im.mu.Lock()
+	defer im.mu.Unlock()
 	if im.wtx != nil {
 		im.wtx.Rollback()
 	}
-	im.wtx, im.open, im.batches = nil, tally{}, nil
+	im.drop()
 }
 
 // fileFailed records a file the scan could not extract: an error log entry
@@ -633,18 +681,16 @@ func (im *importer) fileFailed(tx *localstore.Tx, fe extract.FileError, stamp st
 // writes the import's meta keys and refreshes the project's usage, in the
 // import's last transaction, and commits it.
 func (im *importer) finish(ctx context.Context, gone []string, meta map[string]string) (int, error) {
+	im.mu.Lock()
+	defer im.mu.Unlock()
 	written := im.done.written + im.open.written
 	if len(gone) == 0 && len(meta) == 0 && written == 0 {
 		return 0, im.commit(ctx)
 	}
 	stamp := model.Now()
 	n := 0
-	if im.wtx == nil {
-		wtx, err := im.w.store.Begin(ctx)
-		if err != nil {
-			return 0, err
-		}
-		im.wtx = wtx
+	if err := im.begin(ctx); err != nil {
+		return 0, err
 	}
 	err := im.wtx.Do(func(tx *localstore.Tx) error {
 		if err := im.writeBatches(tx); err != nil { // before usage counts them
@@ -692,7 +738,7 @@ func (im *importer) finish(ctx context.Context, gone []string, meta map[string]s
 		return nil
 	})
 	if err != nil {
-		im.wtx, im.open, im.batches = nil, tally{}, nil // rolled back
+		im.drop() // rolled back
 		return 0, err
 	}
 	return n, im.commit(ctx)

@@ -3,11 +3,14 @@ package workspace
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/nimbus-desktop/nimbus/extract"
 	"github.com/nimbus-desktop/nimbus/localstore"
@@ -558,5 +561,52 @@ func TestImportCommitsInSteps(t *testing.T) {
 	}
 	if proj, _ := w.Project(pid); proj.Usage.TotalPages != 312 || proj.Usage.TotalBatches != 2 {
 		t.Errorf("usage after the re-import %+v", proj.Usage)
+	}
+}
+
+// TestImportLetsOtherWritersIn: while an import holds its write
+// transaction and waits for more files, another writer gets the store
+// within about commitAge (here: a write made from the progress callback,
+// which stalls the scan until it is done, so the import cannot get to a
+// commit by itself).
+func TestImportLetsOtherWritersIn(t *testing.T) {
+	defer func(d time.Duration) { commitAge = d }(commitAge)
+	commitAge = 50 * time.Millisecond
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	site := filepath.Join(t.TempDir(), "dist")
+	copySite(t, "../testdata/site/dist", site)
+	ctx := context.Background()
+	var once sync.Once
+	var waited time.Duration
+	var werr error
+	r, err := w.Import(ctx, site, ImportOptions{Workers: 1, Progress: func(p extract.Progress) {
+		if p.Done < 150 {
+			return
+		}
+		once.Do(func() {
+			start := time.Now()
+			done := make(chan error, 1)
+			go func() { done <- w.Store().SetMeta("test.other-writer", "in") }()
+			select {
+			case werr = <-done:
+			case <-time.After(20 * time.Second):
+				werr = errors.New("the other writer waited 20 s")
+			}
+			waited = time.Since(start)
+		})
+	}})
+	if err != nil || r.Written != 311 {
+		t.Fatalf("import: %+v %v", r, err)
+	}
+	if werr != nil {
+		t.Fatalf("other writer: %v (after %v)", werr, waited)
+	}
+	if v, _ := w.Store().Meta("test.other-writer"); v != "in" {
+		t.Fatalf("meta %q", v)
+	}
+	n, err := w.Store().Count(model.NSPages, model.ProjectPrefix(model.KindPage, pid))
+	if err != nil || n != 311 {
+		t.Fatalf("%d pages, %v", n, err)
 	}
 }
