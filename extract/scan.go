@@ -86,6 +86,9 @@ type Batch struct {
 	Changed []Item
 	Touched []Item
 	Errors  []FileError
+	// Remaining is how many files the scan has still to deliver after
+	// this batch (a sink can time its commits by it).
+	Remaining int
 }
 
 func (b *Batch) size() int { return len(b.Changed) + len(b.Touched) + len(b.Errors) }
@@ -263,6 +266,7 @@ func Scan(ctx context.Context, opts ScanOptions, sink func(context.Context, Batc
 		if batch.size() == 0 {
 			return
 		}
+		batch.Remaining = sum.Total - done
 		select {
 		case batches <- batch:
 		case <-ctx.Done():
@@ -298,6 +302,7 @@ func Scan(ctx context.Context, opts ScanOptions, sink func(context.Context, Batc
 		if batch.size() >= batchSize {
 			flush()
 		} else if batch.size() >= minBatch {
+			batch.Remaining = sum.Total - done
 			select {
 			case batches <- batch: // the sink was idle
 				batch = Batch{}

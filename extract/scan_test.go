@@ -245,7 +245,7 @@ func TestScanOrderPrepareAndBatches(t *testing.T) {
 	prepared := map[string]bool{}
 	var order []string
 	var sizes []int
-	missing := 0
+	missing, delivered := 0, 0
 	_, err := Scan(context.Background(), ScanOptions{Root: site, Options: goldenOptions(""), Workers: 1, BatchSize: 50,
 		Order: rev,
 		Prepare: func(it *Item) {
@@ -257,6 +257,10 @@ func TestScanOrderPrepareAndBatches(t *testing.T) {
 		Progress: func(p Progress) { order = append(order, p.Current) },
 	}, func(_ context.Context, b Batch) error {
 		sizes = append(sizes, b.size())
+		delivered += b.size()
+		if b.Remaining != 311-delivered {
+			t.Errorf("batch %d: Remaining %d after %d of 311 files", len(sizes), b.Remaining, delivered)
+		}
 		for _, it := range b.Changed {
 			if it.Prepared != "ready:"+it.SourcePath {
 				missing++

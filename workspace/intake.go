@@ -519,10 +519,19 @@ func (im *importer) sink(ctx context.Context, b extract.Batch) error {
 		t.audit[k] = v
 	}
 	t.pages += len(b.Changed) + len(b.Touched) + len(b.Errors)
-	if t.pages >= commitPages || im.wtx.Age() >= commitAge {
+	if t.pages >= commitPages || im.wtx.Age() >= commitAge || nearEnd(t.pages, b.Remaining) {
 		return im.commit(ctx)
 	}
 	return nil
+}
+
+// nearEnd tells the sink to commit what its transaction holds (pages files)
+// once the files still to come (remaining) are fewer than about 3/7 of
+// them: the commit is then written while the last files are extracted, and
+// the one after the last file, which nothing overlaps, stays small. Below
+// 64 files a commit costs more than it saves.
+func nearEnd(pages, remaining int) bool {
+	return remaining > 0 && pages >= 64 && 7*remaining < 3*pages
 }
 
 // An import commits its writes every commitPages files or commitAge,

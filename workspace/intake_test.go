@@ -610,3 +610,20 @@ func TestImportLetsOtherWritersIn(t *testing.T) {
 		t.Fatalf("%d pages, %v", n, err)
 	}
 }
+
+func TestNearEnd(t *testing.T) {
+	for _, c := range []struct {
+		pages, remaining int
+		want             bool
+	}{
+		{0, 0, false}, {311, 0, false}, // the last batch: finish commits
+		{218, 93, true}, {217, 94, false}, // 70% of 311 extracted, all in the transaction
+		{63, 1, false}, // too few to be worth a commit
+		{64, 27, true}, {64, 28, false},
+		{1000, 5000, false},
+	} {
+		if got := nearEnd(c.pages, c.remaining); got != c.want {
+			t.Errorf("nearEnd(%d, %d) = %v", c.pages, c.remaining, got)
+		}
+	}
+}
