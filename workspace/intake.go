@@ -535,10 +535,10 @@ func nearEnd(pages, remaining int) bool {
 }
 
 // An import commits its writes every commitPages files or commitAge,
-// whichever comes first, and at its end: one commit per batch of files
-// would rewrite the B+tree leaves the previous commit wrote (page keys are
-// hashes, so every commit touches leaves all over the tree), and other
-// writers wait at most about commitAge for the store.
+// whichever comes first, near its end (nearEnd) and at its end. Each commit
+// costs a rewrite of the B+tree leaves it touches and two fsyncs, so one per
+// batch of files would cost more than extraction saves; other writers wait
+// at most about commitAge for the store.
 var (
 	commitPages = 1000 // a variable so that tests can make imports commit often
 	commitAge   = 500 * time.Millisecond
