@@ -14,8 +14,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -628,12 +630,7 @@ func (im *importer) drop() {
 // writeBatches writes the upload batches of the open transaction (with
 // their derived counts) and forgets them.
 func (im *importer) writeBatches(tx *localstore.Tx) error {
-	ids := make([]string, 0, len(im.batches))
-	for id := range im.batches {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range slices.Sorted(maps.Keys(im.batches)) {
 		bd := im.batches[id]
 		bd.PageCount = len(bd.Pages)
 		bd.Summary = model.BatchSummaryOf(bd.Pages)
