@@ -324,10 +324,10 @@ type importer struct {
 // write transaction only stores bytes; the sink builds them itself when
 // that guess does not hold (the page exists, or the batch is another).
 type pageRecords struct {
-	pageID, batchID, stamp string
-	page, status, log      localstore.Prepared
-	entry                  model.LogEntry // the upload entry, for a log that exists
-	audit                  extract.AuditPage
+	batchID, stamp    string
+	page, status, log localstore.Prepared
+	entry             model.LogEntry // the upload entry, for a log that exists
+	audit             extract.AuditPage
 }
 
 // uploadLogData is the data of an upload log entry.
@@ -350,7 +350,7 @@ func (im *importer) records(it *extract.Item, batchID, stamp string, opt *model.
 		// source_hash no longer matches the content.
 		Optimization: opt,
 	}
-	r := &pageRecords{pageID: pageID, batchID: batchID, stamp: stamp,
+	r := &pageRecords{batchID: batchID, stamp: stamp,
 		audit: extract.AuditPage{Key: pageID, Title: p.Extraction.Head["title"], Description: p.Extraction.Head["metaDescription"],
 			Canonical: p.Extraction.Head["canonical"], H1: firstH1(p.Extraction)}}
 	var err error
