@@ -166,22 +166,6 @@ const MaxValueBytes = 25 << 20
 // ErrValueTooLarge: the value is over MaxValueBytes.
 var ErrValueTooLarge = errors.New("value larger than KV allows")
 
-// validatePut checks everything a write needs: the namespace, the key (length,
-// shape, that it belongs to ns) and the value (model.ValidateValue). Errors
-// name the namespace and the key.
-func validatePut(ns model.Namespace, key string, value []byte) error {
-	if err := checkKey(ns, key); err != nil {
-		return fmt.Errorf("put %s %s: %w", ns, clip(key), err)
-	}
-	if len(value) > MaxValueBytes {
-		return fmt.Errorf("put %s %s: %w (%d bytes, KV allows 25 MiB)", ns, key, ErrValueTooLarge, len(value))
-	}
-	if err := model.ValidateValue(key, value); err != nil {
-		return fmt.Errorf("put %s %s: %w", ns, key, err)
-	}
-	return nil
-}
-
 // clip shortens over-long keys in messages (a 10 kB key is not helpful).
 func clip(key string) string {
 	if len(key) <= 80 {
@@ -197,28 +181,24 @@ func clip(key string) string {
 // entry. A key that already has a pending entry keeps it (and its place in
 // the push order); the entry's hash is updated.
 func (t *Tx) PutLocal(ns model.Namespace, key string, value []byte) error {
-	if err := validatePut(ns, key, value); err != nil {
+	p, err := prepare(ns, key, bytes.Clone(value), nil, true)
+	if err != nil {
 		return err
 	}
-	return t.putLocalValid(ns, key, bytes.Clone(value), "")
+	return t.PutPrepared(p)
 }
 
 // PutLocalRecord is PutLocal for a caller that holds the typed record: rec
-// (a pointer to the model type of key's kind) is validated with
-// model.ValidateRecord instead of decoding value again. value must be
-// model.Canonical(rec) (or bytes a test pins to it); the import's hot path
-// uses this.
+// (a pointer to the model type of key's kind; another type is
+// model.ErrRecordType) is validated with model.ValidateRecord instead of
+// decoding value again. value must be model.Canonical(rec) (or bytes a test
+// pins to it).
 func (t *Tx) PutLocalRecord(ns model.Namespace, key string, value []byte, rec any) error {
-	if err := checkKey(ns, key); err != nil {
-		return fmt.Errorf("put %s %s: %w", ns, clip(key), err)
+	p, err := prepare(ns, key, bytes.Clone(value), rec, false)
+	if err != nil {
+		return err
 	}
-	if len(value) > MaxValueBytes {
-		return fmt.Errorf("put %s %s: %w (%d bytes, KV allows 25 MiB)", ns, key, ErrValueTooLarge, len(value))
-	}
-	if err := model.ValidateRecord(key, rec); err != nil {
-		return fmt.Errorf("put %s %s: %w", ns, key, err)
-	}
-	return t.putLocalValid(ns, key, bytes.Clone(value), "")
+	return t.PutPrepared(p)
 }
 
 // Prepared is a local write validated and hashed ahead of its transaction:
@@ -241,6 +221,12 @@ func (p Prepared) Key() string { return p.key }
 // model type of key's kind; a value without a model type (rec nil, or a
 // type ValidateRecord does not know) is validated by decoding value.
 func Prepare(ns model.Namespace, key string, value []byte, rec any) (Prepared, error) {
+	return prepare(ns, key, value, rec, true)
+}
+
+// prepare is Prepare; decodeOthers says whether a rec of no known type is
+// validated by decoding value (else it is model.ErrRecordType).
+func prepare(ns model.Namespace, key string, value []byte, rec any, decodeOthers bool) (Prepared, error) {
 	if err := checkKey(ns, key); err != nil {
 		return Prepared{}, fmt.Errorf("put %s %s: %w", ns, clip(key), err)
 	}
@@ -251,7 +237,7 @@ func Prepare(ns model.Namespace, key string, value []byte, rec any) (Prepared, e
 	if rec != nil {
 		err = model.ValidateRecord(key, rec)
 	}
-	if errors.Is(err, model.ErrRecordType) {
+	if decodeOthers && errors.Is(err, model.ErrRecordType) {
 		err = model.ValidateValue(key, value)
 	}
 	if err != nil {
@@ -267,13 +253,8 @@ func (t *Tx) PutPrepared(p Prepared) error {
 	if p.key == "" {
 		return errors.New("put prepared: not made by Prepare")
 	}
-	return t.putLocalValid(p.ns, p.key, p.value, p.hash)
-}
-
-// putLocalValid is PutLocal after validation. The Tx keeps value until the
-// commit (the caller hands it over); hash is its model.ValueHash, computed
-// here when empty.
-func (t *Tx) putLocalValid(ns model.Namespace, key string, value []byte, hash string) error {
+	// The Tx keeps the value until the commit (the Prepared hands it over).
+	ns, key, value, hash := p.ns, p.key, p.value, p.hash
 	b, err := t.nsBucket(ns)
 	if err != nil {
 		return err
@@ -288,9 +269,6 @@ func (t *Tx) putLocalValid(ns model.Namespace, key string, value []byte, hash st
 	st, _, err := t.SyncState(ns, key)
 	if err != nil {
 		return err
-	}
-	if hash == "" {
-		hash = model.ValueHash(value)
 	}
 	st.LocalHash = hash
 	st.Dirty = true
@@ -311,7 +289,8 @@ func (t *Tx) putLocalValid(ns model.Namespace, key string, value []byte, hash st
 // merge kept local intent the remote lacks); otherwise any pending entry is
 // removed because the remote already has this value.
 func (t *Tx) PutRemote(ns model.Namespace, key string, value []byte, remoteHash string) error {
-	if err := validatePut(ns, key, value); err != nil {
+	p, err := prepare(ns, key, value, nil, true)
+	if err != nil {
 		return err
 	}
 	if remoteHash == "" {
@@ -332,7 +311,7 @@ func (t *Tx) PutRemote(ns model.Namespace, key string, value []byte, remoteHash 
 	if err != nil {
 		return err
 	}
-	st.LocalHash = model.ValueHash(value)
+	st.LocalHash = p.hash
 	st.RemoteHash = remoteHash
 	st.Dirty = st.LocalHash != remoteHash
 	if st.Dirty {
