@@ -182,7 +182,7 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 	if maxPer <= 0 {
 		maxPer = DefaultMaxPagesPerBatch
 	}
-	imp := &importer{w: w, pid: pid, started: start.UTC(), maxPer: maxPer}
+	imp := &importer{w: w, ctx: ctx, pid: pid, started: start.UTC(), maxPer: maxPer}
 	// The batch the first written pages will go into, as the sink will
 	// pick it, so the workers can build those pages' records up front.
 	imp.firstBatch = model.NextBatchID(imp.started, func(id string) bool {
@@ -293,15 +293,16 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 // importer writes scan batches into the store.
 type importer struct {
 	w        *Workspace
+	ctx      context.Context // the import's
 	pid      string
 	started  time.Time
 	batchID  string   // the upload batch being filled
 	batchIDs []string // every upload batch of this import
 	maxPer   int
-	// wtx is the open write transaction; open counts what it holds and
-	// done what earlier commits wrote.
 	// mu guards the transaction and the tallies: the sink, finish and a
-	// timed commit use them from different goroutines.
+	// timed commit use them from different goroutines. wtx is the open
+	// write transaction; open counts what it holds and done what earlier
+	// commits wrote.
 	mu   sync.Mutex
 	wtx  *localstore.WriteTx
 	open tally
@@ -383,7 +384,10 @@ func (im *importer) prepare(it *extract.Item) {
 }
 
 // sink writes one scan batch in one transaction.
-func (im *importer) sink(ctx context.Context, b extract.Batch) error {
+func (im *importer) sink(_ context.Context, b extract.Batch) error {
+	// The import's context, not the scan's: the scan cancels its own when
+	// it returns, and a timed commit of this transaction may come later.
+	ctx := im.ctx
 	im.mu.Lock()
 	defer im.mu.Unlock()
 	stamp := model.Now()

@@ -627,3 +627,26 @@ func TestNearEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestImportTransactionOutlivesTheScanContext: Scan cancels the context it
+// hands the sink when it returns, but the import's open transaction is
+// committed later (by finish, or by its timer in between): it must go by
+// the import's context, or those writes would be rolled back.
+func TestImportTransactionOutlivesTheScanContext(t *testing.T) {
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	ctx := context.Background()
+	imp := &importer{w: w, ctx: ctx, pid: pid, started: time.Now().UTC(), maxPer: DefaultMaxPagesPerBatch}
+	scanCtx, cancel := context.WithCancel(ctx)
+	cancel() // as after Scan returned
+	it := extract.Item{SourcePath: "dist/a.html", Size: 10, ModTimeNs: 1, SHA256: strings.Repeat("0", 64)}
+	if err := imp.sink(scanCtx, extract.Batch{Touched: []extract.Item{it}}); err != nil {
+		t.Fatalf("sink: %v", err)
+	}
+	if _, err := imp.finish(ctx, nil, nil); err != nil {
+		t.Fatalf("finish: %v", err)
+	}
+	if fe, ok, err := w.Store().File(pid, "dist/a.html"); err != nil || !ok || fe.Size != 10 {
+		t.Fatalf("file entry %+v %v %v", fe, ok, err)
+	}
+}
