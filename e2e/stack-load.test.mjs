@@ -8,13 +8,13 @@
 //
 //   node --test e2e/stack-load.test.mjs        (make test-e2e runs it)
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { fetchRetry, run } from "../worker/dev/net.mjs";
 import { startStack, workerDir } from "../worker/dev/stack.mjs";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -35,8 +35,11 @@ class Client {
     this.base = `${stack.apiBase}accounts/${stack.accountId}/storage/kv/namespaces`;
   }
   async call(method, sub, body) {
-    const r = await fetch(this.base + sub, {
+    // Every call here is safe to repeat (bulk put of the same values, reads),
+    // so one that meets a dropped kept-alive connection is sent again.
+    const r = await fetchRetry(this.base + sub, {
       method,
+      retry: true,
       headers: { authorization: "Bearer e2e", "content-type": "application/json" },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
@@ -230,21 +233,21 @@ async function kvcheck(c, pid, bin) {
   await add("NIMBUS_CACHE", "cache:");
   // pages the Worker rewrote (the others still hold the test's own bytes)
   await add("NIMBUS_PAGES", `page:${pid}:`, (v) => v.includes('"optimization"'));
-  const out = execFileSync(bin, [], { input: JSON.stringify(pairs), encoding: "utf8", stdio: ["pipe", "pipe", "pipe"] });
+  const out = await run(bin, [], { input: JSON.stringify(pairs) });
   return { count: pairs.length, out: out.trim() };
 }
 
-function buildKVCheck(dir) {
+// Child processes run asynchronously (worker/dev/net.mjs run): this process
+// serves the stack, and a blocked event loop breaks its kept-alive sockets.
+async function buildKVCheck(dir) {
   const bin = path.join(dir, "kvcheck");
-  execFileSync("go", ["build", "-o", bin, "./e2e/kvcheck"], { cwd: repoRoot, stdio: ["ignore", "inherit", "inherit"] });
+  await run("go", ["build", "-o", bin, "./e2e/kvcheck"], { cwd: repoRoot });
   return bin;
 }
 
-function wranglerKeys(persist, binding) {
-  const out = execFileSync("npx", ["wrangler", "kv", "key", "list", "--local", "--persist-to", persist, "--binding", binding], {
+async function wranglerKeys(persist, binding) {
+  const out = await run("npx", ["wrangler", "kv", "key", "list", "--local", "--persist-to", persist, "--binding", binding], {
     cwd: workerDir,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
   });
   return JSON.parse(out.slice(out.indexOf("[")))
     .map((k) => k.name)
@@ -261,7 +264,7 @@ describe(`stack end to end: ${N} pages`, () => {
   });
 
   test("healthy AI: every page done; wrangler sees the same keys", async (t) => {
-    kvcheckBin = buildKVCheck(dir);
+    kvcheckBin = await buildKVCheck(dir);
     stack = await startStack({ persist: dir, log: () => {}, maxPagesPerRun: 50 });
     const c = new Client(stack);
     await c.ids();
@@ -278,7 +281,7 @@ describe(`stack end to end: ${N} pages`, () => {
     assert.ok(kc.count > 4 * N, `kvcheck saw ${kc.count} values`);
     for (const binding of ["NIMBUS_PAGES", "NIMBUS_STATUS", "NIMBUS_BATCHES", "NIMBUS_QUEUE"]) {
       const viaREST = (await c.list(binding, "")).map((k) => k.name).sort();
-      assert.deepEqual(wranglerKeys(dir, binding), viaREST, `wrangler kv key list --local --binding ${binding}`);
+      assert.deepEqual(await wranglerKeys(dir, binding), viaREST, `wrangler kv key list --local --binding ${binding}`);
     }
   });
 

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
+import { fetchRetry } from "./net.mjs";
 import { startStack } from "./stack.mjs";
 
 let stack;
@@ -21,7 +22,7 @@ const sha = (b) => createHash("sha256").update(b).digest("hex");
 
 async function cf(method, sub, body) {
   const url = `${stack.apiBase}accounts/${stack.accountId}/storage/kv/namespaces${sub}`;
-  const r = await fetch(url, {
+  const r = await fetchRetry(url, {
     method,
     headers: { authorization: "Bearer local", "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
