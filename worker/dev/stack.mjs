@@ -26,6 +26,7 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { startFakeAI } from "./fake-ai.mjs";
+import { fetchRetry } from "./net.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const workerDir = path.resolve(here, "..");
@@ -171,7 +172,7 @@ export async function startStack(opts = {}) {
   async function proxy(req, res, subpath, search, body) {
     const headers = {};
     if (req.headers["content-type"]) headers["content-type"] = req.headers["content-type"];
-    const r = await fetch(explorer + subpath + search, {
+    const r = await fetchRetry(explorer + subpath + search, {
       method: req.method,
       headers,
       body: ["GET", "HEAD"].includes(req.method) ? undefined : body,
@@ -185,7 +186,7 @@ export async function startStack(opts = {}) {
   }
 
   async function listNamespaces(url) {
-    const r = await fetch(explorer + "/storage/kv/namespaces");
+    const r = await fetchRetry(explorer + "/storage/kv/namespaces");
     const env = await r.json();
     const seen = new Map();
     for (const n of env.result ?? []) if (!seen.has(n.id)) seen.set(n.id, n);
@@ -307,7 +308,11 @@ export async function startStack(opts = {}) {
         return sendJSON(res, 403, cfError(403, 10000, "Authentication error").body);
       }
       if (m[1] !== accountId && !opts.anyAccount) {
-        return sendJSON(res, 403, cfError(403, 10000, `Authentication error: unknown account ${m[1]}`).body);
+        return sendJSON(
+          res,
+          403,
+          cfError(403, 10000, `Authentication error: unknown account ${m[1]}; the local stack's account is ${accountId} (CLOUDFLARE_ACCOUNT_ID in ${path.join(persist, "stack.env")})`).body,
+        );
       }
       const sub = m[2] ?? "";
       const body = await readBody(req);
