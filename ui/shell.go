@@ -142,6 +142,12 @@ func (s *Shell) installTray() {
 	if !ok {
 		return
 	}
+	if ok, why := trayAvailable(); !ok {
+		// Closing the window quits (the default); nothing could bring a
+		// hidden window back.
+		slog.Info("no system tray; closing the window quits", "why", why)
+		return
+	}
 	menu := s.trayMenu()
 	desk.SetSystemTrayMenu(menu)
 	desk.SetSystemTrayIcon(appIcon)

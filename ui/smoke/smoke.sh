@@ -38,7 +38,7 @@ Xvfb ":$disp" -screen 0 1240x800x24 -nolisten tcp >"$DIR/xvfb.log" 2>&1 &
 xvfb=$!
 app=""
 cleanup() {
-	[ -n "$app" ] && kill "$app" 2>/dev/null || true
+	if [ -n "$app" ]; then kill "$app" 2>/dev/null || true; fi
 	kill "$xvfb" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -85,9 +85,36 @@ run() {
 	if [ "$name" != empty ] && [ "${SHOTS:-1}" = 1 ] && command -v xdotool >/dev/null; then
 		more_shots "$name" >&2
 	fi
-	kill "$app"
-	wait "$app" 2>/dev/null || true
+	# Quit as a person does (Ctrl+Q) on the first run of each store when
+	# xdotool is there, else as the session manager does (SIGTERM); either
+	# way the app must exit 0 with no panic in its log (there is no D-Bus
+	# session here, so no system tray).
+	local how=SIGTERM wid="" rc=0
+	if [ "${QUIT_KEY:-0}" = 1 ] && command -v xdotool >/dev/null; then
+		wid=$(xdotool search --name '^Nimbus$' | head -1)
+	fi
+	if [ -n "$wid" ]; then
+		how=Ctrl+Q
+		xdotool windowfocus --sync "$wid" 2>/dev/null || true
+		xdotool key --window "$wid" ctrl+q
+	else
+		kill "$app"
+	fi
+	local waited=0
+	while kill -0 "$app" 2>/dev/null && [ $waited -lt 200 ]; do sleep 0.05; waited=$((waited + 1)); done
+	if kill -0 "$app" 2>/dev/null; then
+		echo "smoke: $name: the app did not exit within 10 s of $how" >&2
+		kill -KILL "$app" 2>/dev/null || true
+		exit 1
+	fi
+	wait "$app" 2>/dev/null || rc=$?
 	app=""
+	if [ "$rc" != 0 ] || grep -q '^panic:\|^fatal error:' "$log"; then
+		echo "smoke: $name: the app exited $rc after $how:" >&2
+		tail -n 40 "$log" >&2
+		exit 1
+	fi
+	echo "smoke: $name: quit by $how, exit 0" >&2
 	echo "$ms $hwm $shot $colours"
 }
 
@@ -122,13 +149,17 @@ median() { tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1
 e_all_ms="" e_all_kb="" f_all_ms="" f_all_kb=""
 for i in $(seq "$RUNS"); do
 	rm -f "$empty_store"
-	read -r ms kb e_shot e_col < <(run empty "$empty_store")
+	# run is called in this shell (not in a process substitution), so its
+	# exit 1 ends the script.
+	if [ "$i" = 1 ]; then QUIT_KEY=1 run empty "$empty_store" >"$DIR/result"; else run empty "$empty_store" >"$DIR/result"; fi
+	read -r ms kb e_shot e_col <"$DIR/result"
 	e_all_ms="$e_all_ms $ms" e_all_kb="$e_all_kb $kb"
 	if [ "$i" = 1 ]; then
-		read -r ms kb f_shot f_col < <(run "pages-$PAGES" "$fixture")
+		QUIT_KEY=1 run "pages-$PAGES" "$fixture" >"$DIR/result"
 	else
-		read -r ms kb f_shot f_col < <(SHOTS=0 run "pages-$PAGES" "$fixture")
+		SHOTS=0 run "pages-$PAGES" "$fixture" >"$DIR/result"
 	fi
+	read -r ms kb f_shot f_col <"$DIR/result"
 	f_all_ms="$f_all_ms $ms" f_all_kb="$f_all_kb $kb"
 done
 e_ms=$(echo $e_all_ms | median) e_kb=$(echo $e_all_kb | median)
