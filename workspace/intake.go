@@ -472,13 +472,15 @@ func (im *importer) sink(_ context.Context, b extract.Batch) error {
 				if err := tx.PutPrepared(r.status); err != nil {
 					return fmt.Errorf("status of %s: %w", it.SourcePath, err)
 				}
-				if _, err := tx.Get(model.NSLogs, r.log.Key()); errors.Is(err, localstore.ErrNotFound) {
-					err = tx.PutPrepared(r.log)
-				} else if err == nil {
-					err = appendLog(tx, im.pid, pageID, r.entry) // earlier entries stay
+				_, lerr := tx.Get(model.NSLogs, r.log.Key())
+				switch {
+				case errors.Is(lerr, localstore.ErrNotFound):
+					lerr = tx.PutPrepared(r.log)
+				case lerr == nil:
+					lerr = appendLog(tx, im.pid, pageID, r.entry) // earlier entries stay
 				}
-				if err != nil {
-					return fmt.Errorf("log for %s: %w", it.SourcePath, err)
+				if lerr != nil {
+					return fmt.Errorf("log for %s: %w", it.SourcePath, lerr)
 				}
 				bd.Pages[pageID] = model.BatchPage{Status: model.StatusUploaded, Uploaded: r.stamp}
 				written++
