@@ -14,6 +14,7 @@ import (
 	"github.com/andybalholm/cascadia"
 	"golang.org/x/net/html"
 
+	"github.com/nimbus-desktop/nimbus/internal/corpus"
 	"github.com/nimbus-desktop/nimbus/model"
 )
 
@@ -42,20 +43,11 @@ func fixturePages(t testing.TB) []string {
 	return out
 }
 
-// debianCorpora are real third-party sites shipped by Debian packages; the
-// tests use them when installed (apt-get install postgresql-doc-15
-// python3.11-doc) and skip them otherwise. A spread sample keeps the normal
-// run short; NIMBUS_CORPUS_FULL=1 checks every page (several minutes).
-var debianCorpora = []string{
-	"/usr/share/doc/postgresql-doc-15/html",
-	"/usr/share/doc/python3.11/html",
-}
-
+// The Debian manuals (internal/corpus) are real third-party sites; a spread
+// sample keeps the normal run short; NIMBUS_CORPUS_FULL=1 checks every page
+// (several minutes).
 func corpusPages(t *testing.T, dir string, limit int) []string {
 	t.Helper()
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("corpus %s not installed", dir)
-	}
 	var out []string
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".html") {
@@ -254,8 +246,9 @@ func TestPropertyFixtures(t *testing.T) {
 }
 
 func TestPropertyDebianCorpora(t *testing.T) {
-	for _, dir := range debianCorpora {
-		t.Run(filepath.Base(filepath.Dir(dir)), func(t *testing.T) {
+	for _, m := range corpus.All {
+		t.Run(m.Name, func(t *testing.T) {
+			dir := corpus.Require(t, m)
 			limit := 150
 			if raceEnabled {
 				limit = 30

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nimbus-desktop/nimbus/extract"
+	"github.com/nimbus-desktop/nimbus/internal/corpus"
 	"github.com/nimbus-desktop/nimbus/localstore"
 	"github.com/nimbus-desktop/nimbus/model"
 )
@@ -339,13 +340,10 @@ func TestPageJSONIsCanonical(t *testing.T) {
 }
 
 // TestImportExportDebianCorpus imports a real third-party site (Debian's
-// PostgreSQL manual, when installed: apt-get install postgresql-doc-15) and
-// checks that an export without decisions reproduces it byte for byte.
+// PostgreSQL manual: internal/corpus) and checks that an export without
+// decisions reproduces it byte for byte.
 func TestImportExportDebianCorpus(t *testing.T) {
-	const dir = "/usr/share/doc/postgresql-doc-15/html"
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("corpus %s not installed", dir)
-	}
+	dir := corpus.Require(t, corpus.PostgreSQL)
 	if testing.Short() {
 		t.Skip("corpus import skipped in -short mode")
 	}
