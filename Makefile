@@ -20,7 +20,7 @@ BENCHTIME ?= 1s
 # the GUI where there is no display (CI, smoke tests) on mesa's software GL.
 APT_PACKAGES := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
 	libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev \
-	xvfb xauth libgl1-mesa-dri imagemagick x11-utils bc
+	xvfb xauth libgl1-mesa-dri imagemagick x11-utils xdotool bc
 
 # Test tiers run by `make test`, in order. Other tiers append themselves:
 #   TEST_TIERS += test-worker test-e2e
@@ -28,10 +28,14 @@ TEST_TIERS := test-go
 TEST_TIERS += test-worker test-e2e
 TEST_TIERS += test-gui-smoke
 # Extraction fuzz targets, a short run each. The extract and workspace tests
-# also run over Debian's HTML manuals, which `make test` installs (deps-corpus).
+# also run over Debian's HTML manuals, which `make test` unpacks (deps-corpus).
 TEST_TIERS += test-fuzz
 
-.PHONY: deps deps-apt deps-go build run test vet test-go bench fmt clean
+.PHONY: deps deps-apt deps-go build run test vet test-go bench fmt clean test-fresh
+
+# apt-get waits up to 10 minutes for the dpkg lock (on a freshly booted
+# machine unattended-upgrades often holds it) instead of failing at once.
+APT_OPTS := -q -o DPkg::Lock::Timeout=600
 
 deps: deps-apt deps-go
 
@@ -49,8 +53,8 @@ deps-apt:
 	if [ "$$(id -u)" = 0 ]; then sudo=""; \
 	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
 	else echo "deps: missing apt packages:$$missing; run: sudo apt-get install -y$$missing" >&2; exit 1; fi; \
-	$$sudo apt-get update -q; \
-	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
+	$$sudo apt-get $(APT_OPTS) update; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get $(APT_OPTS) install -y --no-install-recommends $$missing
 
 deps-go:
 	$(GO) mod download
@@ -62,19 +66,44 @@ build: deps
 # display, so it also starts on a headless machine.
 run: build
 	@if [ -z "$${DISPLAY:-}" ] && [ -z "$${WAYLAND_DISPLAY:-}" ]; then \
-		echo "run: no display; starting under Xvfb"; \
-		LANG=en_US.UTF-8 xvfb-run -a $(BIN) $(ARGS); \
+		d=99; while [ -e /tmp/.X11-unix/X$$d ] || [ -e /tmp/.X$$d-lock ]; do d=$$((d + 1)); done; \
+		Xvfb :$$d -screen 0 1280x800x24 -nolisten tcp >/dev/null 2>&1 & xvfb=$$!; \
+		trap 'kill $$xvfb 2>/dev/null' EXIT; \
+		for _ in $$(seq 50); do [ -e /tmp/.X11-unix/X$$d ] && break; sleep 0.1; done; \
+		echo "run: no display; the window is on Xvfb display :$$d (see it: DISPLAY=:$$d import -window root shot.png)"; \
+		DISPLAY=:$$d LANG=en_US.UTF-8 $(BIN) $(ARGS); \
 	else \
 		LANG=en_US.UTF-8 $(BIN) $(ARGS); \
 	fi
 
-test: deps deps-corpus vet $(TEST_TIERS)
+# Every tier runs in order and stops at the first that fails; the time of
+# each is printed at the end either way.
+test:
+	@rc=0; table=""; passed=0; \
+	for tier in deps deps-corpus vet $(TEST_TIERS); do \
+		echo "== make $$tier" >&2; start=$$(date +%s); \
+		if $(MAKE) --no-print-directory $$tier; then res=ok; passed=$$((passed + 1)); else res=FAILED; rc=1; fi; \
+		table="$$table$$(printf '%-16s %6ss  %s' "$$tier" "$$(( $$(date +%s) - start ))" "$$res")\n"; \
+		[ $$rc = 0 ] || break; \
+	done; \
+	printf '\nmake test: time of each tier\n%b' "$$table"; \
+	echo "tiers: $$passed passed, $$rc failed"; \
+	exit $$rc
+
+# What a new machine meets: a clean clone of this checkout's HEAD in a
+# temporary folder, with empty Go module, Go build and npm caches, running
+# .ci/run (make test) there. Not part of make test.
+test-fresh:
+	.ci/fresh.sh
 
 vet:
 	$(GO) vet ./...
 
+# The Debian manuals the corpus tests read (see .ci/corpus.sh).
+CORPUS_DIR := $(abspath $(BUILD_DIR)/corpus)
+
 test-go:
-	$(GO) test -race -timeout 30m ./...
+	NIMBUS_CORPUS_ROOT=$(CORPUS_DIR) $(GO) test -race -timeout 30m ./...
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 30m ./...
@@ -146,5 +175,48 @@ test-fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPage$$' -fuzztime 10s ./extract
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime 10s ./extract
 
+# Unpacked under build/corpus, never installed: nothing on the system is
+# upgraded for them.
 deps-corpus:
-	$(MAKE) deps-apt APT_PACKAGES="postgresql-doc-15 python3.11-doc"
+	.ci/corpus.sh $(CORPUS_DIR)
+
+# ---- Windows: cross-compiled with mingw-w64, checked under wine ------------
+# build/nimbus-windows-amd64.zip holds:
+#   Nimbus Desktop.exe  the app with its icon (GUI subsystem: no console window)
+#   nimbus.exe          the same program marked for the console subsystem
+#                       (internal/tools/pesubsystem): the CLI in cmd or
+#                       PowerShell (without arguments it opens the window too)
+#   nimbus.png          the icon
+# The token goes to the Windows Credential Manager (go-keyring's wincred).
+WIN_CC      ?= x86_64-w64-mingw32-gcc
+WIN_ZIP     := $(BUILD_DIR)/nimbus-windows-amd64.zip
+WIN_DIR     := $(BUILD_DIR)/windows
+FYNE_BIN    := $(BUILD_DIR)/tools/fyne
+WIN_ENV     := CGO_ENABLED=1 GOOS=windows GOARCH=amd64 CC=$(WIN_CC)
+.PHONY: package-windows test-windows deps-windows
+
+deps-windows: deps-go
+	$(MAKE) --no-print-directory deps-apt APT_PACKAGES="gcc-mingw-w64-x86-64 zip unzip"
+
+$(FYNE_BIN):
+	mkdir -p $(dir $@)
+	GOBIN=$(abspath $(dir $@)) $(GO) install $(FYNE_TOOL)
+
+package-windows: deps-windows $(FYNE_BIN)
+	rm -rf $(WIN_DIR) && mkdir -p $(WIN_DIR)
+	cp FyneApp.toml $(BUILD_DIR)/FyneApp.toml.orig
+	$(WIN_ENV) $(FYNE_BIN) package -os windows --release --name "Nimbus Desktop" \
+		|| { cp $(BUILD_DIR)/FyneApp.toml.orig FyneApp.toml; exit 1; }
+	cp $(BUILD_DIR)/FyneApp.toml.orig FyneApp.toml
+	mv "Nimbus Desktop.exe" $(WIN_DIR)/
+	$(GO) run ./internal/tools/pesubsystem -in "$(WIN_DIR)/Nimbus Desktop.exe" -out $(WIN_DIR)/nimbus.exe -subsystem console
+	cp assets/icon.png $(WIN_DIR)/nimbus.png
+	rm -f $(WIN_ZIP) && cd $(WIN_DIR) && zip -q -9 $(abspath $(WIN_ZIP)) "Nimbus Desktop.exe" nimbus.exe nimbus.png
+	@echo "package-windows: $(WIN_ZIP)"
+
+# The Windows CLI under wine: version, project create, import of the fixture
+# site, pages --json, export byte-identical, the token in the Credential
+# Manager (e2e/windows.sh). Not in make test (see README).
+test-windows: package-windows
+	$(MAKE) --no-print-directory deps-apt APT_PACKAGES="wine64"
+	e2e/windows.sh $(WIN_ZIP)

@@ -30,5 +30,6 @@ func runGUI(e *env) error {
 	if err != nil {
 		return err
 	}
+	detachOwnConsole()
 	return ui.Run(w)
 }

@@ -5,7 +5,7 @@
 // without decisions must be byte-identical to its source. It does not use
 // the export code path, only the store, the extractor and the two folders.
 //
-//	exportcheck -store nimbus.db -project proj_x -src site -out exported [-min-changed N]
+//	exportcheck -store nimbus.db -project proj_x -src site -out exported [-min-changed N] [-any-status]
 //
 // -src is the parent of the watched folder (source_path is relative to it);
 // -out is the export root: a page is looked for at out/source_path, then at
@@ -32,8 +32,9 @@ func main() {
 	src := flag.String("src", "", "parent folder of the watched site folder")
 	out := flag.String("out", "", "export root")
 	minChanged := flag.Int("min-changed", 1, "fail unless at least this many pages changed")
+	anyStatus := flag.Bool("any-status", false, "do not require every page to be done or failed (a site not yet processed)")
 	flag.Parse()
-	if err := run(*storePath, *project, *src, *out, *minChanged); err != nil {
+	if err := run(*storePath, *project, *src, *out, *minChanged, *anyStatus); err != nil {
 		fmt.Fprintln(os.Stderr, "exportcheck:", err)
 		os.Exit(1)
 	}
@@ -53,7 +54,7 @@ func exported(out, sourcePath string) (string, []byte, error) {
 	return p2, b, nil
 }
 
-func run(storePath, projectID, src, out string, minChanged int) error {
+func run(storePath, projectID, src, out string, minChanged int, anyStatus bool) error {
 	st, err := localstore.Open(storePath)
 	if err != nil {
 		return err
@@ -89,7 +90,7 @@ func run(storePath, projectID, src, out string, minChanged int) error {
 		switch {
 		case s.Status == model.StatusFailed && (s.Error == nil || s.Error.Code == ""):
 			problems = append(problems, fmt.Sprintf("%s failed without an error code", p.PageID))
-		case s.Status != model.StatusDone && s.Status != model.StatusFailed:
+		case !anyStatus && s.Status != model.StatusDone && s.Status != model.StatusFailed:
 			problems = append(problems, fmt.Sprintf("%s is %q, not terminal", p.PageID, s.Status))
 		}
 	}
