@@ -283,7 +283,7 @@ function pageTime(p: BatchPage): string {
   return laterTime(p.completed, laterTime(p.started, p.uploaded));
 }
 
-function mergeBatchPage(x: BatchPage, y: BatchPage): BatchPage {
+export function mergeBatchPage(x: BatchPage, y: BatchPage): BatchPage {
   let c = (PAGE_STATUS_RANK[x.status] ?? -1) - (PAGE_STATUS_RANK[y.status] ?? -1);
   if (c === 0) c = cmpTime(pageTime(x), pageTime(y));
   if (c !== 0) return c > 0 ? x : y;

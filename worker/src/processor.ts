@@ -23,7 +23,7 @@
 // written once at the start and once at the end of a run.
 
 import { intVar, type Env } from "./env";
-import { cmpTime, finishBatch, sortQueue } from "./merge";
+import { cmpTime, finishBatch, mergeBatchPage, sortQueue } from "./merge";
 import { optimizeBlocks, providerFor } from "./provider/index";
 import { ProcessError, type BlockInput, type Provider } from "./provider/types";
 import { RecordError, Store } from "./store";
@@ -193,7 +193,13 @@ async function processProject(
     for (const [batchId, pages] of entries) {
       const b = batches.get(batchId);
       if (!b) continue; // no batch record to advance (the desktop creates it); status and logs still tell
-      const merged = await store.put<BatchData>(`batch:${projectId}:${batchId}`, finishBatch({ ...b, pages }));
+      // The batch's status and summary are derived from all its entries:
+      // this run's over the ones already recorded, never this run's alone
+      // (a batch read "completed" after its first partial run otherwise,
+      // and the merge keeps the higher status).
+      const all: Record<string, BatchPage> = { ...(b.pages ?? {}) };
+      for (const [id, e] of Object.entries(pages)) all[id] = all[id] ? mergeBatchPage(all[id], e) : e;
+      const merged = await store.put<BatchData>(`batch:${projectId}:${batchId}`, finishBatch({ ...b, pages: all }));
       batches.set(batchId, merged);
     }
     entries.clear();

@@ -106,6 +106,38 @@ describe("processor", () => {
     expect(rep2.projects[0].remaining).toBe(0);
   });
 
+  it("a batch processed a few pages at a time reads processing until its last page is terminal; its summary always equals its entries", async () => {
+    const n = 111;
+    const pages = Array.from({ length: n }, (_, i) => ({ id: pageIdOf(2000 + i), texts: [`Heading ${i}`, `Some copy for page ${i}.`] }));
+    // every 7th page fails for good (a 4xx), so the batch ends with both kinds
+    const prov = new ScriptedProvider((req) => {
+      if (Number(req.blocks[0].content.split(" ")[1]) % 7 === 3) throw new ProcessError("AI_ERROR", "AI API: HTTP 400: refused", false);
+      return { blocks: req.blocks.map((b) => ({ id: b.id, text: localRewrite(b.content, b.type, req.tone), confidence: 0.9 })) };
+    });
+    const pid = await seedProject({ settings: { default_concurrency: 5 }, pages });
+    const seen: string[] = [];
+    for (let run = 0; run < 20; run++) {
+      const rep = await runProcessor({ ...env, MAX_PAGES_PER_RUN: "25" }, { project: pid, provider: prov });
+      const b = (await getJSON<BatchData>(env.NIMBUS_BATCHES, `batch:${pid}:${BATCH}`))!;
+      const entries = Object.values(b.pages ?? {});
+      expect(entries).toHaveLength(n);
+      const count = (f: (s: string) => boolean) => entries.filter((e) => f(e.status)).length;
+      const done = count((s) => s === "done");
+      const failed = count((s) => s === "failed");
+      expect(b.summary).toMatchObject({ completed: done, failed, pending: n - done - failed });
+      seen.push(`${b.status} ${done + failed}/${n}`);
+      if (rep.projects[0].remaining === 0) {
+        expect(done + failed).toBe(n);
+        expect(b.status).toBe("completed");
+        break;
+      }
+      expect(done + failed).toBeLessThan(n);
+      expect(b.status, `after run ${run}: ${seen.join(", ")}`).toBe("processing");
+    }
+    expect(seen.at(-1)).toBe(`completed ${n}/${n}`);
+    expect(seen.length).toBeGreaterThanOrEqual(5);
+  });
+
   it("keeps at most default_concurrency pages in flight", async () => {
     const pages = Array.from({ length: 9 }, (_, i) => ({ id: pageIdOf(100 + i), texts: [`text ${i}`] }));
     const pid = await seedProject({ settings: { default_concurrency: 3 }, pages });
