@@ -107,3 +107,21 @@ func TestSecondInstanceFailsFast(t *testing.T) {
 		t.Errorf("after release: exit %d %q", code, errOut)
 	}
 }
+
+// Without a display the window cannot open: one line naming why and what to
+// do, exit 2 (Fyne's driver panicked with a 38-line stack trace).
+func TestNoDisplayIsOneLineAndExit2(t *testing.T) {
+	t.Setenv("DISPLAY", "")
+	t.Setenv("WAYLAND_DISPLAY", "")
+	if noDisplay() == "" {
+		t.Skip("this OS needs no DISPLAY")
+	}
+	_, stderr, code, _ := execNimbus(t, 30*time.Second, "--store", tempStore(t))
+	if code != 2 {
+		t.Errorf("exit %d, want 2; stderr:\n%s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], "nimbus: the window needs a display") || strings.Contains(stderr, "goroutine") {
+		t.Errorf("stderr is not one line naming the missing display:\n%s", stderr)
+	}
+}

@@ -7,6 +7,9 @@ import (
 	"unsafe"
 )
 
+// noDisplay: a Windows session always has a desktop.
+func noDisplay() string { return "" }
+
 // detachOwnConsole hides the console window Windows opens for a console
 // program started from Explorer or a shortcut. nimbus.exe is one program for
 // the CLI and the GUI, built for the console subsystem so that commands

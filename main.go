@@ -26,6 +26,10 @@ func main() {
 // without a subcommand; run() closes the workspace (flushing the store) when
 // the window is gone.
 func runGUI(e *env) error {
+	if why := noDisplay(); why != "" {
+		// Fyne's GLFW driver panics with a long stack trace without one.
+		return usagef("the window needs a display: %s; run it on a desktop, under Xvfb (make run starts one), or give a command (nimbus help)", why)
+	}
 	w, err := e.Workspace()
 	if err != nil {
 		return err
