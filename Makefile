@@ -145,11 +145,11 @@ dev: worker-deps
 # calls), pulled back; wrangler kv key list --local must see the same keys.
 # e2e/run.sh does it all with the nimbus CLI (setup, import, submit, pull,
 # status --json, review accept --dimension, export checked byte by byte).
-test-e2e: worker-deps
+test-e2e: worker-deps build
 	node --test e2e/
 	NIMBUS_E2E=1 $(GO) test -count=1 -timeout 15m ./e2e/...
-	e2e/run.sh
-	e2e/run.sh --ai-fail-rate 0.5
+	NIMBUS_BIN=$(abspath $(BIN)) e2e/run.sh
+	NIMBUS_BIN=$(abspath $(BIN)) e2e/run.sh --ai-fail-rate 0.5
 
 # The real binary under Xvfb on an empty store and on 10,000 fixture pages:
 # screenshots under build/, startup time and memory side by side (ui/smoke).
