@@ -26,14 +26,18 @@ done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/nimbus-win.XXXXXX")
 STACK_PID=""
+XVFB_PID=""
 cleanup() {
 	rc=$?
+	[ -z "$XVFB_PID" ] || kill "$XVFB_PID" 2>/dev/null || true
 	if [ -n "$STACK_PID" ]; then
 		kill -TERM -- "-$STACK_PID" 2>/dev/null || true
 		sleep 1
 		kill -KILL -- "-$STACK_PID" 2>/dev/null || true
 	fi
-	WINEPREFIX="$WORK/prefix" "${WINE%wine64}wineserver" -k 2>/dev/null || wineserver -k 2>/dev/null || true
+	for p in "$WORK/prefix" "$WORK/gprefix"; do
+		[ -d "$p" ] && { WINEPREFIX="$p" "${WINE%wine64}wineserver" -k 2>/dev/null || WINEPREFIX="$p" wineserver -k 2>/dev/null || true; }
+	done
 	if [ $rc -ne 0 ]; then echo "windows.sh: FAILED (rc $rc); work dir kept: $WORK" >&2; else rm -rf "$WORK"; fi
 	exit $rc
 }
@@ -55,16 +59,19 @@ for f in "Nimbus Desktop.exe" nimbus.exe nimbus.png; do
 done
 file "$WORK/pkg/nimbus.exe" "$WORK/pkg/Nimbus Desktop.exe" | sed 's/^/   /' >&2
 
-step "wine: nimbus.exe version"
-WINEDEBUG=-all "${WINE}" wineboot --init >/dev/null 2>&1 || true
+# newprefix: a new wine prefix ("C: drive and registry") in $WINEPREFIX.
 # Debian 12's wine 8.0 lacks bcryptprimitives.dll (ProcessPrng), which every
 # Go 1.22+ program loads from system32 at start; Windows 10 and 11 have it.
 # The test gives wine a stand-in (e2e/winshim); the zip does not hold it.
-sys32="$WINEPREFIX/drive_c/windows/system32"
-if [ ! -e "$sys32/bcryptprimitives.dll" ]; then
-	"${WIN_CC:-x86_64-w64-mingw32-gcc}" -O2 -shared -o "$sys32/bcryptprimitives.dll" "$ROOT/e2e/winshim/bcryptprimitives.c" -lbcrypt
-	echo "   wine: bcryptprimitives.dll stand-in installed in the prefix" >&2
-fi
+newprefix() {
+	"${WINE}" wineboot --init >/dev/null 2>&1 || true
+	"${WIN_CC:-x86_64-w64-mingw32-gcc}" -O2 -shared -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" \
+		"$ROOT/e2e/winshim/bcryptprimitives.c" -lbcrypt
+}
+
+step "wine: nimbus.exe version"
+newprefix
+echo "   wine prefix made, bcryptprimitives.dll stand-in installed" >&2
 ver=$(nimbus version | tr -d '\r')
 echo "   $ver" >&2
 grep -q "windows/amd64" <<<"$ver" || { echo "windows.sh: version does not say windows/amd64: $ver" >&2; exit 1; }
@@ -91,6 +98,42 @@ echo "   $exported files, identical to the source" >&2
 PROJECT=$(nimbus --json project show | tr -d '\r' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).project_id))')
 (cd "$ROOT" && go build -o "$WORK/exportcheck" ./e2e/exportcheck)
 "$WORK/exportcheck" -store "$WORK/nimbus.db" -project "$PROJECT" -src "$WORK/site" -out "$WORK/out" -min-changed 0 -any-status >&2
+
+step "the app's window under wine: opens, draws, quits by Ctrl+Q with exit 0"
+if command -v Xvfb >/dev/null && command -v xdotool >/dev/null && command -v import >/dev/null; then
+	d=70
+	while [ -e "/tmp/.X11-unix/X$d" ] || [ -e "/tmp/.X$d-lock" ]; do d=$((d + 1)); done
+	Xvfb ":$d" -screen 0 1240x800x24 -nolisten tcp >/dev/null 2>&1 &
+	XVFB_PID=$!
+	for _ in $(seq 50); do [ -e "/tmp/.X11-unix/X$d" ] && break; sleep 0.1; done
+	# A prefix made with a display: one made headless has no window
+	# resources ("Failed to create helper window").
+	WINEPREFIX="$WORK/gprefix" DISPLAY=":$d" newprefix
+	WINEPREFIX="$WORK/gprefix" DISPLAY=":$d" "$WINE" "$WORK/pkg/Nimbus Desktop.exe" --store "$WORK/gui.db" >"$WORK/gui.log" 2>&1 &
+	gui=$!
+	for _ in $(seq 600); do grep -q "window ready" "$WORK/gui.log" 2>/dev/null && break; kill -0 "$gui" 2>/dev/null || break; sleep 0.1; done
+	grep -q "window ready" "$WORK/gui.log" || { cat "$WORK/gui.log" >&2; echo "windows.sh: the window did not open" >&2; exit 1; }
+	sleep 2 # the first frames
+	mkdir -p "$ROOT/build"
+	shot="$ROOT/build/screenshot-windows.png"
+	DISPLAY=":$d" import -window root "$shot"
+	colours=$(identify -format '%k' "$shot")
+	[ "$colours" -ge 16 ] || { echo "windows.sh: $shot looks blank ($colours colours)" >&2; exit 1; }
+	# wine has no window manager here: a click gives the window the focus,
+	# then the key goes through XTEST as a person's would.
+	DISPLAY=":$d" xdotool mousemove 400 300 click 1
+	sleep 0.5
+	DISPLAY=":$d" xdotool key ctrl+q
+	for _ in $(seq 200); do kill -0 "$gui" 2>/dev/null || break; sleep 0.1; done
+	if kill -0 "$gui" 2>/dev/null; then kill -KILL "$gui"; echo "windows.sh: the app did not quit on Ctrl+Q" >&2; exit 1; fi
+	grc=0
+	wait "$gui" || grc=$?
+	kill "$XVFB_PID" 2>/dev/null || true
+	if [ "$grc" != 0 ] || grep -q '^panic:' "$WORK/gui.log"; then cat "$WORK/gui.log" >&2; echo "windows.sh: the app exited $grc" >&2; exit 1; fi
+	echo "   window drawn ($colours colours, $shot), quit by Ctrl+Q, exit 0" >&2
+else
+	echo "   skipped: Xvfb, xdotool or ImageMagick missing (make deps installs them)" >&2
+fi
 
 step "setup --token-stdin on the local stack: the token goes to the Credential Manager"
 mkdir -p "$WORK/state"
