@@ -569,32 +569,55 @@ func (v *reviewView) bulkScope() ([]workspace.ReviewBlock, string) {
 	return out, "marked"
 }
 
-func (v *reviewView) refreshBulk() {
+// bulkTargets is what a bulk accept or reject would decide: the undecided
+// blocks of the scope (workspace.Undecided), for accept only those that
+// pass QA; left counts the decided blocks it leaves alone, skipped the
+// undecided ones QA keeps from being accepted.
+func (v *reviewView) bulkTargets(state string) (targets []workspace.ReviewBlock, scope string, left, skipped int) {
 	blocks, scope := v.bulkScope()
-	ok, _ := workspace.Acceptable(blocks)
+	todo, decided := workspace.Undecided(blocks)
+	targets = todo
+	if state == model.ReviewAccepted {
+		var blocked []workspace.ReviewBlock
+		targets, blocked = workspace.Acceptable(todo)
+		skipped = len(blocked)
+	}
+	return targets, scope, len(decided), skipped
+}
+
+func (v *reviewView) refreshBulk() {
+	ok, scope, _, _ := v.bulkTargets(model.ReviewAccepted)
+	rej, _, _, _ := v.bulkTargets(model.ReviewRejected)
 	if scope == "marked" {
 		v.acceptAll.SetText(fmt.Sprintf("Accept %s marked", groupDigits(len(ok))))
-		v.rejectAll.SetText(fmt.Sprintf("Reject %s marked", groupDigits(len(blocks))))
+		v.rejectAll.SetText(fmt.Sprintf("Reject %s marked", groupDigits(len(rej))))
 		return
 	}
 	v.acceptAll.SetText(fmt.Sprintf("Accept all %s", groupDigits(len(ok))))
-	v.rejectAll.SetText(fmt.Sprintf("Reject all %s", groupDigits(len(blocks))))
+	v.rejectAll.SetText(fmt.Sprintf("Reject all %s", groupDigits(len(rej))))
 }
 
 func (v *reviewView) bulk(state string) {
-	targets, scope := v.bulkScope()
-	skipped := 0
-	if state == model.ReviewAccepted {
-		var blocked []workspace.ReviewBlock
-		targets, blocked = workspace.Acceptable(targets)
-		skipped = len(blocked)
+	targets, scope, left, skipped := v.bulkTargets(state)
+	verb := strings.ToUpper(state[:1]) + state[1:len(state)-2]
+	var notes []string
+	if left > 0 {
+		notes = append(notes, fmt.Sprintf("%s already decided (accepted, rejected, edited or stale) are left as they are; change those one by one.", groupDigits(left)))
+	}
+	if skipped > 0 {
+		notes = append(notes, fmt.Sprintf("%s are skipped (QA errors or nothing to accept).", groupDigits(skipped)))
 	}
 	if len(targets) == 0 {
+		msg := fmt.Sprintf("No undecided blocks %s to %s.", scope, strings.ToLower(verb))
+		if len(notes) > 0 {
+			msg += "\n" + strings.Join(notes, "\n")
+		}
+		dialog.ShowInformation("Bulk decision", msg, v.s.win)
 		return
 	}
-	msg := fmt.Sprintf("%s %s blocks %s?", strings.ToUpper(state[:1])+state[1:len(state)-2], groupDigits(len(targets)), scope)
-	if skipped > 0 {
-		msg += fmt.Sprintf("\n%s blocks are skipped (QA errors, stale, or nothing to accept).", groupDigits(skipped))
+	msg := fmt.Sprintf("%s %s undecided blocks %s?", verb, groupDigits(len(targets)), scope)
+	if len(notes) > 0 {
+		msg += "\n" + strings.Join(notes, "\n")
 	}
 	dialog.ShowConfirm("Bulk decision", msg, func(ok bool) {
 		if ok {
@@ -603,6 +626,9 @@ func (v *reviewView) bulk(state string) {
 	}, v.s.win)
 }
 
+// applyBulk decides targets off the UI goroutine in chunks of bulkChunk
+// (one transaction each), with a progress dialog that can cancel between
+// chunks; the list is updated when it ends. Chunks already written stay.
 func (v *reviewView) applyBulk(targets []workspace.ReviewBlock, state string) {
 	refs := make([]workspace.BlockRef, len(targets))
 	for i, b := range targets {
@@ -610,21 +636,58 @@ func (v *reviewView) applyBulk(targets []workspace.ReviewBlock, state string) {
 	}
 	// Page order keeps each page's blocks in one chunk (one record write).
 	sort.SliceStable(refs, func(i, j int) bool { return refs[i].PageID < refs[j].PageID })
-	for start := 0; start < len(refs); start += bulkChunk {
-		end := min(start+bulkChunk, len(refs))
-		done, err := v.s.ws.DecideAll(context.Background(), v.project, refs[start:end], state)
-		if err != nil {
-			v.s.showErr(err)
-			break
-		}
-		for _, b := range done {
-			v.replace(b)
-		}
+	ctx, cancel := context.WithCancel(context.Background())
+	bar := widget.NewProgressBar()
+	label := widget.NewLabel(fmt.Sprintf("0 of %s blocks", groupDigits(len(refs))))
+	var wait dialog.Dialog
+	if !v.s.opts.Synchronous && len(refs) > bulkChunk {
+		wait = dialog.NewCustomWithoutButtons("Deciding", container.NewVBox(bar, label,
+			container.NewHBox(widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), cancel))), v.s.win)
+		wait.Resize(fyne.NewSize(420, 0))
+		wait.Show()
 	}
-	v.marked = map[string]bool{}
-	v.refreshBulk()
-	v.list.Refresh()
-	v.show(v.cur)
+	proj := v.project
+	v.s.bg(func() func() {
+		var decided []workspace.ReviewBlock
+		var err error
+		for start := 0; start < len(refs) && ctx.Err() == nil; start += bulkChunk {
+			end := min(start+bulkChunk, len(refs))
+			done, derr := v.s.ws.DecideAll(ctx, proj, refs[start:end], state)
+			if derr != nil {
+				err = derr
+				break
+			}
+			decided = append(decided, done...)
+			if wait != nil {
+				fyne.Do(func() {
+					bar.SetValue(float64(end) / float64(len(refs)))
+					label.SetText(fmt.Sprintf("%s of %s blocks", groupDigits(end), groupDigits(len(refs))))
+				})
+			}
+		}
+		cancelled := ctx.Err() != nil
+		return func() {
+			cancel()
+			if wait != nil {
+				wait.Hide()
+			}
+			if proj == v.project {
+				for _, b := range decided {
+					v.replace(b)
+				}
+				v.marked = map[string]bool{}
+				v.refreshBulk()
+				v.list.Refresh()
+				v.show(v.cur)
+			}
+			switch {
+			case err != nil && !errors.Is(err, context.Canceled):
+				v.s.showErr(err)
+			case cancelled:
+				v.s.showErr(fmt.Errorf("bulk decision cancelled after %s of %s blocks", groupDigits(len(decided)), groupDigits(len(refs))))
+			}
+		}
+	})
 }
 
 // shown catches up on changes that arrived while the screen was hidden.

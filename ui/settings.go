@@ -207,7 +207,7 @@ func (v *settingsView) setupCloudflare() {
 	account, token := strings.TrimSpace(v.cfAccount.Text), strings.TrimSpace(v.cfToken.Text)
 	if token != "" {
 		if account == "" {
-			v.s.showErr(errors.New("Cloudflare: the account ID is needed with a token"))
+			v.s.showErr(errors.New("the Cloudflare account ID is needed with a token"))
 			return
 		}
 		o.Credentials = &nsync.Credentials{AccountID: account, Token: token}

@@ -720,3 +720,81 @@ func TestReadmeListsShortcuts(t *testing.T) {
 		}
 	}
 }
+
+// "Accept all" (and a marked selection) acts on undecided blocks only: a
+// rejected and an edited block stay as the editor left them, and the
+// confirmation says how many were left alone (DESIGN.md section 7).
+func TestBulkAcceptLeavesDecidedBlocksAlone(t *testing.T) {
+	s, ws, proj := fixtureShell(t)
+	s.tabs.SelectIndex(2)
+	ctx := context.Background()
+	var sugg []workspace.ReviewBlock
+	for _, b := range s.review.blocks {
+		if b.State == model.ReviewSuggested {
+			sugg = append(sugg, b)
+		}
+	}
+	if len(sugg) < 4 {
+		t.Fatalf("fixture has %d suggested blocks", len(sugg))
+	}
+	rej, ed := sugg[0], sugg[1]
+	if _, err := ws.Decide(ctx, proj, rej.PageID, rej.BlockID, model.ReviewRejected, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.Decide(ctx, proj, ed.PageID, ed.BlockID, model.ReviewEdited, "My own words for this block."); err != nil {
+		t.Fatal(err)
+	}
+	var free, other workspace.ReviewBlock
+	for _, b := range sugg[2:] {
+		if !b.HasQAError() {
+			if free.BlockID == "" {
+				free = b
+			} else if other.BlockID == "" {
+				other = b
+			}
+		}
+	}
+	if other.BlockID == "" {
+		t.Fatal("fixture has fewer than two suggested blocks without QA errors")
+	}
+	s.review.reload()
+	for _, marked := range []bool{true, false} {
+		if marked {
+			for _, b := range []workspace.ReviewBlock{rej, ed, free} {
+				s.review.setMark(b, true)
+			}
+		}
+		targets, scope, left, _ := s.review.bulkTargets(model.ReviewAccepted)
+		if left < 2 {
+			t.Errorf("%s: %d decided blocks left alone, want at least 2", scope, left)
+		}
+		for _, b := range targets {
+			if b.State != model.ReviewSuggested {
+				t.Errorf("%s: bulk accept would decide %s %s, which is %s", scope, b.PageID, b.BlockID, b.State)
+			}
+		}
+		if marked && (scope != "marked" || len(targets) != 1 || targets[0].BlockID != free.BlockID || targets[0].PageID != free.PageID) {
+			t.Errorf("marked: %d targets in scope %q, want the one undecided marked block", len(targets), scope)
+		}
+		s.review.applyBulk(targets, model.ReviewAccepted)
+	}
+	got := map[string]string{}
+	all, err := ws.ReviewBlocks(proj, workspace.ReviewFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range all {
+		got[b.PageID+" "+b.BlockID] = b.State + " " + b.Text
+	}
+	if g := got[rej.PageID+" "+rej.BlockID]; g != model.ReviewRejected+" " {
+		t.Errorf("the rejected block is now %q", g)
+	}
+	if g := got[ed.PageID+" "+ed.BlockID]; g != model.ReviewEdited+" My own words for this block." {
+		t.Errorf("the edited block is now %q", g)
+	}
+	for _, b := range []workspace.ReviewBlock{free, other} {
+		if g := got[b.PageID+" "+b.BlockID]; !strings.HasPrefix(g, model.ReviewAccepted) {
+			t.Errorf("undecided block %s %s without QA errors was not accepted: %q", b.PageID, b.BlockID, g)
+		}
+	}
+}

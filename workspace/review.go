@@ -330,6 +330,23 @@ func (w *Workspace) DecideAll(ctx context.Context, projectID string, refs []Bloc
 
 // Acceptable filters blocks down to those an accept can apply to: with a
 // proposal, not stale, and without QA errors.
+// Undecided splits blocks into those a bulk action may decide (a proposal
+// no editor has decided yet: state suggested) and those it must leave alone
+// (accepted, rejected, edited, stale or without a proposal). DESIGN.md
+// section 7: bulk actions, on a selection or on every block matching a
+// filter, act on undecided blocks only; an editor's decision changes only
+// by an explicit choice on that block.
+func Undecided(blocks []ReviewBlock) (todo []ReviewBlock, left []ReviewBlock) {
+	for _, b := range blocks {
+		if b.State == model.ReviewSuggested {
+			todo = append(todo, b)
+		} else {
+			left = append(left, b)
+		}
+	}
+	return todo, left
+}
+
 func Acceptable(blocks []ReviewBlock) (ok []ReviewBlock, blocked []ReviewBlock) {
 	for _, b := range blocks {
 		if b.Proposal() == "" || b.State == model.ReviewStale || b.HasQAError() {
