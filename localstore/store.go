@@ -194,7 +194,7 @@ func initBuckets(tx *bolt.Tx) error {
 			return fmt.Errorf("create %s/%s: %w", bucketSync, ns, err)
 		}
 	}
-	for _, name := range [][]byte{bucketOutbox, bucketFiles, bucketQuarantine} {
+	for _, name := range [][]byte{bucketOutbox, bucketFiles, bucketQuarantine, bucketRefused} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create %s: %w", name, err)
 		}

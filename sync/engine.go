@@ -775,6 +775,51 @@ func (e *Engine) putChunk(ctx context.Context, id string, ns model.Namespace, c 
 	return failed, puts, written, nil
 }
 
+// refuseBadKeys takes out of a listing the keys that can never be stored
+// here (no kind prefix, an empty id, extra segments, another namespace's
+// kind): each is refused alone, once: a quarantine entry and a warning the
+// first time it is seen, then skipped without a read. The rest of the pull
+// goes on (one such key used to stop every pull).
+func (e *Engine) refuseBadKeys(ctx context.Context, ns model.Namespace, listed map[string]string, st *Stats) error {
+	var bad []string
+	for k := range listed {
+		if localstore.CheckKey(ns, k) != nil {
+			bad = append(bad, k)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	sort.Strings(bad)
+	err := e.cfg.Store.Update(ctx, func(tx *localstore.Tx) error {
+		for _, k := range bad {
+			if _, seen, err := tx.Refused(ns, k); err != nil || seen {
+				if err != nil {
+					e.log.Warn("refused key record", "ns", string(ns), "err", err)
+				}
+				continue
+			}
+			why := localstore.CheckKey(ns, k)
+			e.log.Warn("remote key refused", "ns", string(ns), "key", clipString(k, 200), "reason", why.Error())
+			if err := tx.Quarantine(ns, k, nil, "key refused: "+why.Error()); err != nil {
+				return err
+			}
+			if err := tx.Refuse(localstore.RefusedKey{NS: ns, Key: k, Hash: listed[k], Reason: why.Error()}); err != nil {
+				return err
+			}
+			st.Quarantined++
+		}
+		return nil
+	})
+	for _, k := range bad {
+		delete(listed, k)
+	}
+	if err != nil {
+		return fmt.Errorf("pull %s: remember refused keys: %w", ns, err)
+	}
+	return nil
+}
+
 func (e *Engine) quarantine(tx *localstore.Tx, ns model.Namespace, key string, value []byte, why error) error {
 	e.log.Warn("remote value refused", "ns", string(ns), "key", key, "reason", why.Error())
 	if err := tx.Quarantine(ns, key, value, why.Error()); err != nil {
@@ -794,7 +839,14 @@ func (e *Engine) quarantine(tx *localstore.Tx, ns model.Namespace, key string, v
 	}
 	ld.PageID = k.Secondary
 	merged := model.MergeLogData(ld, model.LogData{PageID: k.Secondary, Entries: []model.LogEntry{entry}})
-	return tx.PutLocal(model.NSLogs, lk, model.Canonical(merged))
+	b := model.Canonical(merged)
+	if model.ValidateValue(lk, b) != nil {
+		// The key's ids are not valid ones (page_0123): no log record can
+		// hold it; the quarantine entry does. Writing it would roll back
+		// every good value of this pull.
+		return nil
+	}
+	return tx.PutLocal(model.NSLogs, lk, b)
 }
 
 func clipString(s string, n int) string {
@@ -959,6 +1011,9 @@ func (e *Engine) pullPrefix(ctx context.Context, ns model.Namespace, prefix stri
 	listed, err := e.listAll(ctx, ns, prefix, st)
 	if err != nil {
 		return fmt.Errorf("pull: %w", err)
+	}
+	if err := e.refuseBadKeys(ctx, ns, listed, st); err != nil {
+		return err
 	}
 	if idx != nil {
 		if idx[ns] == nil {

@@ -297,3 +297,84 @@ func TestListingPastAnEmptyPage(t *testing.T) {
 		t.Fatalf("pulled %d pages past an empty first page, want 1500", n)
 	}
 }
+
+// Malformed remote keys and values are refused alone: the pull goes on, the
+// good values of the same pull arrive, each bad one is quarantined once,
+// and later syncs neither fetch nor refuse them again. (One key
+// "garbage-key" in NIMBUS_USERS used to stop every pull, and a bad page id
+// rolled back its whole chunk because its log key was invalid too.)
+func TestPullRefusesBadKeysAndValuesAlone(t *testing.T) {
+	w := newWorld(t, kvfake.Config{})
+	a := w.desktop("a", 3, 1)
+	b := w.desktop("b", 3, 2)
+	putProject(t, a.store, projA)
+	pages := putPages(t, a.store, projA, 3)
+	ctx := context.Background()
+	if _, err := a.engine.Push(ctx); err != nil {
+		t.Fatal(err)
+	}
+	meta := func(v []byte) json.RawMessage { return json.RawMessage(`{"h":"` + model.ValueHash(v) + `"}`) }
+	status := []byte(`{"status":"queued","batch_id":"batch_20261127_000000","updated":"2026-11-27T00:00:00.000Z"}`)
+	bad := []struct {
+		ns  model.Namespace
+		key string
+		val []byte
+	}{
+		{model.NSUsers, "garbage-key", []byte(`{}`)},
+		{model.NSUsers, "user:", []byte(`{}`)},
+		{model.NSStatus, model.StatusKey(projA, "page_0123456789ab") + ":extra", status},
+		{model.NSPages, "page:" + projA + ":page_0123", []byte(`{"page_id":"page_0123"}`)},
+		{model.NSStatus, "status:" + projA + ":page_zzzzzzzzzzzz", status},
+		{model.NSPages, model.PageKey(projA, pages[1].PageID), []byte(`{not json`)},
+	}
+	for _, x := range bad {
+		w.fake.Write(w.nsIDs[x.ns], x.key, x.val, meta(x.val))
+	}
+	// b pulls everything at once: the good pages among the bad keys.
+	st, err := b.engine.Pull(ctx)
+	if err != nil {
+		t.Fatalf("pull with bad remote keys: %v", err)
+	}
+	if st.Quarantined != len(bad) {
+		t.Errorf("quarantined %d, want %d", st.Quarantined, len(bad))
+	}
+	for i, p := range pages {
+		_, err := b.store.Get(model.NSPages, model.PageKey(projA, p.PageID))
+		if i == 1 {
+			if err == nil {
+				t.Errorf("the page whose only remote copy is corrupt was stored")
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("good page %s did not arrive beside the bad keys: %v", p.PageID, err)
+		}
+	}
+	if _, err := b.store.Get(model.NSProjects, model.ProjectKey(projA)); err != nil {
+		t.Errorf("the project did not arrive: %v", err)
+	}
+	refused := 0
+	_ = b.store.RefusedKeys(func(r localstore.RefusedKey) error { refused++; return nil })
+	if refused != 3 {
+		t.Errorf("%d keys remembered as refused, want 3 (no kind, empty id, extra segment)", refused)
+	}
+	// Five more syncs: nothing refused again, no read of the bad keys, and
+	// a local change still goes out.
+	before := w.fake.Counts()
+	for i := 0; i < 5; i++ {
+		st, err := b.engine.Sync(ctx)
+		if err != nil {
+			t.Fatalf("sync %d: %v", i, err)
+		}
+		if st.Quarantined != 0 {
+			t.Errorf("sync %d refused %d again", i, st.Quarantined)
+		}
+	}
+	if d := delta(before, w.fake.Counts()); d[kvfake.OpBulkGet] != 0 {
+		t.Errorf("later syncs fetched values: %v", d)
+	}
+	putPages(t, b.store, projA, 4) // page 3 is new
+	if st, err := b.engine.Sync(ctx); err != nil || st.Written == 0 {
+		t.Fatalf("push beside refused keys: %+v %v", st, err)
+	}
+}
