@@ -53,7 +53,7 @@ func TestProjectCreateThenKVListShowsSeedShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := p.Settings
-	if s.Tone != "professional" || s.MaxPagesPerBatch != 1000 || s.DefaultConcurrency != 5 || s.AIModel != "gpt-4" || s.Domain != "example.com" {
+	if s.Tone != "professional" || s.MaxPagesPerBatch != 1000 || s.DefaultConcurrency != 5 || s.AIModel != "gpt-4o-mini" || s.Domain != "example.com" {
 		t.Errorf("settings %+v are not the seed defaults", s)
 	}
 	if "project:"+p.ProjectID != entries[0].Key {

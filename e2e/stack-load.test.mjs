@@ -86,7 +86,7 @@ class Client {
 }
 
 /** Pushes a project with N pages in one submitted batch, as the desktop would. */
-async function pushProject(c, pid, { unique }) {
+async function pushProject(c, pid, { unique, model = "gpt-fake" }) {
   const pages = [];
   for (let i = 0; i < N; i++) {
     const source = `dist/local/city-${i}/rolex-repair.html`;
@@ -113,7 +113,7 @@ async function pushProject(c, pid, { unique }) {
         user_id: "user_e2e",
         name: "e2e.test",
         created: T,
-        settings: { tone: "premium", max_pages_per_batch: 1000, default_concurrency: 5, ai_model: "gpt-fake", domain: "e2e.test" },
+        settings: { tone: "premium", max_pages_per_batch: 1000, default_concurrency: 5, ai_model: model, domain: "e2e.test" },
         usage: { total_pages: N, total_batches: 1, last_activity: T },
       },
     ],
@@ -269,7 +269,9 @@ describe(`stack end to end: ${N} pages`, () => {
     const c = new Client(stack);
     await c.ids();
     const pid = "proj_e2e000000001";
-    const pages = await pushProject(c, pid, { unique: false });
+    // gpt-4, the old default, has no JSON mode: the fake answers
+    // response_format with OpenAI's 400 and the rest in a ```json fence.
+    const pages = await pushProject(c, pid, { unique: false, model: "gpt-4" });
     const t0 = Date.now();
     const totals = await drain(stack, pid);
     const ms = Date.now() - t0;

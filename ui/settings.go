@@ -54,7 +54,7 @@ type settingsView struct {
 func newSettingsView(s *Shell) *settingsView {
 	v := &settingsView{s: s}
 	v.tone = widget.NewSelectEntry(model.Tones)
-	v.aiModel = widget.NewSelectEntry([]string{"gpt-4", "gpt-4o", "gpt-3.5-turbo", "claude-sonnet"})
+	v.aiModel = widget.NewSelectEntry([]string{"gpt-4o-mini", "gpt-4o", "gpt-4", "gpt-3.5-turbo"})
 	v.maxPages = widget.NewEntry()
 	v.concurrency = widget.NewEntry()
 	v.domain = widget.NewEntry()

@@ -12,12 +12,13 @@ import (
 	"github.com/nimbus-desktop/nimbus/model"
 )
 
-// Seed defaults of a new project's settings.
+// Defaults of a new project's settings (the seed's, but for the model: gpt-4
+// refuses JSON mode).
 const (
 	DefaultTone             = "professional"
 	DefaultMaxPagesPerBatch = 1000
 	DefaultConcurrency      = 5
-	DefaultAIModel          = "gpt-4"
+	DefaultAIModel          = "gpt-4o-mini" // has JSON mode; the Worker falls back to JSON in the prompt for models without it (gpt-4)
 )
 
 // ProjectOptions are the optional settings of CreateProject; zero values take

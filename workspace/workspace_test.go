@@ -171,7 +171,7 @@ func TestCreateProjectSeedShapeAndCurrent(t *testing.T) {
 	}
 	settings, _ := m["settings"].(map[string]any)
 	usage, _ := m["usage"].(map[string]any)
-	want := map[string]any{"tone": "professional", "max_pages_per_batch": 1000.0, "default_concurrency": 5.0, "ai_model": "gpt-4", "domain": "example.com"}
+	want := map[string]any{"tone": "professional", "max_pages_per_batch": 1000.0, "default_concurrency": 5.0, "ai_model": "gpt-4o-mini", "domain": "example.com"}
 	for k, v := range want {
 		if settings[k] != v {
 			t.Errorf("settings.%s = %v, want %v (stored %s)", k, settings[k], v, raw)

@@ -3,6 +3,13 @@
 // deterministic rewrites (the same word table as src/provider/local.ts) and
 // has a fault knob: a fraction of calls fails with HTTP 503, chosen by a
 // seeded generator so a run is reproducible.
+//
+// Real behaviours it has: models without JSON mode (gpt-4, gpt-4-0613,
+// gpt-4-32k, gpt-3.5-turbo-0613) answer response_format json_object with
+// OpenAI's 400 (param "response_format"); asked without JSON mode, every
+// model answers in a ```json fence with a line of prose before it, as chat
+// models do. What it lacks: latency, 429 with Retry-After, refusals,
+// partial answers and token limits (issue: the Worker at production scale).
 import http from "node:http";
 
 const SWAPS = {
@@ -50,6 +57,9 @@ function mulberry32(seed) {
   };
 }
 
+// Models that refuse response_format json_object (OpenAI's older models).
+const NO_JSON_MODE = new Set(["gpt-4", "gpt-4-0613", "gpt-4-0314", "gpt-4-32k", "gpt-3.5-turbo-0613"]);
+
 function send(res, status, body) {
   const b = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(b) });
@@ -91,6 +101,16 @@ export async function startFakeAI({ port = 0, failRate = 0, seed = 1 } = {}) {
     } catch {
       return send(res, 400, { error: { message: "body is not JSON", type: "invalid_request_error" } });
     }
+    if (body.response_format && NO_JSON_MODE.has(body.model)) {
+      return send(res, 400, {
+        error: {
+          message: "Invalid parameter: 'response_format' of type 'json_object' is not supported with this model.",
+          type: "invalid_request_error",
+          param: "response_format",
+          code: null,
+        },
+      });
+    }
     const user = (body.messages ?? []).filter((m) => m.role === "user").pop();
     let payload;
     try {
@@ -108,7 +128,7 @@ export async function startFakeAI({ port = 0, failRate = 0, seed = 1 } = {}) {
       id: "chatcmpl-fake-" + stats.calls,
       object: "chat.completion",
       model: body.model,
-      choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: JSON.stringify({ blocks }) } }],
+      choices: [{ index: 0, finish_reason: "stop", message: { role: "assistant", content: body.response_format ? JSON.stringify({ blocks }) : "Here are the rewrites:\n```json\n" + JSON.stringify({ blocks }, null, 2) + "\n```" } }],
     });
   });
   await new Promise((r) => server.listen(port, "127.0.0.1", r));

@@ -356,7 +356,7 @@ async function processPage(
       .map((b) => ({ id: b.id, type: b.type, content: b.content }));
     const tAI = Date.now();
     const res = inputs.length
-      ? await optimizeBlocks(env, store, provider, { model: ctx.model, tone: ctx.tone, domain: ctx.domain, blocks: inputs }, now)
+      ? await optimizeBlocks(env, store, provider, { model: ctx.model, tone: ctx.tone, domain: ctx.domain, project: projectId, blocks: inputs }, now)
       : { outputs: new Map(), rejected: [], cacheHits: 0, aiCalls: 0 };
     aiCalls = res.aiCalls;
     cacheHits = res.cacheHits;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LocalProvider, localRewrite } from "../src/provider/local";
-import { OpenAIProvider } from "../src/provider/openai";
+import { OpenAIProvider, parseJSONContent, retryAfterMs } from "../src/provider/openai";
 import { cacheKey, optimizeBlocks, providerFor, validateResponse } from "../src/provider/index";
 import { ProcessError } from "../src/provider/types";
 import { Store } from "../src/store";
@@ -80,6 +80,10 @@ function chatResponse(content: unknown, status = 200): Response {
   });
 }
 
+function chatRaw(content: string): Response {
+  return new Response(JSON.stringify({ choices: [{ message: { role: "assistant", content } }] }), { headers: { "content-type": "application/json" } });
+}
+
 describe("OpenAI-compatible client", () => {
   it("sends model, tone and blocks; parses the JSON content", async () => {
     let seen: any;
@@ -151,7 +155,110 @@ describe("OpenAI-compatible client", () => {
   });
 });
 
+describe("OpenAI-compatible client on real models' behaviour", () => {
+  const jsonModeError = JSON.stringify({
+    error: { message: "Invalid parameter: 'response_format' of type 'json_object' is not supported with this model.", type: "invalid_request_error", param: "response_format", code: null },
+  });
+  it("falls back to JSON in the prompt when the model refuses JSON mode, and accepts fenced JSON", async () => {
+    const sent: any[] = [];
+    const p = new OpenAIProvider({
+      baseURL: "https://ai.example/v1",
+      timeoutMs: 1000,
+      retries: 0,
+      fetch: (async (_u: string, init: RequestInit) => {
+        const body = JSON.parse(init.body as string);
+        sent.push(body);
+        if (body.response_format) return new Response(jsonModeError, { status: 400 });
+        return chatRaw("Here you are:\n```json\n" + JSON.stringify({ blocks: [{ id: "block-0", text: "Hi", confidence: 0.9 }] }) + "\n```");
+      }) as unknown as typeof fetch,
+    });
+    const model = `gpt-4-nojson-${Math.random()}`;
+    const req = { model, tone: "casual", domain: "d.com", blocks: [blocks[0]] };
+    expect(await p.optimize(req)).toEqual({ blocks: [{ id: "block-0", text: "Hi", confidence: 0.9 }] });
+    expect(sent.map((b) => Boolean(b.response_format))).toEqual([true, false]);
+    // the model is remembered: the next call goes without JSON mode at once
+    await p.optimize(req);
+    expect(sent.map((b) => Boolean(b.response_format))).toEqual([true, false, false]);
+  });
+  it("honours Retry-After: waits that long before the retry, or hands a long one back to the processor", async () => {
+    const waits: number[] = [];
+    let n = 0;
+    const p = new OpenAIProvider({
+      baseURL: "https://ai.example/v1",
+      timeoutMs: 1000,
+      retries: 2,
+      sleep: async (ms) => {
+        waits.push(ms);
+      },
+      fetch: (async () => {
+        n++;
+        if (n === 1) return new Response("slow down", { status: 429, headers: { "retry-after": "5" } });
+        return chatResponse({ blocks: [] });
+      }) as unknown as typeof fetch,
+    });
+    expect(await p.optimize({ model: "m", tone: "premium", domain: "", blocks: [] })).toEqual({ blocks: [] });
+    expect(waits).toEqual([5000]);
+    const long = new OpenAIProvider({
+      baseURL: "https://ai.example/v1",
+      timeoutMs: 1000,
+      retries: 2,
+      fetch: (async () => new Response("slow down", { status: 429, headers: { "retry-after": "120" } })) as unknown as typeof fetch,
+    });
+    await expect(long.optimize({ model: "m", tone: "premium", domain: "", blocks: [] })).rejects.toMatchObject({
+      code: "AI_RATE_LIMITED",
+      retryable: true,
+      retryAfterMs: 120000,
+    });
+    expect(retryAfterMs(new Headers({ "retry-after-ms": "250" }))).toBe(250);
+    expect(retryAfterMs(new Headers({ "retry-after": "Wed, 01 Dec 2026 10:00:05 GMT" }), Date.parse("2026-12-01T10:00:00Z"))).toBe(5000);
+    expect(retryAfterMs(new Headers({}))).toBeUndefined();
+  });
+  it("keeps a refusal's text and does not retry it", async () => {
+    let n = 0;
+    const p = new OpenAIProvider({
+      baseURL: "https://ai.example/v1",
+      timeoutMs: 1000,
+      retries: 2,
+      fetch: (async () => {
+        n++;
+        return new Response(JSON.stringify({ choices: [{ message: { role: "assistant", content: null, refusal: "I can't help with that request." } }] }));
+      }) as unknown as typeof fetch,
+    });
+    await expect(p.optimize({ model: "m", tone: "premium", domain: "", blocks: [] })).rejects.toMatchObject({
+      code: "AI_INVALID_RESPONSE",
+      retryable: false,
+      message: expect.stringContaining("I can't help with that request."),
+    });
+    expect(n).toBe(1);
+  });
+  it("parses JSON content with prose or a fence around it", () => {
+    expect(parseJSONContent('{"a":1}')).toEqual({ a: 1 });
+    expect(parseJSONContent('```\n{"a":1}\n```')).toEqual({ a: 1 });
+    expect(parseJSONContent('Sure! {"a":{"b":2}} Hope this helps.')).toEqual({ a: { b: 2 } });
+    expect(() => parseJSONContent("no json here")).toThrow();
+  });
+});
+
 describe("response cache", () => {
+  it("is per project: the same text in two projects with different domains costs two AI calls", async () => {
+    const store = new Store({ ...testEnv, KV_MIN_WRITE_INTERVAL_MS: "0" });
+    let calls = 0;
+    const prov = {
+      name: "count",
+      async optimize(req: { blocks: { id: string; content: string }[] }) {
+        calls++;
+        return { blocks: req.blocks.map((b) => ({ id: b.id, text: b.content + " (new)" })) };
+      },
+    };
+    const text = `shared paragraph ${Math.random()}`;
+    const base = { model: "m1", tone: "casual", blocks: [{ id: "block-0", type: "p", content: text }] };
+    await optimizeBlocks(testEnv, store, prov, { ...base, project: "proj_00000000aaaa", domain: "a.com" });
+    await optimizeBlocks(testEnv, store, prov, { ...base, project: "proj_00000000bbbb", domain: "b.com" });
+    expect(calls).toBe(2);
+    const again = await optimizeBlocks(testEnv, store, prov, { ...base, project: "proj_00000000aaaa", domain: "a.com" });
+    expect(again).toMatchObject({ aiCalls: 0, cacheHits: 1 });
+  });
+
   it("caches validated rewrites by model+tone+text, honours expires, never caches rejected ones", async () => {
     const store = new Store({ ...testEnv, KV_MIN_WRITE_INTERVAL_MS: "0" });
     let calls = 0;
@@ -171,9 +278,11 @@ describe("response cache", () => {
     const r2 = await optimizeBlocks(testEnv, store, prov, req, () => now);
     expect(r2).toMatchObject({ aiCalls: 1, cacheHits: 1 });
     expect(r2.outputs.get("block-0")!.text).toBe(uniq + " (new)");
-    // another tone or model is another cache entry
-    expect(await cacheKey("m1", "premium", uniq)).not.toBe(await cacheKey("m1", "casual", uniq));
-    expect(await cacheKey("m2", "casual", uniq)).not.toBe(await cacheKey("m1", "casual", uniq));
+    // another tone, model, domain, type or project is another cache entry
+    const k = { project: "proj_000000000001", domain: "a.com", model: "m1", tone: "casual", type: "p", text: uniq };
+    for (const other of [{ tone: "premium" }, { model: "m2" }, { domain: "b.com" }, { type: "h1" }, { project: "proj_000000000002" }]) {
+      expect(await cacheKey({ ...k, ...other }), JSON.stringify(other)).not.toBe(await cacheKey(k));
+    }
     // expired entries are not served
     const later = new Date(now.getTime() + 31 * 86400000);
     const r3 = await optimizeBlocks(testEnv, store, prov, { ...req, blocks: [req.blocks[0]] }, () => later);

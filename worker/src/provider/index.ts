@@ -1,7 +1,9 @@
 // Provider selection, response validation and the NIMBUS_CACHE layer. Every
-// block rewrite is cached at cache:{sha256(model \n tone \n text)} with an
-// `expires` stamp, so the same text in the same tone (common on generated
-// sites: a shared paragraph on 1,000 location pages) costs one AI call.
+// block rewrite is cached at cache:{sha256(prompt version, project, domain,
+// model, tone, type, text)} with an `expires` stamp, so the same text on
+// many pages of a project (common on generated sites: a shared paragraph on
+// 1,000 location pages) costs one AI call, and another project never sees
+// this one's rewrite.
 
 import { sha256Hex } from "../canonical";
 import { intVar, type Env } from "../env";
@@ -83,8 +85,13 @@ export function validateResponse(blocks: BlockInput[], raw: unknown): Validated 
   return { accepted, rejected };
 }
 
-export async function cacheKey(model: string, tone: string, text: string): Promise<string> {
-  return "cache:" + (await sha256Hex(model + "\n" + tone + "\n" + text));
+/**
+ * The cache key of one block's rewrite: everything in the prompt that
+ * shapes the answer (prompt version, model, tone, domain, block type, text)
+ * and the project, so no project is ever served another's rewrite.
+ */
+export async function cacheKey(c: { project?: string; domain: string; model: string; tone: string; type: string; text: string }): Promise<string> {
+  return "cache:" + (await sha256Hex(["v2", c.project ?? "", c.domain, c.model, c.tone, c.type, c.text].join("\n")));
 }
 
 export interface OptimizeResult {
@@ -107,7 +114,7 @@ export async function optimizeBlocks(
   const missing: BlockInput[] = [];
   let cacheHits = 0;
   for (const b of req.blocks) {
-    const key = await cacheKey(req.model, req.tone, b.content);
+    const key = await cacheKey({ project: req.project, domain: req.domain, model: req.model, tone: req.tone, type: b.type, text: b.content });
     keys.set(b.id, key);
     const hit = await store.get<CacheData>(key);
     const data = hit?.data as { text?: unknown; confidence?: unknown } | undefined;

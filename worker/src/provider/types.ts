@@ -18,6 +18,8 @@ export interface OptimizeRequest {
   model: string;
   tone: string;
   domain: string;
+  /** The project the page belongs to: the cache is per project. */
+  project?: string;
   blocks: BlockInput[];
 }
 
@@ -43,6 +45,8 @@ export class ProcessError extends Error {
     message: string,
     /** Whether another attempt may succeed. */
     readonly retryable = true,
+    /** How long the provider asked us to wait (Retry-After), when it did. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
