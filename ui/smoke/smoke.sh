@@ -89,14 +89,12 @@ run() {
 	# xdotool is there, else as the session manager does (SIGTERM); either
 	# way the app must exit 0 with no panic in its log (there is no D-Bus
 	# session here, so no system tray).
-	local how=SIGTERM wid="" rc=0
+	local how=SIGTERM rc=0
 	if [ "${QUIT_KEY:-0}" = 1 ] && command -v xdotool >/dev/null; then
-		wid=$(xdotool search --name '^Nimbus$' | head -1)
-	fi
-	if [ -n "$wid" ]; then
 		how=Ctrl+Q
-		xdotool windowfocus --sync "$wid" 2>/dev/null || true
-		xdotool key --window "$wid" ctrl+q
+		xdotool mousemove 560 20 click 1 # an empty spot of the top bar: the focus
+		sleep 0.2
+		xdotool key ctrl+q
 	else
 		kill "$app"
 	fi
@@ -120,25 +118,25 @@ run() {
 
 # more_shots NAME: with xdotool, the other main screens of the running app
 # (page detail, Review, Batches), composed into build/screenshot-main.png.
+# There is no window manager on this Xvfb: the window sits at the origin,
+# a click gives it the focus, and keys go through XTEST to the focused
+# window as a person's would (xdotool key --window sends synthetic events to
+# a window id, which can be stale: BadWindow).
 more_shots() {
-	local wid
-	wid=$(xdotool search --name '^Nimbus$' | head -1)
-	[ -n "$wid" ] || return 0
-	xdotool windowfocus --sync "$wid" 2>/dev/null || true
-	xdotool mousemove --window "$wid" 330 250 click 1 # a page row: opens its detail
+	xdotool mousemove 330 250 click 1 # a page row: opens its detail
 	sleep 1
 	import -window root "build/screenshot-$1-detail.png"
-	xdotool key --window "$wid" ctrl+3 # Review: reads every page's blocks
+	xdotool key ctrl+3 # Review: reads every page's blocks
 	sleep 4
 	import -window root "build/screenshot-$1-review.png"
-	xdotool key --window "$wid" ctrl+2
+	xdotool key ctrl+2
 	sleep 0.5
-	xdotool mousemove --window "$wid" 300 110 click 1 # the newest batch
+	xdotool mousemove 300 110 click 1 # the newest batch
 	sleep 1
 	import -window root "build/screenshot-$1-batches.png"
 	convert "build/screenshot-$1-detail.png" \( "build/screenshot-$1-review.png" "build/screenshot-$1-batches.png" -resize 50% +append \) \
 		-append build/screenshot-main.png
-	xdotool key --window "$wid" ctrl+1
+	xdotool key ctrl+1
 }
 
 empty_store="$DIR/empty.db"
