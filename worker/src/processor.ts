@@ -312,7 +312,9 @@ async function processPage(
   const log = (level: LogEntry["level"], step: string, message: string, extra: Partial<LogEntry> = {}) =>
     logs.push({ timestamp: now().toISOString(), level, step, message, ...extra });
   const writeLogs = () => store.put<LogData>(`logs:${projectId}:${pageId}`, { page_id: pageId, entries: logs });
-  let aiCalls = 0;
+  // AI requests made for this page, counted as they are made (a failed
+  // request counts: the run report said ai_calls 0 for failed runs).
+  const calls = { n: 0 };
   let cacheHits = 0;
   const attempt = it.attempts + 1;
 
@@ -356,9 +358,8 @@ async function processPage(
       .map((b) => ({ id: b.id, type: b.type, content: b.content }));
     const tAI = Date.now();
     const res = inputs.length
-      ? await optimizeBlocks(env, store, provider, { model: ctx.model, tone: ctx.tone, domain: ctx.domain, project: projectId, blocks: inputs }, now)
+      ? await optimizeBlocks(env, store, provider, { model: ctx.model, tone: ctx.tone, domain: ctx.domain, project: projectId, blocks: inputs }, now, calls)
       : { outputs: new Map(), rejected: [], cacheHits: 0, aiCalls: 0 };
-    aiCalls = res.aiCalls;
     cacheHits = res.cacheHits;
     log("info", "ai_optimization", `${res.outputs.size} of ${inputs.length} blocks rewritten (${res.cacheHits} from cache)`, {
       duration_ms: elapsed(tAI),
@@ -377,7 +378,9 @@ async function processPage(
       if (b.attributes && Object.keys(b.attributes).length) ob.attributes = b.attributes;
       optimized.push(ob);
     }
-    const confidence = res.outputs.size ? Math.round((confSum / res.outputs.size) * 100) / 100 : 1;
+    // Every suggestion rejected (none usable): not a success, no confidence.
+    const allRejected = res.outputs.size === 0 && res.rejected.length > 0;
+    const confidence = res.outputs.size ? Math.round((confSum / res.outputs.size) * 100) / 100 : allRejected ? 0 : 1;
     const completed = now().toISOString();
     const tSave = Date.now();
     await store.put<PageData>(pageKey, {
@@ -395,12 +398,12 @@ async function processPage(
       status: "done",
       batch_id: it.batch_id,
       updated: completed,
-      result: { completed, success: true, changes: optimized.length, confidence },
+      result: { completed, success: !allRejected, changes: optimized.length, confidence },
     });
     log("info", "save", "optimization saved", { duration_ms: elapsed(tSave) });
     log("info", "done", `done: ${optimized.length} changes, confidence ${confidence}`, { duration_ms: elapsed(t0) });
     await writeLogs();
-    return { kind: "done", entry: { status: "done", uploaded: "", started, completed }, aiCalls, cacheHits };
+    return { kind: "done", entry: { status: "done", uploaded: "", started, completed }, aiCalls: calls.n, cacheHits };
   } catch (e) {
     if (!(e instanceof ProcessError)) throw e;
     const ts = now().toISOString();
@@ -422,7 +425,7 @@ async function processPage(
       return {
         kind: e.code === "SUPERSEDED" ? "superseded" : "failed",
         entry: { status: "failed", uploaded: "", started, completed: ts, error: `${e.code}: ${e.message}` },
-        aiCalls,
+        aiCalls: calls.n,
         cacheHits,
       };
     }
@@ -437,6 +440,6 @@ async function processPage(
       data: { code: e.code, attempt },
     });
     await writeLogs();
-    return { kind: "retry", entry: { status: "processing", uploaded: "", started }, aiCalls, cacheHits };
+    return { kind: "retry", entry: { status: "processing", uploaded: "", started }, aiCalls: calls.n, cacheHits };
   }
 }

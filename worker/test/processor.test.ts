@@ -138,6 +138,23 @@ describe("processor", () => {
     expect(seen.length).toBeGreaterThanOrEqual(5);
   });
 
+  it("reports honestly: every suggestion rejected is no success; a failed AI call is counted", async () => {
+    const p1 = pageIdOf(3001);
+    const pid = await seedProject({ pages: [{ id: p1, texts: ["Heading", "Some copy."] }] });
+    const empty = new ScriptedProvider((req) => ({ blocks: req.blocks.map((b) => ({ id: b.id, text: "" })) }));
+    const rep = await runProcessor(env, { project: pid, provider: empty });
+    expect(rep.projects[0]).toMatchObject({ done: 1, ai_calls: 1 });
+    expect((await status(pid, p1)).result).toMatchObject({ success: false, changes: 0, confidence: 0 });
+
+    const p2 = pageIdOf(3002);
+    const pid2 = await seedProject({ pages: [{ id: p2, texts: ["Other heading", "Other copy."] }] });
+    const refusing = new ScriptedProvider(() => {
+      throw new ProcessError("AI_ERROR", "AI API: HTTP 400: bad request", false);
+    });
+    const rep2 = await runProcessor(env, { project: pid2, provider: refusing });
+    expect(rep2.projects[0]).toMatchObject({ failed: 1, ai_calls: 1 });
+  });
+
   it("keeps at most default_concurrency pages in flight", async () => {
     const pages = Array.from({ length: 9 }, (_, i) => ({ id: pageIdOf(100 + i), texts: [`text ${i}`] }));
     const pid = await seedProject({ settings: { default_concurrency: 3 }, pages });

@@ -108,6 +108,8 @@ export async function optimizeBlocks(
   provider: Provider,
   req: OptimizeRequest,
   now: () => Date = () => new Date(),
+  /** Counts provider calls as they are made, so a call that fails counts too. */
+  calls: { n: number } = { n: 0 },
 ): Promise<OptimizeResult> {
   const outputs = new Map<string, BlockOutput>();
   const keys = new Map<string, string>();
@@ -124,6 +126,7 @@ export async function optimizeBlocks(
     } else missing.push(b);
   }
   if (missing.length === 0) return { outputs, rejected: [], cacheHits, aiCalls: 0 };
+  calls.n++;
   const raw = await provider.optimize({ ...req, blocks: missing });
   const v = validateResponse(missing, raw);
   const ttlDays = intVar(env.CACHE_TTL_DAYS, 30, 1);
