@@ -480,6 +480,8 @@ type walker struct {
 	// entry's step is built only when a block below it needs it, and once
 	// (the cells of a table share their row's).
 	path []pathEntry
+	// counts is per-depth scratch for tagCounts.
+	counts [][]tagCount
 	// bufs are text buffers reused across blocks, one per block nesting
 	// depth, so collecting text allocates nothing but the final string.
 	bufs    [][]byte
@@ -496,6 +498,10 @@ func (w *walker) release() {
 	clear(w.found)
 	clear(w.path)
 	w.found, w.path = w.found[:0], w.path[:0]
+	for i := range w.counts {
+		clear(w.counts[i])
+		w.counts[i] = w.counts[i][:0]
+	}
 	w.foldEnded = false
 	w.until = nil
 	walkers.Put(w)
@@ -522,6 +528,42 @@ func (w *walker) write(cur int, s string) {
 type pathEntry struct {
 	node *html.Node
 	sel  string // this element's step ("td:nth-of-type(2)"), built on demand
+	// idx and total place the element among its parent's element children
+	// of the same tag (1-based; total 0: not known, step() scans).
+	idx, total int
+}
+
+// tagCount is one tag's count among a parent's element children.
+type tagCount struct {
+	tag         string
+	total, seen int
+}
+
+// tagCounts counts n's element children by tag into the walker's scratch
+// for this nesting depth: one pass per parent, so the nth-of-type of every
+// element costs linear time overall (scanning the siblings once per
+// element was quadratic: 20,000 <li> of one sitemap took a minute).
+func (w *walker) tagCounts(n *html.Node) []tagCount {
+	d := len(w.path)
+	for len(w.counts) <= d {
+		w.counts = append(w.counts, nil)
+	}
+	cs := w.counts[d][:0]
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type != html.ElementNode {
+			continue
+		}
+		i := 0
+		for i < len(cs) && cs[i].tag != c.Data {
+			i++
+		}
+		if i == len(cs) {
+			cs = append(cs, tagCount{tag: c.Data})
+		}
+		cs[i].total++
+	}
+	w.counts[d] = cs
+	return cs
 }
 
 type pending struct {
@@ -542,7 +584,11 @@ func (w *walker) selector() string {
 	n := len(w.rootSel)
 	for i := 1; i < len(w.path); i++ {
 		if w.path[i].sel == "" {
-			w.path[i].sel = step(w.path[i].node)
+			if e := w.path[i]; e.total > 0 {
+				w.path[i].sel = stepAt(e.node, e.idx, e.total)
+			} else {
+				w.path[i].sel = step(e.node)
+			}
 		}
 		n += 3 + len(w.path[i].sel)
 	}
@@ -645,14 +691,18 @@ func isCTA(n *html.Node) bool {
 // visit handles one element: a block element opens its own text buffer
 // (innermost wins; its own text outside nested blocks stays its own block),
 // anything else passes its text to the enclosing block.
-func (w *walker) visit(n *html.Node, cur int) {
+func (w *walker) visit(n *html.Node, cur int) { w.visitAt(n, cur, 0, 0) }
+
+// visitAt visits n, the idx-th of total element children of its parent
+// with its tag (total 0: unknown).
+func (w *walker) visitAt(n *html.Node, cur, idx, total int) {
 	if n.Type != html.ElementNode {
 		return
 	}
 	if !w.foldEnded && w.foldsAt(n) {
 		w.foldEnded = true
 	}
-	w.path = append(w.path, pathEntry{node: n})
+	w.path = append(w.path, pathEntry{node: n, idx: idx, total: total})
 	kind := blockKind(n)
 	if kind == "" {
 		w.children(n, cur)
@@ -669,21 +719,33 @@ func (w *walker) visit(n *html.Node, cur int) {
 	}
 	w.bufs[depth] = w.bufs[depth][:0]
 	w.found = append(w.found, pending{node: n, typ: kind, depth: depth, beforeFold: !w.foldEnded, sel: w.selector()})
-	idx := len(w.found) - 1
+	at := len(w.found) - 1
 	if kind != "img" {
-		w.children(n, idx)
-		w.found[idx].content = w.collapseBytes(w.bufs[depth])
+		w.children(n, at)
+		w.found[at].content = w.collapseBytes(w.bufs[depth])
 	}
 	w.write(cur, " ")
 	w.path = w.path[:len(w.path)-1]
 }
 
 func (w *walker) children(n *html.Node, cur int) {
+	d := -1 // the scratch depth of n's tag counts, taken on the first element
 	for c := n.FirstChild; c != nil; c = c.NextSibling {
 		switch c.Type {
 		case html.TextNode:
 			w.write(cur, c.Data)
 		case html.ElementNode:
+			if d < 0 {
+				d = len(w.path)
+				w.tagCounts(n)
+			}
+			// Every element sibling counts for nth-of-type, skipped ones too.
+			cs := w.counts[d]
+			i := 0
+			for cs[i].tag != c.Data {
+				i++
+			}
+			cs[i].seen++
 			if skipped(c) || (w.bodyFallback && chrome(c)) {
 				continue
 			}
@@ -691,7 +753,7 @@ func (w *walker) children(n *html.Node, cur int) {
 				w.write(cur, " ")
 				continue
 			}
-			w.visit(c, cur)
+			w.visitAt(c, cur, cs[i].seen, cs[i].total)
 		}
 	}
 }
@@ -720,6 +782,11 @@ func step(x *html.Node) string {
 			}
 		}
 	}
+	return stepAt(x, idx, total)
+}
+
+// stepAt is x's step when it is the idx-th of total siblings with its tag.
+func stepAt(x *html.Node, idx, total int) string {
 	name := cssIdent(x.Data)
 	if total <= 1 {
 		return name

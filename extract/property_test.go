@@ -84,10 +84,6 @@ func expectedText(s *goquery.Selection) string {
 	return collapse(c.Text())
 }
 
-type blockCheck struct {
-	blocks []model.Block
-}
-
 func allBlocks(e model.Extraction) []model.Block {
 	return append(append([]model.Block{}, e.AboveFoldBlocks...), e.RestOfPageBlocks...)
 }
