@@ -176,6 +176,30 @@ func (t *Tx) SetRemoteHash(ns model.Namespace, key, hash string) error {
 	return t.putState(ns, key, st)
 }
 
+// MarkForRepair records that the remote holds an invalid copy of key (its
+// hash remoteHash): when there is a local value, the key becomes dirty and
+// queued, so the next push writes the local value back over the bad copy
+// (the Worker and other editors would otherwise keep reading garbage).
+// Without a local value only the remote hash is recorded, so the same bad
+// copy is not fetched again.
+func (t *Tx) MarkForRepair(ns model.Namespace, key, remoteHash string) error {
+	if err := checkKey(ns, key); err != nil {
+		return fmt.Errorf("mark for repair %s %s: %w", ns, clip(key), err)
+	}
+	st, _, err := t.SyncState(ns, key)
+	if err != nil {
+		return err
+	}
+	st.RemoteHash = remoteHash
+	if st.LocalHash != "" && st.LocalHash != remoteHash {
+		st.Dirty = true
+		if err := t.enqueue(ns, key, &st); err != nil {
+			return err
+		}
+	}
+	return t.putState(ns, key, st)
+}
+
 // SyncStates calls fn for the sync state of every key of ns starting with
 // prefix, in key order (including keys only known from a remote listing).
 func (t *Tx) SyncStates(ns model.Namespace, prefix string, fn func(key string, st SyncState) error) error {

@@ -1103,8 +1103,10 @@ func (e *Engine) storePulled(ctx context.Context, ns model.Namespace, keys []str
 					return err
 				}
 				// Remember the refused value's hash so the next poll does not
-				// fetch and quarantine it again; local data stays as it was.
-				if err := tx.SetRemoteHash(ns, k, rh); err != nil {
+				// fetch and quarantine it again; local data stays as it was,
+				// and a local value is queued to be written back over the bad
+				// copy (repair).
+				if err := tx.MarkForRepair(ns, k, rh); err != nil {
 					return err
 				}
 				continue

@@ -378,3 +378,47 @@ func TestPullRefusesBadKeysAndValuesAlone(t *testing.T) {
 		t.Fatalf("push beside refused keys: %+v %v", st, err)
 	}
 }
+
+// A corrupt remote copy of a record the desktop holds is repaired in one
+// sync: the local value is written back over it, and nothing more happens
+// on the syncs after.
+func TestSyncRepairsCorruptRemoteCopies(t *testing.T) {
+	w := newWorld(t, kvfake.Config{})
+	a := w.desktop("a", 3, 1)
+	putProject(t, a.store, projA)
+	pages := putPages(t, a.store, projA, 2)
+	ctx := context.Background()
+	if _, err := a.engine.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	type rec struct {
+		ns  model.Namespace
+		key string
+	}
+	recs := []rec{{model.NSProjects, model.ProjectKey(projA)}, {model.NSPages, model.PageKey(projA, pages[0].PageID)}}
+	corrupt := [][]byte{[]byte(`{not json`), []byte(`{"project_id":42}`)}
+	for i, r := range recs {
+		bad := corrupt[i%len(corrupt)]
+		w.fake.Write(w.nsIDs[r.ns], r.key, bad, json.RawMessage(`{"h":"`+model.ValueHash(bad)+`"}`))
+	}
+	if _, err := a.engine.Sync(ctx); err != nil {
+		t.Fatalf("sync over corrupt copies: %v", err)
+	}
+	for _, r := range recs {
+		local, _ := a.store.Get(r.ns, r.key)
+		remote, _, ok := w.fake.Read(w.nsIDs[r.ns], r.key)
+		if !ok || !bytes.Equal(remote, local) {
+			t.Errorf("%s %s: remote %q after one sync, want the local value back", r.ns, r.key, remote)
+		}
+	}
+	before := w.fake.Counts()
+	for i := 0; i < 3; i++ {
+		st, err := a.engine.Sync(ctx)
+		if err != nil || st.Written != 0 || st.Quarantined != 0 {
+			t.Fatalf("sync %d after the repair: %+v %v", i, st, err)
+		}
+	}
+	if d := delta(before, w.fake.Counts()); d[kvfake.OpBulkGet] != 0 || d[kvfake.OpBulkPut] != 0 {
+		t.Errorf("syncs after the repair read or wrote: %v", d)
+	}
+}
