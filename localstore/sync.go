@@ -25,6 +25,10 @@ type SyncState struct {
 	Dirty bool `json:"dirty"`
 	// Seq is the outbox sequence of the key's pending entry (0: none).
 	Seq uint64 `json:"seq"`
+	// RecheckAfter: the remote value was refused and carried no metadata
+	// hash, so a listing cannot tell when it changes; the pull reads it
+	// again only after this time (model.TimeLayout; "" for never refused).
+	RecheckAfter string `json:"recheck_after,omitempty"`
 }
 
 // OutboxEntry is one key waiting to be pushed. Entries are ordered by Seq;
@@ -182,7 +186,10 @@ func (t *Tx) SetRemoteHash(ns model.Namespace, key, hash string) error {
 // (the Worker and other editors would otherwise keep reading garbage).
 // Without a local value only the remote hash is recorded, so the same bad
 // copy is not fetched again.
-func (t *Tx) MarkForRepair(ns model.Namespace, key, remoteHash string) error {
+//
+// recheckAfter (model.TimeLayout, "" for none) is for a refused value
+// without a metadata hash: the pull skips it until then.
+func (t *Tx) MarkForRepair(ns model.Namespace, key, remoteHash, recheckAfter string) error {
 	if err := checkKey(ns, key); err != nil {
 		return fmt.Errorf("mark for repair %s %s: %w", ns, clip(key), err)
 	}
@@ -191,6 +198,7 @@ func (t *Tx) MarkForRepair(ns model.Namespace, key, remoteHash string) error {
 		return err
 	}
 	st.RemoteHash = remoteHash
+	st.RecheckAfter = recheckAfter
 	if st.LocalHash != "" && st.LocalHash != remoteHash {
 		st.Dirty = true
 		if err := t.enqueue(ns, key, &st); err != nil {

@@ -775,6 +775,10 @@ func (e *Engine) putChunk(ctx context.Context, id string, ns model.Namespace, c 
 	return failed, puts, written, nil
 }
 
+// RefusedRecheck is how long a refused remote value without a metadata hash
+// is left unread (a listing cannot show whether it changed).
+const RefusedRecheck = time.Hour
+
 // refuseBadKeys takes out of a listing the keys that can never be stored
 // here (no kind prefix, an empty id, extra segments, another namespace's
 // kind): each is refused alone, once: a quarantine entry and a warning the
@@ -1048,11 +1052,14 @@ func (e *Engine) pullPrefix(ctx context.Context, ns model.Namespace, prefix stri
 		return err
 	}
 	var fetch, same []string
+	now := model.FormatTime(time.Now())
 	for k, h := range listed {
 		s := states[k]
 		switch {
 		case h != "" && h == s.RemoteHash:
 			// Unchanged since we last merged it: no read.
+		case h == "" && s.RecheckAfter > now:
+			// A refused value without metadata: not read again yet.
 		case h != "" && h == s.LocalHash:
 			same = append(same, k) // the remote has our value
 		default:
@@ -1106,7 +1113,14 @@ func (e *Engine) storePulled(ctx context.Context, ns model.Namespace, keys []str
 				// fetch and quarantine it again; local data stays as it was,
 				// and a local value is queued to be written back over the bad
 				// copy (repair).
-				if err := tx.MarkForRepair(ns, k, rh); err != nil {
+				recheck := ""
+				if it.Meta.H == "" {
+					// Without a metadata hash a listing cannot show a change:
+					// read it again only after RefusedRecheck (it cost a read
+					// and a write on every poll, forever).
+					recheck = model.FormatTime(time.Now().Add(RefusedRecheck))
+				}
+				if err := tx.MarkForRepair(ns, k, rh, recheck); err != nil {
 					return err
 				}
 				continue

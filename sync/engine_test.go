@@ -326,9 +326,16 @@ func TestPullRefusesBadKeysAndValuesAlone(t *testing.T) {
 		{model.NSPages, "page:" + projA + ":page_0123", []byte(`{"page_id":"page_0123"}`)},
 		{model.NSStatus, "status:" + projA + ":page_zzzzzzzzzzzz", status},
 		{model.NSPages, model.PageKey(projA, pages[1].PageID), []byte(`{not json`)},
+		// written without Nimbus metadata (wrangler kv key put): a listing
+		// shows no hash, so only a later read could tell it changed
+		{model.NSStatus, model.StatusKey(projA, "page_00000000beef"), []byte(`{"status":"bogus"}`)},
 	}
-	for _, x := range bad {
-		w.fake.Write(w.nsIDs[x.ns], x.key, x.val, meta(x.val))
+	for i, x := range bad {
+		m := meta(x.val)
+		if i == len(bad)-1 {
+			m = nil
+		}
+		w.fake.Write(w.nsIDs[x.ns], x.key, x.val, m)
 	}
 	// b pulls everything at once: the good pages among the bad keys.
 	st, err := b.engine.Pull(ctx)
