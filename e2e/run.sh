@@ -129,6 +129,27 @@ if (rate > 0 && done + failed !== pages) throw new Error(`status --json: done ${
 if (rate > 0 && failed === 0) throw new Error("status --json: with half the AI calls failing, expected some pages to exhaust their retries");
 if (!s.batches.every((b) => b.status === "completed")) throw new Error("status --json: a batch is not completed");
 JS
+step "bad remote data: malformed keys and a corrupt copy of the project record"
+# As wrangler or a broken tool might leave them: a key without a kind, a
+# user key with an empty id (no metadata), and the project record replaced
+# by bytes that are not JSON (with a metadata hash of those bytes). The pull
+# must go on, refuse each once, and the next push must repair the project.
+api="$NIMBUS_CF_API_BASE""accounts/$CLOUDFLARE_ACCOUNT_ID/storage/kv/namespaces"
+nsid() { curl -fsS -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" "$api?per_page=100" |
+	node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).result.find(n=>n.title===process.argv[1]).id))' "$1"; }
+users=$(nsid NIMBUS_USERS)
+projects=$(nsid NIMBUS_PROJECTS)
+badhash=$(printf '%s' '{not json' | sha256sum | cut -d' ' -f1)
+curl -fsS -X PUT -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" -H 'content-type: application/json' "$api/$users/bulk" \
+	-d '[{"key":"garbage-key","value":"{}"},{"key":"user:","value":"{}"}]' >/dev/null
+curl -fsS -X PUT -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" -H 'content-type: application/json' "$api/$projects/bulk" \
+	-d "[{\"key\":\"project:$PROJECT\",\"value\":\"{not json\",\"metadata\":{\"h\":\"$badhash\"}}]" >/dev/null
+"$NIMBUS" pull 2>"$WORK/pull-bad.err"
+grep -q "garbage-key" "$WORK/pull-bad.err" || { cat "$WORK/pull-bad.err" >&2; echo "run.sh: the refused key was not reported" >&2; exit 1; }
+"$NIMBUS" pull 2>"$WORK/pull-bad2.err"
+if grep -q "garbage-key" "$WORK/pull-bad2.err"; then echo "run.sh: the refused key was refused again on the next pull" >&2; exit 1; fi
+echo "   pull went on past 2 malformed keys and a corrupt project record (refused once each)" >&2
+
 step "review $DIMENSION and export"
 "$NIMBUS" review list --dimension "$DIMENSION" >"$WORK/review-list.txt"
 [ -s "$WORK/review-list.txt" ]
@@ -138,6 +159,13 @@ step "review $DIMENSION and export"
 "$NIMBUS" export --out "$WORK/out"
 "$WORK/exportcheck" -store "$NIMBUS_STORE" -project "$PROJECT" -src "$WORK/site" -out "$WORK/out" -min-changed 1
 
+step "the corrupt project record was repaired by the push"
+remote_project=$(curl -fsS -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" "$api/$projects/values/project:$PROJECT")
+"$NIMBUS" --json kv get NIMBUS_PROJECTS "project:$PROJECT" >"$WORK/local-project.json"
+node -e 'const a=JSON.parse(process.argv[1]),b=JSON.parse(require("fs").readFileSync(process.argv[2],"utf8"));const v=b.value??b;if(JSON.stringify(a)!==JSON.stringify(v)){console.error("remote",a,"local",v);process.exit(1)}' \
+	"$remote_project" "$WORK/local-project.json" || { echo "run.sh: the remote project record is not the desktop's after the push" >&2; exit 1; }
+echo "   project:$PROJECT on the remote is the desktop's again" >&2
+
 step "wrangler kv key list --local sees the keys the desktop wrote"
 # Every namespace the desktop mirrors both ways holds the same keys on both
 # sides after the pull (NIMBUS_CACHE is the Worker's, fetched on demand).
@@ -145,7 +173,7 @@ for binding in NIMBUS_USERS NIMBUS_PROJECTS NIMBUS_KEYS NIMBUS_EMAILS NIMBUS_SES
 	NIMBUS_PAGES NIMBUS_BATCHES NIMBUS_QUEUE NIMBUS_STATUS NIMBUS_LOGS; do
 	(cd "$ROOT/worker" && npx wrangler kv key list --local --persist-to "$WORK/state" --binding "$binding" 2>/dev/null) |
 		node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const k of JSON.parse(s.slice(s.indexOf("["))))console.log(k.name)})' |
-		LC_ALL=C sort >"$WORK/wrangler-$binding.txt"
+		grep -vxF -e 'garbage-key' -e 'user:' | LC_ALL=C sort >"$WORK/wrangler-$binding.txt" # the refused keys stay remote only
 	"$NIMBUS" --json kv list "$binding" |
 		node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s);for(const k of (Array.isArray(v)?v:v.keys))console.log(typeof k==="string"?k:k.key??k.name)})' |
 		LC_ALL=C sort >"$WORK/local-$binding.txt"
