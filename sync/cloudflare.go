@@ -66,6 +66,9 @@ func NewCloudflare(cfg CloudflareConfig) (*Cloudflare, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("cloudflare remote: no API token (set CLOUDFLARE_API_TOKEN or save one in settings)")
 	}
+	if err := checkToken(cfg.Token); err != nil {
+		return nil, err
+	}
 	base := cfg.BaseURL
 	if base == "" {
 		base = BaseURLFromEnv()
@@ -340,6 +343,35 @@ func (c *Cloudflare) CreateNamespace(ctx context.Context, title string) (Namespa
 	return NamespaceInfo{ID: res.ID, Title: res.Title}, nil
 }
 
+// checkToken refuses a token no HTTP request can carry (Go's client would
+// refuse each request before sending it, which looked like being offline):
+// a control character, a space or a non-ASCII byte, usually pasted with it.
+// The message names the position, never the token.
+func checkToken(t string) error {
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; c < 0x21 || c > 0x7e {
+			return fmt.Errorf("cloudflare remote: the API token has a character that cannot be sent (byte %d of %d: %s); paste it again without spaces or line breaks",
+				i+1, len(t), describeByte(c))
+		}
+	}
+	return nil
+}
+
+func describeByte(c byte) string {
+	switch {
+	case c == ' ':
+		return "a space"
+	case c == '\n' || c == '\r':
+		return "a line break"
+	case c == '\t':
+		return "a tab"
+	case c < 0x20 || c == 0x7f:
+		return fmt.Sprintf("control character 0x%02x", c)
+	default:
+		return "a non-ASCII character"
+	}
+}
+
 // classify turns an SDK/transport error into *Error. The raw response is
 // captured with option.WithResponseInto because the SDK fails to build its
 // API error when the body is not JSON (a 524 from the edge is an HTML page).
@@ -367,6 +399,10 @@ func classify(parent context.Context, op, ns string, raw *http.Response, err err
 		e.Err = fmt.Errorf("%s (undecodable error body)", http.StatusText(raw.StatusCode))
 	}
 	switch {
+	case e.Status == 0 && isRequestInvalid(err):
+		// Refused by our own client before sending (an invalid header):
+		// no retry will change it.
+		e.Retryable = false
 	case e.Status == 0:
 		// Network error, reset, or our per-request timeout.
 		e.Retryable = true
@@ -386,6 +422,11 @@ func classify(parent context.Context, op, ns string, raw *http.Response, err err
 		e.Retryable = false
 	}
 	return e
+}
+
+// isRequestInvalid: net/http refused to send the request as built.
+func isRequestInvalid(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "net/http: invalid header field")
 }
 
 func isTimeout(err error) bool {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -235,5 +236,24 @@ func TestBulkGetWithoutMetadataShape(t *testing.T) {
 	}
 	if items["missing"].Found {
 		t.Fatal("missing key found")
+	}
+}
+
+// A token no request can carry (pasted with a line break, a tab, a space)
+// is refused at once with the position and without the token, instead of
+// eight "retryable" attempts reported as offline.
+func TestTokenWithControlCharacterFailsAtOnce(t *testing.T) {
+	for _, tok := range []string{"abc\ndef", "abc\tdef", "abc def", "abc\x01", "abc\x7f", "tökén"} {
+		_, err := nsync.NewCloudflare(nsync.CloudflareConfig{AccountID: "0123456789abcdef0123456789abcdef", Token: tok, BaseURL: "http://127.0.0.1:1/client/v4/"})
+		if err == nil {
+			t.Errorf("token %q accepted", tok)
+			continue
+		}
+		if strings.Contains(err.Error(), tok) || !strings.Contains(err.Error(), "byte ") {
+			t.Errorf("token %q: %v", tok, err)
+		}
+	}
+	if _, err := nsync.NewCloudflare(nsync.CloudflareConfig{AccountID: "0123456789abcdef0123456789abcdef", Token: "good-Token_123", BaseURL: "http://127.0.0.1:1/client/v4/"}); err != nil {
+		t.Errorf("a plain token was refused: %v", err)
 	}
 }
