@@ -163,7 +163,12 @@ func syncRun(ctx context.Context, e *env, name string, args []string) error {
 		e.printf("%s: %d written (%d merged first, %d already there), %d pulled, %d quarantined; %d requests (%d lists, %d bulk gets, %d bulk writes)\n",
 			name, st.Written, st.Merged, st.Acked, st.Pulled, st.Quarantined, st.Lists+st.BulkGets+st.BulkPuts, st.Lists, st.BulkGets, st.BulkPuts)
 		online := "online"
-		if !state.Online {
+		switch {
+		case st.Lists+st.BulkGets+st.BulkPuts == 0 && err == nil:
+			// No request was needed: nothing new is known of the remote,
+			// and "offline" would be a false alarm.
+			online = "nothing to send (the remote was not contacted)"
+		case !state.Online:
 			online = "offline"
 		}
 		e.printf("%s, %d changes waiting, %d writes today (%s UTC)\n", online, state.Waiting, state.WritesToday, state.WritesDay)

@@ -143,6 +143,12 @@ func TestCLISyncSetupSubmitPushPullStatus(t *testing.T) {
 	if !strings.Contains(out, "0 changes waiting") {
 		t.Fatalf("sync: %q", out)
 	}
+	// A push with nothing to send makes no request: it must not claim the
+	// remote is offline.
+	out = c.ok(t, "push")
+	if strings.Contains(out, "offline") || !strings.Contains(out, "nothing to send") {
+		t.Fatalf("push with nothing to send: %q", out)
+	}
 }
 
 // TestTokenNeverStored runs a full sync with a known token, saves it with
