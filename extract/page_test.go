@@ -285,26 +285,39 @@ func TestNthOfTypeOnManySiblings(t *testing.T) {
 	}
 }
 
-// BenchmarkManySiblings extracts a list of 2,000 and one of 20,000 <li> side
-// by side and reports the time per element of the big one over the small
-// one: about 1 when extraction is linear in the number of siblings (it was
-// about 10 when each element scanned its siblings).
+// BenchmarkManySiblings extracts one page of 1,000, 10,000 and 40,000 <li>
+// siblings side by side with html.Parse of the same bytes and reports the
+// extract/parse ratio at each size and each ratio over the 1,000-sibling
+// one (target: within 2x; it grew with the size while each element scanned
+// its siblings).
 func BenchmarkManySiblings(b *testing.B) {
-	small, big := siblingsPage(2000), siblingsPage(20000)
-	var ts, tb time.Duration
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
-		if _, err := Page(small, Options{SourcePath: "dist/s.html"}); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		if _, err := Page(big, Options{SourcePath: "dist/b.html"}); err != nil {
-			b.Fatal(err)
-		}
-		ts += t1.Sub(t0)
-		tb += time.Since(t1)
+	sizes := []int{1000, 10000, 40000}
+	pages := make([][]byte, len(sizes))
+	for i, n := range sizes {
+		pages[i] = siblingsPage(n)
 	}
-	b.ReportMetric(float64(ts.Microseconds())/float64(b.N)/2000, "us/li@2k")
-	b.ReportMetric(float64(tb.Microseconds())/float64(b.N)/20000, "us/li@20k")
-	b.ReportMetric((float64(tb)/20000)/(float64(ts)/2000), "per-element-ratio")
+	ext := make([]time.Duration, len(sizes))
+	parse := make([]time.Duration, len(sizes))
+	for i := 0; i < b.N; i++ {
+		for j, src := range pages {
+			t0 := time.Now()
+			if _, err := html.Parse(bytes.NewReader(src)); err != nil {
+				b.Fatal(err)
+			}
+			t1 := time.Now()
+			if _, err := Page(src, Options{SourcePath: "dist/sitemap.html"}); err != nil {
+				b.Fatal(err)
+			}
+			parse[j] += t1.Sub(t0)
+			ext[j] += time.Since(t1)
+		}
+	}
+	base := float64(ext[0]) / float64(parse[0])
+	for j, n := range sizes {
+		r := float64(ext[j]) / float64(parse[j])
+		b.ReportMetric(r, fmt.Sprintf("extract/parse@%dk", n/1000))
+		if j > 0 {
+			b.ReportMetric(r/base, fmt.Sprintf("vs1k@%dk", n/1000))
+		}
+	}
 }
