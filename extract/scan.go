@@ -77,9 +77,43 @@ type FileError struct {
 	Size      int64
 	ModTimeNs int64
 	SHA256    string
+	// CollidesWith is set when this file maps to the same page as another
+	// file (its path here): their names differ only in Unicode
+	// normalization (NFC/NFD) or in \ and /. The other file keeps the page;
+	// this one is not extracted.
+	CollidesWith string
 }
 
+// ErrCollision: two files map to one page.
+var ErrCollision = errors.New("two files map to one page")
+
 func (e FileError) Error() string { return e.SourcePath + ": " + e.Reason }
+
+// splitCollisions keeps the first file (in walk order, which is sorted) of
+// every source path and turns the others into errors naming both: distinct
+// files must never overwrite one page record in turn.
+func splitCollisions(root string, files []scanFile) ([]scanFile, []FileError) {
+	first := make(map[string]string, len(files))
+	out := files[:0]
+	var errs []FileError
+	for _, f := range files {
+		keep, dup := first[f.sourcePath]
+		if !dup {
+			first[f.sourcePath] = f.path
+			out = append(out, f)
+			continue
+		}
+		if keep == f.path {
+			continue // the same file listed twice
+		}
+		relKeep, _ := filepath.Rel(filepath.Dir(root), keep)
+		relThis, _ := filepath.Rel(filepath.Dir(root), f.path)
+		errs = append(errs, FileError{SourcePath: f.sourcePath, Path: f.path, CollidesWith: keep, Err: ErrCollision,
+			Reason: fmt.Sprintf("%q and %q map to the same page %s (their names differ only in Unicode normalization or in \\ and /); %q keeps the page: rename the other file",
+				strings.ToValidUTF8(relThis, "\uFFFD"), strings.ToValidUTF8(relKeep, "\uFFFD"), f.sourcePath, strings.ToValidUTF8(relKeep, "\uFFFD"))})
+	}
+	return out, errs
+}
 
 // Batch is what the scan delivers to its sink at a time.
 type Batch struct {
@@ -166,6 +200,9 @@ func Scan(ctx context.Context, opts ScanOptions, sink func(context.Context, Batc
 	} else {
 		files, walkErrs, sum.Gone = walkPaths(ctx, root, opts.Paths)
 	}
+	var collisions []FileError
+	files, collisions = splitCollisions(root, files)
+	walkErrs = append(walkErrs, collisions...)
 	if err := ctx.Err(); err != nil {
 		return sum, err
 	}
@@ -530,8 +567,10 @@ func walkPaths(ctx context.Context, root string, paths []string) ([]scanFile, []
 			found = []scanFile{{path: p, sourcePath: sp}}
 		}
 		for _, f := range found {
-			if !seen[f.sourcePath] {
-				seen[f.sourcePath] = true
+			// Keyed by file: distinct files of one source path are
+			// collisions, reported by splitCollisions.
+			if !seen["\x00"+f.path] {
+				seen["\x00"+f.path] = true
 				files = append(files, f)
 			}
 		}

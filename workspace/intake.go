@@ -664,6 +664,9 @@ func (im *importer) rollback() {
 // again at every scan.
 func (im *importer) fileFailed(tx *localstore.Tx, fe extract.FileError, stamp string) error {
 	pageID := model.PageID(im.pid, fe.SourcePath)
+	if fe.CollidesWith != "" {
+		return im.collision(tx, pageID, fe, stamp)
+	}
 	data, _ := json.Marshal(map[string]any{"source_path": fe.SourcePath, "reason": fe.Reason})
 	if err := appendLog(tx, im.pid, pageID, model.LogEntry{Timestamp: stamp, Level: model.LevelError, Step: "upload",
 		Message: fmt.Sprintf("%s: %s", fe.SourcePath, fe.Reason), Data: data}); err != nil {
@@ -687,6 +690,25 @@ func (im *importer) fileFailed(tx *localstore.Tx, fe extract.FileError, stamp st
 		}
 	}
 	return nil
+}
+
+// collision records a file that maps to the same page as another (the
+// other keeps it): one error entry in the page's log, written once (a
+// re-import of the unchanged folder writes nothing); the page's status is
+// left alone, since its own file is fine.
+func (im *importer) collision(tx *localstore.Tx, pageID string, fe extract.FileError, stamp string) error {
+	msg := fmt.Sprintf("%s: %s", fe.SourcePath, fe.Reason)
+	cur, _, err := getJSON[model.LogData](tx, model.NSLogs, model.LogsKey(im.pid, pageID))
+	if err != nil {
+		return err
+	}
+	for _, e := range cur.Entries {
+		if e.Message == msg {
+			return nil
+		}
+	}
+	data, _ := json.Marshal(map[string]any{"source_path": fe.SourcePath, "reason": fe.Reason})
+	return appendLog(tx, im.pid, pageID, model.LogEntry{Timestamp: stamp, Level: model.LevelError, Step: "upload", Message: msg, Data: data})
 }
 
 // finish flags pages whose source files are gone (nothing is deleted),

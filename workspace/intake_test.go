@@ -648,3 +648,75 @@ func TestImportTransactionOutlivesTheScanContext(t *testing.T) {
 		t.Fatalf("file entry %+v %v %v", fe, ok, err)
 	}
 }
+
+// Distinct files whose names normalize to one source path (NFC and NFD
+// spellings, a backslash in a Linux file name and a folder) are errors
+// naming both, not one page record overwritten in turn; the first keeps the
+// page, the rest of the import goes on, and a re-import of the unchanged
+// folder writes nothing.
+func TestImportCollidingFileNames(t *testing.T) {
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	site := filepath.Join(t.TempDir(), "dist")
+	page := func(title string) []byte {
+		return []byte("<html><head><title>" + title + "</title></head><body><main><h1>" + title + "</h1><p>Copy for " + title + ".</p></main></body></html>")
+	}
+	files := map[string]string{
+		"caf\u00e9.html":   "NFC",
+		"cafe\u0301.html":  "NFD",
+		"back\\slash.html": "backslash",
+		"back/slash.html":  "folder",
+		"local/plain.html": "plain",
+	}
+	for name, title := range files {
+		p := filepath.Join(site, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, page(title), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	r, err := w.Import(ctx, site, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Written != 3 || len(r.Errors) != 2 {
+		t.Fatalf("import: %d written, errors %+v; want 3 pages and 2 collisions", r.Written, r.Errors)
+	}
+	for _, e := range r.Errors {
+		if !strings.Contains(e.Reason, "map to the same page") || strings.Count(e.Reason, ".html") < 2 {
+			t.Errorf("collision error does not name both files: %+v", e)
+		}
+	}
+	n, err := w.Store().Count(model.NSPages, model.ProjectPrefix(model.KindPage, pid))
+	if err != nil || n != 3 {
+		t.Fatalf("%d page records, want 3: %v", n, err)
+	}
+	logs, err := w.Store().GetLogs(pid, model.PageID(pid, "dist/caf\u00e9.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := 0
+	for _, e := range logs.Entries {
+		if e.Level == model.LevelError {
+			errs++
+		}
+	}
+	if errs != 1 {
+		t.Errorf("%d error log entries for the café page, want 1: %+v", errs, logs.Entries)
+	}
+	before, _ := w.Store().OutboxLen()
+	r2, err := w.Import(ctx, site, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := w.Store().OutboxLen()
+	if r2.Written != 0 || after != before || r2.BatchID != "" {
+		t.Fatalf("re-import of the unchanged folder: %d written, batch %q, outbox %d -> %d", r2.Written, r2.BatchID, before, after)
+	}
+	if len(r2.Errors) != 2 {
+		t.Errorf("the re-import should still report the 2 collisions: %+v", r2.Errors)
+	}
+}
