@@ -327,5 +327,8 @@ func exportCommand(ctx context.Context, e *env, args []string) error {
 	for _, rf := range r.Refusals {
 		e.printf("  refused %s %s: %s\n", rf.SourcePath, rf.BlockID, rf.Reason)
 	}
+	for _, sk := range r.NotCopied {
+		e.printf("  not copied %s: %s\n", sk.Path, sk.Reason)
+	}
 	return nil
 }

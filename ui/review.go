@@ -820,6 +820,18 @@ func (v *reviewView) showExport(res workspace.ExportResult) {
 			box.Add(l)
 		}
 	}
+	if len(res.NotCopied) > 0 {
+		box.Add(heading(fmt.Sprintf("%d files not copied", len(res.NotCopied))))
+		for i, sk := range res.NotCopied {
+			if i == 30 {
+				box.Add(widget.NewLabel(fmt.Sprintf("… and %d more", len(res.NotCopied)-30)))
+				break
+			}
+			l := widget.NewLabel(fmt.Sprintf("%s: %s", sk.Path, sk.Reason))
+			l.Wrapping = fyne.TextWrapWord
+			box.Add(l)
+		}
+	}
 	d := dialog.NewCustom("Export finished", "Close", container.NewVScroll(box), v.s.win)
 	d.Resize(fyne.NewSize(640, 360))
 	d.Show()

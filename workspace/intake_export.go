@@ -47,6 +47,71 @@ type ExportResult struct {
 	PagesChanged int             `json:"pages_changed"`
 	Blocks       int             `json:"blocks_written"`
 	Refusals     []ExportRefusal `json:"refusals,omitempty"`
+	// NotCopied lists what the export could not write: broken symbolic
+	// links, link loops, devices and sockets.
+	NotCopied []ExportSkip `json:"not_copied,omitempty"`
+}
+
+// ExportSkip is a path of the source folder the export did not copy.
+type ExportSkip struct {
+	Path   string `json:"path"` // relative to the source folder
+	Reason string `json:"reason"`
+}
+
+// walkFollow walks root like the import's scan does: symbolic links are
+// followed (a linked file is copied as the file it points to, a linked
+// folder as a folder), each real folder once (a link loop is reported, not
+// followed). fn sees every folder and regular file with its path relative
+// to root; skip sees what cannot be copied.
+func walkFollow(ctx context.Context, root string, fn func(p, rel string, dir bool) error, skip func(rel, reason string)) error {
+	seen := map[string]bool{}
+	var walk func(dir, rel string) error
+	walk = func(dir, rel string) error {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			if seen[real] {
+				skip(rel, "symbolic link loop (the folder is already copied)")
+				return nil
+			}
+			seen[real] = true
+		}
+		if err := fn(dir, rel, true); err != nil {
+			return err
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", dir, err)
+		}
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			p := filepath.Join(dir, e.Name())
+			r := filepath.Join(rel, e.Name())
+			t := e.Type()
+			if t&fs.ModeSymlink != 0 {
+				fi, err := os.Stat(p)
+				if err != nil {
+					skip(r, "broken symbolic link")
+					continue
+				}
+				t = fi.Mode().Type()
+			}
+			switch {
+			case t.IsDir():
+				if err := walk(p, r); err != nil {
+					return err
+				}
+			case t.IsRegular():
+				if err := fn(p, r, false); err != nil {
+					return err
+				}
+			default:
+				skip(r, "not a regular file (device, socket or pipe)")
+			}
+		}
+		return nil
+	}
+	return walk(root, ".")
 }
 
 // Export copies the imported site folder into a new folder, writing the
@@ -103,33 +168,23 @@ func (w *Workspace) Export(ctx context.Context, o ExportOptions) (ExportResult, 
 	total := 0
 	if o.Progress != nil {
 		// A listing first, so progress can say "of N" (cheap next to the copy).
-		_ = filepath.WalkDir(src, func(_ string, d fs.DirEntry, err error) error {
-			if err == nil && d.Type().IsRegular() {
+		_ = walkFollow(ctx, src, func(_, _ string, dir bool) error {
+			if !dir {
 				total++
 			}
-			return ctx.Err()
-		})
+			return nil
+		}, func(string, string) {})
 	}
-	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("read %s: %w", p, err)
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		rel, err := filepath.Rel(src, p)
-		if err != nil || !filepath.IsLocal(rel) && rel != "." {
+	err = walkFollow(ctx, src, func(p, rel string, dir bool) error {
+		if !filepath.IsLocal(rel) && rel != "." {
 			return fmt.Errorf("%s is outside the source folder", p)
 		}
 		target := filepath.Join(out, rel)
 		if !within(target, out) && target != out {
 			return fmt.Errorf("refusing to write %s outside %s", target, out)
 		}
-		switch {
-		case d.IsDir():
+		if dir {
 			return os.MkdirAll(target, 0o755)
-		case !d.Type().IsRegular():
-			return nil // symlinks and devices are not part of a static site copy
 		}
 		res.Files++
 		data, err := os.ReadFile(p)
@@ -153,6 +208,8 @@ func (w *Workspace) Export(ctx context.Context, o ExportOptions) (ExportResult, 
 			o.Progress(res.Files, max(total, res.Files), rel)
 		}
 		return nil
+	}, func(rel, reason string) {
+		res.NotCopied = append(res.NotCopied, ExportSkip{Path: filepath.ToSlash(rel), Reason: reason})
 	})
 	if err != nil {
 		return res, fmt.Errorf("export %s to %s: %w", src, out, err)

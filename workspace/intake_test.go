@@ -720,3 +720,64 @@ func TestImportCollidingFileNames(t *testing.T) {
 		t.Errorf("the re-import should still report the 2 collisions: %+v", r2.Errors)
 	}
 }
+
+// Export copies what the import reads: a symlinked page and a symlinked
+// asset arrive as the files they point to (byte-identical without
+// decisions), a symlinked folder as a folder; a broken link and a link loop
+// are listed as not copied, never dropped silently.
+func TestExportFollowsSymlinks(t *testing.T) {
+	w := openTemp(t, Options{})
+	newIntakeProject(t, w)
+	base := t.TempDir()
+	site := filepath.Join(base, "dist")
+	shared := filepath.Join(base, "shared")
+	for _, d := range []string{filepath.Join(site, "local"), filepath.Join(shared, "js")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pageBytes := []byte("<html><head><title>Linked</title></head><body><main><h1>Linked page</h1><p>Shared copy.</p></main></body></html>")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(shared, "page.html"), pageBytes, 0o644))
+	must(os.WriteFile(filepath.Join(shared, "js", "jquery.js"), []byte("/* jquery */"), 0o644))
+	must(os.WriteFile(filepath.Join(site, "index.html"), []byte("<html><head><title>Home</title></head><body><main><h1>Home</h1></main></body></html>"), 0o644))
+	must(os.Symlink(filepath.Join(shared, "page.html"), filepath.Join(site, "local", "linked.html")))
+	must(os.Symlink(filepath.Join(shared, "js", "jquery.js"), filepath.Join(site, "jquery.js")))
+	must(os.Symlink(filepath.Join(shared, "js"), filepath.Join(site, "js")))
+	must(os.Symlink(filepath.Join(base, "nowhere"), filepath.Join(site, "broken.css")))
+	must(os.Symlink(site, filepath.Join(site, "local", "loop")))
+	ctx := context.Background()
+	r, err := w.Import(ctx, site, ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Written != 2 {
+		t.Fatalf("import wrote %d pages, want 2 (index and the linked page): %+v", r.Written, r.Errors)
+	}
+	out := filepath.Join(base, "out")
+	res, err := w.Export(ctx, ExportOptions{Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rel, want := range map[string][]byte{"local/linked.html": pageBytes, "jquery.js": []byte("/* jquery */"), "js/jquery.js": []byte("/* jquery */")} {
+		got, err := os.ReadFile(filepath.Join(out, rel))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %q, %v", rel, got, err)
+		}
+		if fi, err := os.Lstat(filepath.Join(out, rel)); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			t.Errorf("%s was written as a link", rel)
+		}
+	}
+	reasons := map[string]string{}
+	for _, sk := range res.NotCopied {
+		reasons[sk.Path] = sk.Reason
+	}
+	if !strings.Contains(reasons["broken.css"], "broken") || !strings.Contains(reasons["local/loop"], "loop") {
+		t.Errorf("not copied: %+v", res.NotCopied)
+	}
+}
