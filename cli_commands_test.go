@@ -228,3 +228,49 @@ func TestParseNamespace(t *testing.T) {
 		}
 	}
 }
+
+// The path pattern and every other setting can be set headless, checked by
+// the same code as the GUI's Settings: a bad value is refused with the
+// setting named, and changes nothing.
+func TestProjectPathPatternAndSet(t *testing.T) {
+	store := tempStore(t)
+	p := decode[model.ProjectData](t, ok(t, "--store", store, "--json", "project", "create", "--name", "timekeepers.example",
+		"--path-pattern", "local/{location}/{brand}-{service}.html"))
+	if p.Settings.PathPattern != "local/{location}/{brand}-{service}.html" {
+		t.Fatalf("created with path pattern %q", p.Settings.PathPattern)
+	}
+	_, errOut, code := nimbus(t, "--store", store, "project", "create", "--name", "other.example", "--path-pattern", "local/no-placeholder.html")
+	if code != 1 || !strings.Contains(errOut, "path_pattern") {
+		t.Fatalf("bad pattern on create: exit %d, %q", code, errOut)
+	}
+	if out := ok(t, "--store", store, "project", "list"); strings.Contains(out, "other.example") {
+		t.Fatalf("a project was created despite its bad pattern:\n%s", out)
+	}
+	out := ok(t, "--store", store, "project", "set", "tone=casual", "max_pages_per_batch=250", "dimension_sources=path,meta")
+	if !strings.Contains(out, "tone = casual") {
+		t.Fatalf("project set: %q", out)
+	}
+	got := decode[model.ProjectData](t, ok(t, "--store", store, "--json", "project", "show"))
+	if got.Settings.Tone != "casual" || got.Settings.MaxPagesPerBatch != 250 || strings.Join(got.Settings.DimensionSources, ",") != "path,meta" {
+		t.Fatalf("settings after set: %+v", got.Settings)
+	}
+	for _, c := range []struct{ arg, want string }{
+		{"path_pattern=local/plain.html", "path_pattern"},
+		{"max_pages_per_batch=lots", "max_pages_per_batch"},
+		{"tone=shouty", "settings.tone"},
+		{"main_selector=main[", "main_selector"},
+		{"colour=blue", `no setting "colour"`},
+	} {
+		_, errOut, code := nimbus(t, "--store", store, "project", "set", c.arg)
+		if code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("project set %s: exit %d, %q (want the error to name %s)", c.arg, code, errOut, c.want)
+		}
+	}
+	if _, _, code := nimbus(t, "--store", store, "project", "set", "tone"); code != 2 {
+		t.Errorf("project set without =: exit %d, want 2", code)
+	}
+	after := decode[model.ProjectData](t, ok(t, "--store", store, "--json", "project", "show"))
+	if after.Settings.PathPattern != p.Settings.PathPattern || after.Settings.Tone != "casual" {
+		t.Errorf("a refused set changed the settings: %+v", after.Settings)
+	}
+}

@@ -23,7 +23,7 @@ type projectJSON struct {
 func init() {
 	register(command{
 		Name:    "project create",
-		Usage:   "nimbus project create --name N [--domain D] [--tone premium|professional|casual] [--ai-model M]",
+		Usage:   "nimbus project create --name N [--domain D] [--tone premium|professional|casual] [--ai-model M] [--path-pattern P]",
 		Summary: "create a project (seed default settings) and make it current",
 		Run:     projectCreate,
 	})
@@ -38,6 +38,12 @@ func init() {
 		Usage:   "nimbus project show [PROJECT_ID]",
 		Summary: "show a project's record (default: the current project)",
 		Run:     projectShow,
+	})
+	register(command{
+		Name:    "project set",
+		Usage:   "nimbus project set [--project P] KEY=VALUE [KEY=VALUE ...]",
+		Summary: "change project settings (" + strings.Join(workspace.SettingKeys, ", ") + "), checked as the GUI's Settings checks them",
+		Run:     projectSet,
 	})
 	register(command{
 		Name:    "project use",
@@ -71,7 +77,8 @@ func projectCreate(ctx context.Context, e *env, args []string) error {
 	var opts workspace.ProjectOptions
 	fs.StringVar(&opts.Domain, "domain", "", "the site's domain (default: the name)")
 	fs.StringVar(&opts.Tone, "tone", "", "writing tone: premium, professional or casual")
-	fs.StringVar(&opts.AIModel, "ai-model", "", "AI model the Worker uses (default gpt-4)")
+	fs.StringVar(&opts.AIModel, "ai-model", "", "AI model the Worker uses (default "+workspace.DefaultAIModel+")")
+	pathPattern := fs.String("path-pattern", "", "dimensions from the path, e.g. local/{location}/{brand}-{service}.html")
 	pos, err := e.parse("project create", args, fs)
 	if err != nil {
 		return err
@@ -86,9 +93,24 @@ func projectCreate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *pathPattern != "" {
+		// Checked before the project exists, so a bad pattern creates nothing.
+		st := workspace.DefaultSettings(*name, opts)
+		if err := workspace.SetSetting(&st, "path_pattern", *pathPattern); err != nil {
+			return err
+		}
+		if err := workspace.CheckSettings(st); err != nil {
+			return fmt.Errorf("project create: %w", err)
+		}
+	}
 	p, err := w.CreateProject(ctx, *name, opts)
 	if err != nil {
 		return err
+	}
+	if *pathPattern != "" {
+		if p, err = w.UpdateSettings(ctx, p.ProjectID, func(st *model.ProjectSettings) { st.PathPattern = *pathPattern }); err != nil {
+			return err
+		}
 	}
 	if e.JSON {
 		return e.printJSON(p)
@@ -136,6 +158,57 @@ func projectList(ctx context.Context, e *env, args []string) error {
 			p.Usage.TotalPages, p.Usage.TotalBatches, p.Created)
 	}
 	return tw.Flush()
+}
+
+func projectSet(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("project set", flag.ContinueOnError)
+	project := fs.String("project", "", "project ID (default: the current project)")
+	pos, err := e.parse("project set", args, fs)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("project set: give at least one KEY=VALUE (usage: %s)", commandUsage("project set"))
+	}
+	type kv struct{ k, v string }
+	var sets []kv
+	for _, a := range pos {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return usagef("project set: %q is not KEY=VALUE (usage: %s)", a, commandUsage("project set"))
+		}
+		sets = append(sets, kv{strings.TrimSpace(k), v})
+	}
+	w, err := e.Workspace()
+	if err != nil {
+		return err
+	}
+	id, err := w.ResolveProject(*project)
+	if err != nil {
+		return err
+	}
+	var setErr error
+	p, err := w.UpdateSettings(ctx, id, func(st *model.ProjectSettings) {
+		for _, s := range sets {
+			if setErr == nil {
+				setErr = workspace.SetSetting(st, s.k, s.v)
+			}
+		}
+	})
+	if setErr != nil {
+		return fmt.Errorf("project set: %w", setErr)
+	}
+	if err != nil {
+		return err
+	}
+	if e.JSON {
+		return e.printJSON(p)
+	}
+	for _, s := range sets {
+		e.printf("%s = %s\n", s.k, strings.TrimSpace(s.v))
+	}
+	e.printf("saved for project %s (%s); the next import uses them\n", p.ProjectID, p.Name)
+	return nil
 }
 
 func projectShow(ctx context.Context, e *env, args []string) error {

@@ -91,6 +91,13 @@ var tagNameRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
 
 var placeholderRe = regexp.MustCompile(`\{([A-Za-z0-9_-]+)\}`)
 
+// CheckOptions reports whether opts compile (selectors, path pattern,
+// fold element); the error names the setting and what is wrong.
+func CheckOptions(opts Options) error {
+	_, err := compile(opts)
+	return err
+}
+
 // compile validates opts; errors name the setting and what is wrong.
 func compile(opts Options) (*compiled, error) {
 	c := &compiled{opts: opts, foldMax: opts.AboveFoldMax, maxBytes: opts.MaxBytes}

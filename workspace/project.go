@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nimbus-desktop/nimbus/extract"
 	"github.com/nimbus-desktop/nimbus/localstore"
 	"github.com/nimbus-desktop/nimbus/model"
 )
@@ -191,6 +192,9 @@ func (w *Workspace) UpdateSettings(ctx context.Context, projectID string, change
 		change(&p.Settings)
 		p.SettingsUpdated = laterStamp(p.SettingsUpdated, time.Now())
 		if err := p.Validate(); err != nil {
+			return fmt.Errorf("update settings of %s: %w", projectID, err)
+		}
+		if err := extract.CheckOptions(extract.OptionsFromSettings(p.Settings, "")); err != nil {
 			return fmt.Errorf("update settings of %s: %w", projectID, err)
 		}
 		return tx.PutJSON(model.NSProjects, model.ProjectKey(projectID), p)
