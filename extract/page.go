@@ -662,7 +662,8 @@ func navigationTable(n *html.Node) bool {
 func blockKind(n *html.Node) string {
 	switch n.DataAtom {
 	case atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6, atom.P, atom.Li,
-		atom.Blockquote, atom.Figcaption, atom.Td, atom.Th, atom.Button:
+		atom.Blockquote, atom.Figcaption, atom.Td, atom.Th, atom.Button,
+		atom.Dt, atom.Dd, atom.Summary: // FAQ sections: questions, answers, disclosure labels
 		return n.Data
 	case atom.Img:
 		return "img"

@@ -321,3 +321,22 @@ func BenchmarkManySiblings(b *testing.B) {
 		}
 	}
 }
+
+// FAQ sections (dl/dt/dd, details/summary) are copy to optimize: the
+// question, an answer with its own text, and a disclosure label are blocks;
+// an answer wrapped in <p> stays the p's block.
+func TestFAQBlocks(t *testing.T) {
+	page := `<html><body><main><h1>Watch repair</h1>
+<dl><dt>How long does it take?</dt><dd>Usually 5 working days.</dd>
+<dt>Is it insured?</dt><dd><p>Yes, fully.</p></dd></dl>
+<details><summary>What does it cost?</summary><p>From £99.</p></details></main></body></html>`
+	ex, err := Page([]byte(page), Options{SourcePath: "dist/faq.html"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(contents(append(ex.AboveFoldBlocks, ex.RestOfPageBlocks...)), " | ")
+	want := "h1:Watch repair | dt:How long does it take? | dd:Usually 5 working days. | dt:Is it insured? | p:Yes, fully. | summary:What does it cost? | p:From £99."
+	if got != want {
+		t.Fatalf("blocks:\n got %s\nwant %s", got, want)
+	}
+}

@@ -78,7 +78,7 @@ func expectedText(s *goquery.Selection) string {
 	}
 	c := s.Clone()
 	c.Find("script,style,template,svg,noscript,math,iframe,object").Remove()
-	c.Find("h1,h2,h3,h4,h5,h6,p,li,blockquote,figcaption,td,th,button,img," +
+	c.Find("h1,h2,h3,h4,h5,h6,p,li,blockquote,figcaption,td,th,button,img,dt,dd,summary," +
 		"a[role=button],a[role=BUTTON],a[class*=btn],a[class*=button],a[class*=cta],a[class*=Btn],a[class*=Button],a[class*=CTA]").ReplaceWithHtml(" ")
 	c.Find("br").ReplaceWithHtml(" ")
 	return collapse(c.Text())
