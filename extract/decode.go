@@ -31,6 +31,30 @@ type sourceEncoding struct {
 	// mean the same in the raw bytes as in the decoded text, so the tokenizer
 	// can run over the raw bytes and byte spans can be spliced.
 	asciiCompatible bool
+	// stray counts bytes that are not valid UTF-8 in a page read as UTF-8
+	// anyway (no declared charset, and the rest is UTF-8): the extracted
+	// text has U+FFFD for them.
+	stray int
+}
+
+// utf8Strays counts the bytes of src that are not valid UTF-8 and the valid
+// multi-byte characters.
+func utf8Strays(src []byte) (invalid, multi int) {
+	for i := 0; i < len(src); {
+		c := src[i]
+		if c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(src[i:])
+		if r == utf8.RuneError && size == 1 {
+			invalid++
+		} else {
+			multi++
+		}
+		i += size
+	}
+	return invalid, multi
 }
 
 // checkInput rejects empty and binary files before any parsing.
@@ -103,6 +127,13 @@ func detectEncoding(src []byte) sourceEncoding {
 		if enc, name := charset.Lookup(label); enc != nil {
 			return legacy(enc, name)
 		}
+	}
+	// No charset declared: a page that is UTF-8 but for a few stray bytes
+	// (a pasted character, a truncated one) is UTF-8, not windows-1252 (it
+	// would read "cafÃ©", and an edit would be written back in cp1252).
+	// A legacy page has no valid multi-byte sequences, or fewer than strays.
+	if invalid, multi := utf8Strays(src); multi > 0 && invalid <= multi {
+		return sourceEncoding{name: "utf-8", asciiCompatible: true, stray: invalid}
 	}
 	enc, name, _ := charset.DetermineEncoding(src, "text/html")
 	return legacy(enc, name)

@@ -32,6 +32,9 @@ type Result struct {
 	Encoding string
 	// H1 is the first h1's text (used by the project-wide duplicate audit).
 	H1 string
+	// Warnings are what the editor should know about this page although it
+	// was extracted (for the page's log).
+	Warnings []string
 }
 
 // Page extracts one HTML page. src is the file's bytes as on disk.
@@ -50,6 +53,28 @@ func Analyze(src []byte, opts Options) (Result, error) {
 		return Result{}, err
 	}
 	return c.analyze(src)
+}
+
+// sanitizeUTF8 replaces invalid UTF-8 in every extracted string.
+func sanitizeUTF8(ext *model.Extraction) {
+	fix := func(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+	for k, v := range ext.Head {
+		ext.Head[k] = fix(v)
+	}
+	for k, v := range ext.Dimensions {
+		ext.Dimensions[k] = fix(v)
+	}
+	for _, list := range [][]model.Block{ext.AboveFoldBlocks, ext.RestOfPageBlocks} {
+		for i := range list {
+			list[i].Content = fix(list[i].Content)
+			for k, v := range list[i].Attributes {
+				list[i].Attributes[k] = fix(v)
+			}
+		}
+	}
+	for k, v := range ext.SelectorMap {
+		ext.SelectorMap[k] = fix(v)
+	}
 }
 
 // Extractor extracts many pages with the same settings; the settings
@@ -106,6 +131,11 @@ func (c *compiled) analyze(src []byte) (Result, error) {
 	w.release()
 	ext.Dimensions = p.dimensions(doc)
 	res := Result{Extraction: ext, Encoding: enc.name, H1: p.firstH1}
+	if enc.stray > 0 {
+		sanitizeUTF8(&res.Extraction)
+		res.H1 = strings.ToValidUTF8(res.H1, "\uFFFD")
+		res.Warnings = append(res.Warnings, fmt.Sprintf("read as UTF-8 with %d byte(s) that are not valid UTF-8 shown as \uFFFD (the page declares no charset); fix them in the source", enc.stray))
+	}
 	res.Audit = c.audit(p, &ext)
 	return res, nil
 }

@@ -340,3 +340,41 @@ func TestFAQBlocks(t *testing.T) {
 		t.Fatalf("blocks:\n got %s\nwant %s", got, want)
 	}
 }
+
+// A page without a declared charset that is UTF-8 but for a stray byte is
+// read as UTF-8 (not windows-1252: "cafÃ©"), the byte shown as U+FFFD with
+// a warning, and an accepted edit is written back in UTF-8.
+func TestStrayByteInUTF8Page(t *testing.T) {
+	src := []byte("<html><head><title>Caf\xc3\xa9 repairs</title></head><body><main><h1>Caf\xc3\xa9 watch repair</h1><p>ok caf\xc3\xa9 \xff</p><p>We fix watches.</p></main></body></html>")
+	r, err := Analyze(src, Options{SourcePath: "dist/cafe.html"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := append(append([]model.Block{}, r.Extraction.AboveFoldBlocks...), r.Extraction.RestOfPageBlocks...)
+	got := strings.Join(contents(blocks), " | ")
+	if want := "h1:Café watch repair | p:ok café \uFFFD | p:We fix watches."; got != want {
+		t.Fatalf("blocks %q, want %q", got, want)
+	}
+	if r.Encoding != "utf-8" || len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "1 byte") {
+		t.Fatalf("encoding %s, warnings %q", r.Encoding, r.Warnings)
+	}
+	var id string
+	for _, b := range blocks {
+		if b.Content == "We fix watches." {
+			id = b.ID
+		}
+	}
+	out, refusals, err := Apply(src, r.Extraction.SelectorMap, map[string]Change{id: {Original: "We fix watches.", Text: "Our café fixes watches."}})
+	if err != nil || len(refusals) != 0 {
+		t.Fatalf("apply: %v %+v", err, refusals)
+	}
+	if !bytes.Contains(out, []byte("Our caf\xc3\xa9 fixes watches.")) || !bytes.Contains(out, []byte("ok caf\xc3\xa9 \xff")) {
+		t.Fatalf("write-back is not UTF-8 with the rest kept byte for byte:\n%q", out)
+	}
+	// A legacy page (no valid multi-byte sequences) is still windows-1252.
+	r2, err := Analyze([]byte("<html><body><main><p>caf\xe9 cr\xe8me</p></main></body></html>"), Options{SourcePath: "dist/legacy.html"})
+	lb := append(append([]model.Block{}, r2.Extraction.AboveFoldBlocks...), r2.Extraction.RestOfPageBlocks...)
+	if err != nil || r2.Encoding != "windows-1252" || len(lb) != 1 || lb[0].Content != "café crème" || len(r2.Warnings) != 0 {
+		t.Fatalf("legacy page: %s %+v %q %v", r2.Encoding, lb, r2.Warnings, err)
+	}
+}

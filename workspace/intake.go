@@ -367,6 +367,10 @@ func (im *importer) records(it *extract.Item, batchID, stamp string, opt *model.
 	data, _ := json.Marshal(uploadLogData{SourcePath: it.SourcePath, Blocks: n, Bytes: it.Size, ContentHash: it.ContentHash})
 	r.entry = model.LogEntry{Timestamp: stamp, Level: model.LevelInfo, Step: "upload",
 		Message: fmt.Sprintf("extracted %d blocks from %s", n, it.SourcePath), Data: data, DurationMs: &ms}
+	if len(it.Result.Warnings) > 0 {
+		r.entry.Level = model.LevelWarn
+		r.entry.Message += "; " + strings.Join(it.Result.Warnings, "; ")
+	}
 	ld := model.MergeLogData(model.LogData{}, model.LogData{PageID: pageID, Entries: []model.LogEntry{r.entry}})
 	if r.log, err = localstore.Prepare(model.NSLogs, model.LogsKey(im.pid, pageID), model.Canonical(ld), &ld); err != nil {
 		return nil, fmt.Errorf("log for %s: %w", it.SourcePath, err)

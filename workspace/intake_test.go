@@ -781,3 +781,28 @@ func TestExportFollowsSymlinks(t *testing.T) {
 		t.Errorf("not copied: %+v", res.NotCopied)
 	}
 }
+
+// The warning of a page read with stray bytes reaches its log.
+func TestImportLogsStrayByteWarning(t *testing.T) {
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	site := filepath.Join(t.TempDir(), "dist")
+	if err := os.MkdirAll(site, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := []byte("<html><head><title>Caf\xc3\xa9</title></head><body><main><h1>Caf\xc3\xa9 \xff</h1></main></body></html>")
+	if err := os.WriteFile(filepath.Join(site, "cafe.html"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Import(context.Background(), site, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	logs, err := w.Store().GetLogs(pid, model.PageID(pid, "dist/cafe.html"))
+	if err != nil || len(logs.Entries) == 0 {
+		t.Fatalf("logs: %+v %v", logs, err)
+	}
+	e := logs.Entries[len(logs.Entries)-1]
+	if e.Level != model.LevelWarn || !strings.Contains(e.Message, "not valid UTF-8") {
+		t.Fatalf("log entry %+v", e)
+	}
+}
