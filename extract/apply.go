@@ -86,6 +86,9 @@ func Apply(original []byte, sel map[string]string, changes map[string]Change) ([
 		return out, nil, fmt.Errorf("apply: %w", err)
 	}
 	doc, err := html.Parse(bytes.NewReader(text))
+	if errTooDeep(err) {
+		return out, refuseAll("elements nest deeper than 512 (tags the template never closes): write-back cannot place the text; close the tags in the template"), nil
+	}
 	if err != nil {
 		return out, nil, fmt.Errorf("apply: parse HTML: %w", err)
 	}

@@ -109,7 +109,7 @@ func (c *compiled) analyze(src []byte) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	doc, err := html.Parse(bytes.NewReader(text))
+	doc, deep, err := parseDeep(text)
 	if err != nil {
 		return Result{}, fmt.Errorf("parse HTML: %w", err)
 	}
@@ -131,6 +131,9 @@ func (c *compiled) analyze(src []byte) (Result, error) {
 	w.release()
 	ext.Dimensions = p.dimensions(doc)
 	res := Result{Extraction: ext, Encoding: enc.name, H1: p.firstH1}
+	if deep {
+		res.Warnings = append(res.Warnings, "elements nest deeper than 512 (tags the template never closes, such as <div class=card>): extracted with the deepest unclosed elements closed, and write-back refuses this page; close the tags in the template")
+	}
 	if enc.stray > 0 {
 		sanitizeUTF8(&res.Extraction)
 		res.H1 = strings.ToValidUTF8(res.H1, "\uFFFD")

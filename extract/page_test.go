@@ -378,3 +378,32 @@ func TestStrayByteInUTF8Page(t *testing.T) {
 		t.Fatalf("legacy page: %s %+v %q %v", r2.Encoding, lb, r2.Warnings, err)
 	}
 }
+
+// A template that never closes its cards nests 520 levels deep, past the
+// HTML parser's 512: the page is extracted anyway (every card's text) with
+// a warning, and write-back refuses it with a reason instead of failing the
+// export.
+func TestUnclosedCardsPastTheNestingLimit(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("<html><head><title>Cards</title></head><body><main><h1>Deep</h1>")
+	for i := 0; i < 520; i++ {
+		fmt.Fprintf(&b, "<div class=card><p>Card %d text", i)
+	}
+	b.WriteString("</main></body></html>")
+	src := []byte(b.String())
+	r, err := Analyze(src, Options{SourcePath: "dist/deep.html"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := append(append([]model.Block{}, r.Extraction.AboveFoldBlocks...), r.Extraction.RestOfPageBlocks...)
+	if len(blocks) != 521 || blocks[520].Content != "Card 519 text" {
+		t.Fatalf("%d blocks (want the h1 and 520 cards), last %+v", len(blocks), blocks[len(blocks)-1])
+	}
+	if len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0], "deeper than 512") {
+		t.Fatalf("warnings %q", r.Warnings)
+	}
+	_, refusals, err := Apply(src, r.Extraction.SelectorMap, map[string]Change{blocks[3].ID: {Original: blocks[3].Content, Text: "New card text"}})
+	if err != nil || len(refusals) != 1 || !strings.Contains(refusals[0].Reason, "deeper than 512") {
+		t.Fatalf("apply: %v %+v", err, refusals)
+	}
+}
