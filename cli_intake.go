@@ -11,7 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,13 +24,13 @@ import (
 func init() {
 	register(command{
 		Name:    "import",
-		Usage:   "nimbus import DIR [--project P] [--workers N]",
+		Usage:   "nimbus import DIR [--project P] [--workers N] [--another-folder]",
 		Summary: "extract every changed HTML page of a site folder into the local store (progress on stderr)",
 		Run:     importCommand,
 	})
 	register(command{
 		Name:    "watch",
-		Usage:   "nimbus watch DIR [--project P]",
+		Usage:   "nimbus watch DIR [--project P] [--another-folder]",
 		Summary: "import a site folder, then keep importing what changes until interrupted",
 		Run:     watchCommand,
 	})
@@ -63,15 +62,7 @@ func intakeProject(ctx context.Context, w *workspace.Workspace, flagProject, dir
 	if err == nil || !errors.Is(err, workspace.ErrNoProject) || flagProject != "" {
 		return pid, err
 	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	name := filepath.Base(filepath.Dir(abs))
-	if name == "." || name == string(filepath.Separator) || name == "" {
-		name = filepath.Base(abs)
-	}
-	p, err := w.CreateProject(ctx, name, workspace.ProjectOptions{})
+	p, err := w.CreateProject(ctx, workspace.SuggestProjectName(dir), workspace.ProjectOptions{})
 	if err != nil {
 		return "", fmt.Errorf("create a project for %s: %w", dir, err)
 	}
@@ -134,6 +125,7 @@ func importCommand(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	project := fs.String("project", "", "project ID (default: the current project)")
 	workers := fs.Int("workers", 0, "extraction workers (default: one per CPU)")
+	another := fs.Bool("another-folder", false, "import DIR into the project even though it looks like another site (the project's other pages are marked source missing)")
 	pos, err := e.parse("import", args, fs)
 	if err != nil {
 		return err
@@ -150,8 +142,11 @@ func importCommand(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	report, finish := progressPrinter(e)
-	r, err := w.Import(ctx, pos[0], workspace.ImportOptions{ProjectID: pid, Progress: report, Workers: *workers})
+	r, err := w.Import(ctx, pos[0], workspace.ImportOptions{ProjectID: pid, Progress: report, Workers: *workers, AnotherFolder: *another})
 	finish()
+	if errors.Is(err, workspace.ErrOtherSite) {
+		return fmt.Errorf("%w (nimbus project create --name NAME, then import it; or add --another-folder)", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -165,6 +160,7 @@ func importCommand(ctx context.Context, e *env, args []string) error {
 func watchCommand(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("watch", flag.ContinueOnError)
 	project := fs.String("project", "", "project ID (default: the current project)")
+	another := fs.Bool("another-folder", false, "watch DIR for the project even though it looks like another site")
 	pos, err := e.parse("watch", args, fs)
 	if err != nil {
 		return err
@@ -185,7 +181,7 @@ func watchCommand(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.Stderr, "watching %s (Ctrl-C to stop)\n", pos[0])
 	first := true
-	err = w.WatchFolder(ctx, pos[0], workspace.ImportOptions{ProjectID: pid}, func(r workspace.ImportResult, err error) {
+	err = w.WatchFolder(ctx, pos[0], workspace.ImportOptions{ProjectID: pid, AnotherFolder: *another}, func(r workspace.ImportResult, err error) {
 		initial := first
 		first = false
 		switch {

@@ -44,6 +44,7 @@ type intakeView struct {
 	current    *widget.Label
 	box        *fyne.Container
 	dialog     dialog.Dialog
+	otherSite  dialog.Dialog // the "Another site?" question, while open
 	watching   string
 	notice     string
 	lastResult workspace.ImportResult
@@ -126,11 +127,7 @@ func (v *intakeView) ensureProject(folder string) (string, error) {
 	if v.s.project != "" {
 		return v.s.project, nil
 	}
-	name := filepath.Base(filepath.Dir(folder))
-	if name == "." || name == string(filepath.Separator) || name == "" {
-		name = filepath.Base(folder)
-	}
-	p, err := v.s.ws.CreateProject(context.Background(), name, workspace.ProjectOptions{})
+	p, err := v.s.ws.CreateProject(context.Background(), workspace.SuggestProjectName(folder), workspace.ProjectOptions{})
 	if err != nil {
 		return "", fmt.Errorf("create a project for %s: %w", folder, err)
 	}
@@ -147,12 +144,15 @@ func (v *intakeView) importFolder(folder string) {
 		v.s.showErr(err)
 		return
 	}
-	v.startImport(folder, proj, true)
+	v.startImport(folder, proj, true, false)
 }
 
 // startImport runs the import and watch of folder; interactive shows the
 // progress dialog and the summary (a resumed watch after a restart does not).
-func (v *intakeView) startImport(folder, proj string, interactive bool) {
+//
+// another: the editor chose to import a folder that looks like another
+// site into proj (workspace.ImportOptions.AnotherFolder).
+func (v *intakeView) startImport(folder, proj string, interactive, another bool) {
 	v.cancelRunning()
 	ctx, cancel := context.WithCancel(context.Background())
 	v.mu.Lock()
@@ -199,7 +199,7 @@ func (v *intakeView) startImport(folder, proj string, interactive bool) {
 		if pending.CompareAndSwap(false, true) {
 			time.AfterFunc(coalesceEvery, func() { fyne.Do(show) })
 		}
-	}}
+	}, AnotherFolder: another}
 
 	if v.s.opts.Synchronous {
 		// Tests: one import, no watch (its goroutines would outlive the test).
@@ -208,7 +208,6 @@ func (v *intakeView) startImport(folder, proj string, interactive bool) {
 		v.imported(folder, proj, res, err, true)
 		return
 	}
-	v.s.app.Preferences().SetString(prefWatchFolder+proj, folder)
 	var first atomic.Bool
 	first.Store(interactive)
 	v.wg.Add(1)
@@ -253,7 +252,7 @@ func (v *intakeView) resumeWatch(projectID string) {
 	if _, err := os.Stat(folder); err != nil {
 		return
 	}
-	v.startImport(folder, projectID, false)
+	v.startImport(folder, projectID, false, false)
 }
 
 // imported handles one import's result: the first one closes the progress
@@ -271,8 +270,18 @@ func (v *intakeView) imported(folder, proj string, res workspace.ImportResult, e
 			}
 			return
 		}
+		var other *workspace.OtherSiteError
+		if first && errors.As(err, &other) {
+			v.askOtherSite(folder, proj, other.Check)
+			return
+		}
 		v.s.showErr(fmt.Errorf("import %s: %w", folder, err))
 		return
+	}
+	if first {
+		// Remembered for the next start only once the folder is the
+		// project's: a refused other site must not be resumed.
+		v.s.app.Preferences().SetString(prefWatchFolder+proj, folder)
 	}
 	n, _ := v.s.ws.Store().Count(model.NSPages, model.ProjectPrefix(model.KindPage, proj))
 	v.watching = fmt.Sprintf("Watching %s/ · %s pages", filepath.Base(folder), groupDigits(n))
@@ -285,6 +294,68 @@ func (v *intakeView) imported(folder, proj string, res workspace.ImportResult, e
 	if first {
 		v.showSummary(res)
 	}
+}
+
+// askOtherSite: the folder looks like another site than the project's
+// (workspace.CheckFolder). Nothing was written; the editor chooses: a new
+// project for it (the usual case), this project on purpose (its other
+// pages are then marked source missing), or nothing (the previous watch
+// resumes).
+func (v *intakeView) askOtherSite(folder, proj string, c workspace.FolderCheck) {
+	projName := proj
+	for _, p := range v.s.projects {
+		if p.ProjectID == proj {
+			projName = p.Name
+		}
+	}
+	suggest := workspace.SuggestProjectName(folder)
+	msg := widget.NewLabel(fmt.Sprintf("%s looks like another site than %s's.\nOnly %s of its %s pages are in this folder (it was imported from %s).",
+		folder, projName, groupDigits(c.Found), groupDigits(c.Known), c.PrevRoot))
+	msg.Wrapping = fyne.TextWrapWord
+	var d dialog.Dialog
+	newBtn := widget.NewButtonWithIcon("New project “"+suggest+"”", theme.ContentAddIcon(), func() {
+		d.Hide()
+		id, err := v.newProjectFor(suggest)
+		if err != nil {
+			v.s.showErr(err)
+			return
+		}
+		v.s.reloadProjects()
+		v.startImport(folder, id, true, false)
+	})
+	newBtn.Importance = widget.HighImportance
+	intoBtn := widget.NewButton("Import into “"+projName+"” anyway", func() {
+		d.Hide()
+		v.startImport(folder, proj, true, true)
+	})
+	cancelBtn := widget.NewButton("Cancel", func() {
+		d.Hide()
+		v.resumeWatch(proj)
+	})
+	d = dialog.NewCustomWithoutButtons("Another site?", container.NewVBox(msg,
+		widget.NewLabel("Importing it into this project marks the other pages \"source missing\"."),
+		container.NewHBox(newBtn, intoBtn, cancelBtn)), v.s.win)
+	d.Resize(fyne.NewSize(640, 0))
+	d.Show()
+	v.otherSite = d
+}
+
+// newProjectFor creates a project named name, or "name (2)", "name (3)"
+// ... when the name is taken.
+func (v *intakeView) newProjectFor(name string) (string, error) {
+	var last error
+	for i := 1; i <= 20; i++ {
+		n := name
+		if i > 1 {
+			n = fmt.Sprintf("%s (%d)", name, i)
+		}
+		p, err := v.s.ws.CreateProject(context.Background(), n, workspace.ProjectOptions{})
+		if err == nil {
+			return p.ProjectID, nil
+		}
+		last = err
+	}
+	return "", last
 }
 
 // showSummary is the end-of-import report.

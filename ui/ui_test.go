@@ -798,3 +798,73 @@ func TestBulkAcceptLeavesDecidedBlocksAlone(t *testing.T) {
 		}
 	}
 }
+
+// Ctrl+O on another site's folder while a project is open: nothing is
+// merged; the editor is asked, and "New project" imports it into a project
+// of its own while the first project's pages stay as they were.
+func TestAnotherSiteIsNotMergedSilently(t *testing.T) {
+	ws := openWorkspace(t)
+	s := newShell(t, ws)
+	base := t.TempDir()
+	write := func(dir string, names ...string) string {
+		for _, n := range names {
+			p := filepath.Join(base, dir, n)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte("<html><head><title>"+n+"</title></head><body><main><h1>"+dir+" "+n+"</h1></main></body></html>"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return filepath.Join(base, dir)
+	}
+	siteA := write("timekeepers/dist", "index.html", "a.html", "b.html")
+	siteB := write("watchworks/dist", "index.html", "x.html", "y.html", "z.html")
+	s.intake.importFolder(siteA)
+	first := s.project
+	if first == "" {
+		t.Fatal("no project after the first import")
+	}
+	pagesOf := func(pid string) int {
+		n, err := ws.Store().Count(model.NSPages, model.ProjectPrefix(model.KindPage, pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if pagesOf(first) != 3 {
+		t.Fatalf("first site: %d pages", pagesOf(first))
+	}
+	s.intake.importFolder(siteB)
+	if s.intake.otherSite == nil {
+		t.Fatal("importing another site's folder asked nothing")
+	}
+	if pagesOf(first) != 3 {
+		t.Fatalf("the other site was written into the open project before the editor chose: %d pages", pagesOf(first))
+	}
+	// The question's first button: a new project for it.
+	var newBtn *widget.Button
+	for _, o := range test.LaidOutObjects(s.win.Canvas().Overlays().Top()) {
+		if b, ok := o.(*widget.Button); ok && strings.HasPrefix(b.Text, "New project") {
+			newBtn = b
+		}
+	}
+	if newBtn == nil || !strings.Contains(newBtn.Text, "watchworks") {
+		t.Fatalf("no New project button naming the site: %v", newBtn)
+	}
+	test.Tap(newBtn)
+	if s.project == first || s.project == "" {
+		t.Fatalf("current project after New project: %q (first %q)", s.project, first)
+	}
+	if pagesOf(s.project) != 4 || pagesOf(first) != 3 {
+		t.Fatalf("pages: new project %d (want 4), first %d (want 3)", pagesOf(s.project), pagesOf(first))
+	}
+	for _, p := range s.projects {
+		if p.ProjectID == first && p.Name != "timekeepers" {
+			t.Errorf("first project named %q, want timekeepers (not dist)", p.Name)
+		}
+	}
+	if got, err := ws.Status(first, ""); err == nil && got.Counts["missing"] > 0 {
+		t.Errorf("first project has missing pages: %+v", got.Counts)
+	}
+}

@@ -61,6 +61,10 @@ type ImportOptions struct {
 	// Paths limits the import to these files/folders (the watcher's partial
 	// rescans); nil imports the whole folder.
 	Paths []string
+	// AnotherFolder: the editor chose to import a folder that looks like
+	// another site into this project (see CheckFolder); without it such an
+	// import fails with ErrOtherSite and writes nothing.
+	AnotherFolder bool
 }
 
 // ImportError is one file that could not be imported.
@@ -154,6 +158,15 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 		return ImportResult{}, fmt.Errorf("import %s: %w", dir, err)
 	}
 	res := ImportResult{ProjectID: pid, Root: root}
+	if o.Paths == nil && !o.AnotherFolder {
+		c, err := w.CheckFolder(pid, root)
+		if err != nil {
+			return res, err
+		}
+		if c.OtherSite {
+			return res, &OtherSiteError{Check: c}
+		}
+	}
 	// Meta written in the final transaction (with the missing marks), so
 	// an import costs as few commits as possible.
 	meta := map[string]string{}

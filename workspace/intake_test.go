@@ -806,3 +806,52 @@ func TestImportLogsStrayByteWarning(t *testing.T) {
 		t.Fatalf("log entry %+v", e)
 	}
 }
+
+// Import refuses a folder that looks like another site (fewer than half of
+// the project's pages in it) and writes nothing; with AnotherFolder it goes
+// ahead. A moved copy of the same site is no other site.
+func TestImportAnotherSite(t *testing.T) {
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	base := t.TempDir()
+	mk := func(dir string, names ...string) string {
+		for _, n := range names {
+			p := filepath.Join(base, dir, n)
+			_ = os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.WriteFile(p, []byte("<html><head><title>"+n+"</title></head><body><main><h1>"+n+"</h1></main></body></html>"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return filepath.Join(base, dir)
+	}
+	a := mk("a/dist", "index.html", "one.html", "two.html", "three.html")
+	moved := mk("moved/dist", "index.html", "one.html", "two.html", "four.html")
+	other := mk("b/public", "index.html", "x.html", "y.html")
+	ctx := context.Background()
+	if _, err := w.Import(ctx, a, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := w.Store().OutboxLen()
+	_, err := w.Import(ctx, other, ImportOptions{})
+	var ose *OtherSiteError
+	if !errors.Is(err, ErrOtherSite) || !errors.As(err, &ose) || ose.Check.Known != 4 || ose.Check.Found != 1 {
+		t.Fatalf("another site: %v", err)
+	}
+	if after, _ := w.Store().OutboxLen(); after != before {
+		t.Fatalf("a refused import wrote %d changes", after-before)
+	}
+	if _, err := w.Import(ctx, moved, ImportOptions{}); err != nil {
+		t.Fatalf("the same site in another folder (3 of 4 pages): %v", err)
+	}
+	r, err := w.Import(ctx, other, ImportOptions{AnotherFolder: true})
+	if err != nil || r.Written != 3 {
+		t.Fatalf("import on purpose: %+v %v", r, err)
+	}
+	if got := SuggestProjectName(other); got != "b" {
+		t.Errorf("SuggestProjectName(%s) = %q, want b", other, got)
+	}
+	if got := SuggestProjectName(filepath.Join(base, "timekeepers-site")); got != "timekeepers-site" {
+		t.Errorf("SuggestProjectName of a named folder = %q", got)
+	}
+	_ = pid
+}
