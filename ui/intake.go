@@ -272,6 +272,8 @@ func (v *intakeView) imported(folder, proj string, res workspace.ImportResult, e
 		}
 		var other *workspace.OtherSiteError
 		if first && errors.As(err, &other) {
+			v.watching = ""
+			v.s.refreshChips()
 			v.askOtherSite(folder, proj, other.Check)
 			return
 		}
@@ -333,7 +335,7 @@ func (v *intakeView) askOtherSite(folder, proj string, c workspace.FolderCheck) 
 		v.resumeWatch(proj)
 	})
 	d = dialog.NewCustomWithoutButtons("Another site?", container.NewVBox(msg,
-		widget.NewLabel("Importing it into this project marks the other pages \"source missing\"."),
+		widget.NewLabel("Importing it into this project can mark the project's other pages \"source missing\"."),
 		container.NewHBox(newBtn, intoBtn, cancelBtn)), v.s.win)
 	d.Resize(fyne.NewSize(640, 0))
 	d.Show()
