@@ -406,6 +406,7 @@ func classify(parent context.Context, op, ns string, raw *http.Response, err err
 	case e.Status == 0:
 		// Network error, reset, or our per-request timeout.
 		e.Retryable = true
+		e.Unreachable = isDialError(err)
 		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 			e.Shrink = true
 		}
@@ -422,6 +423,17 @@ func classify(parent context.Context, op, ns string, raw *http.Response, err err
 		e.Retryable = false
 	}
 	return e
+}
+
+// isDialError: the connection itself failed (refused, unreachable, DNS),
+// as opposed to a reset or a timeout on a connection that was made.
+func isDialError(err error) bool {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Op == "dial" {
+		return true
+	}
+	var de *net.DNSError
+	return errors.As(err, &de)
 }
 
 // isRequestInvalid: net/http refused to send the request as built.

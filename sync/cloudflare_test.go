@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"testing"
@@ -255,5 +256,33 @@ func TestTokenWithControlCharacterFailsAtOnce(t *testing.T) {
 	}
 	if _, err := nsync.NewCloudflare(nsync.CloudflareConfig{AccountID: "0123456789abcdef0123456789abcdef", Token: "good-Token_123", BaseURL: "http://127.0.0.1:1/client/v4/"}); err != nil {
 		t.Errorf("a plain token was refused: %v", err)
+	}
+}
+
+// A remote that cannot be reached at all (connection refused) is reported
+// after UnreachableAttempts tries, not after eight paced, backed-off ones
+// (43-52 s of "Syncing..." before "Offline").
+func TestUnreachableRemoteFailsFast(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now: connections are refused
+	r, err := nsync.NewCloudflare(nsync.CloudflareConfig{AccountID: "0123456789abcdef0123456789abcdef", Token: testToken, BaseURL: "http://" + addr + "/client/v4/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := nsync.NewPacer(nsync.PacerConfig{Rate: 100, BaseBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond})
+	err = p.Do(context.Background(), func(ctx context.Context) error {
+		_, err := r.ListNamespaces(ctx)
+		return err
+	})
+	var re *nsync.Error
+	if !errors.As(err, &re) || !re.Unreachable {
+		t.Fatalf("want an unreachable error, got %v", err)
+	}
+	if got := p.Stats().Requests; got != nsync.UnreachableAttempts {
+		t.Fatalf("%d tries, want %d", got, nsync.UnreachableAttempts)
 	}
 }

@@ -223,7 +223,7 @@ func (p *Pacer) do(ctx context.Context, fn func(ctx context.Context) error, shri
 		if re.RetryAfter > 0 {
 			p.Pause(re.RetryAfter)
 		}
-		if attempt+1 == p.cfg.MaxAttempts {
+		if attempt+1 == p.cfg.MaxAttempts || (re.Unreachable && attempt+1 >= UnreachableAttempts) {
 			break
 		}
 		p.mu.Lock()

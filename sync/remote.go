@@ -114,8 +114,16 @@ type Error struct {
 	// Shrink says the request was too large or too slow (413, 524, timeout):
 	// halve the chunk before retrying.
 	Shrink bool
-	Err    error
+	// Unreachable: no connection could be made at all (refused, no route,
+	// the name does not resolve): the remote is offline from here. Such a
+	// call is tried at most UnreachableAttempts times, so "offline" shows
+	// within seconds; the next sync (the watch loop backs off) tries again.
+	Unreachable bool
+	Err         error
 }
+
+// UnreachableAttempts bounds the tries of one call that cannot connect.
+const UnreachableAttempts = 2
 
 func (e *Error) Error() string {
 	s := "kv " + e.Op
