@@ -286,6 +286,22 @@ interface Outcome {
   cacheHits: number;
 }
 
+/**
+ * Whether a block is copy worth rewriting: it has letters, and it is not a
+ * short number-like table cell ("£149", "5 days") or a call button that is
+ * mostly a phone number ("Call 0121 496 0000").
+ */
+export function isCopy(b: Block): boolean {
+  const t = (b.content ?? "").trim();
+  const letters = t.match(/\p{L}/gu)?.length ?? 0;
+  if (letters === 0) return false;
+  const words = t.split(/\s+/).length;
+  const digits = t.match(/\d/g)?.length ?? 0;
+  if ((b.type === "td" || b.type === "th") && words <= 3 && digits > 0) return false;
+  if ((b.type === "button" || b.type === "a") && digits >= 7 && words <= 5) return false;
+  return true;
+}
+
 function blocksOf(page: PageData): Block[] {
   return [...(page.extraction?.above_fold_blocks ?? []), ...(page.extraction?.rest_of_page_blocks ?? [])];
 }
@@ -353,12 +369,17 @@ async function processPage(
     // A block whose element holds child markup (links, <strong>, nested
     // blocks: the desktop's "markup" attribute) cannot take plain text on
     // write-back, and the desktop's QA refuses it: asking the AI is waste.
+    // Blocks that are not copy (a price or number table cell, a button
+    // that is a phone number) are not sent: nothing to improve, and a
+    // model would be tempted to change the one thing that must not change.
     const inputs: BlockInput[] = blocks
-      .filter((b) => typeof b.content === "string" && b.content.trim() !== "" && !b.attributes?.markup)
+      .filter((b) => typeof b.content === "string" && b.content.trim() !== "" && !b.attributes?.markup && isCopy(b))
       .map((b) => ({ id: b.id, type: b.type, content: b.content }));
+    const head = page.extraction.head ?? {};
+    const pageCtx = { title: head.title ?? "", description: head.metaDescription ?? "", dimensions: page.extraction.dimensions ?? {} };
     const tAI = Date.now();
     const res = inputs.length
-      ? await optimizeBlocks(env, store, provider, { model: ctx.model, tone: ctx.tone, domain: ctx.domain, project: projectId, blocks: inputs }, now, calls)
+      ? await optimizeBlocks(env, store, provider, { model: ctx.model, tone: ctx.tone, domain: ctx.domain, project: projectId, page: pageCtx, blocks: inputs }, now, calls)
       : { outputs: new Map(), rejected: [], cacheHits: 0, aiCalls: 0 };
     cacheHits = res.cacheHits;
     log("info", "ai_optimization", `${res.outputs.size} of ${inputs.length} blocks rewritten (${res.cacheHits} from cache)`, {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Env } from "../src/env";
-import { runProcessor } from "../src/processor";
+import { isCopy, runProcessor } from "../src/processor";
 import { localRewrite } from "../src/provider/local";
 import { ProcessError, type OptimizeRequest, type Provider } from "../src/provider/types";
 import type { BatchData, LogData, PageData, QueueData, StatusData } from "../src/types";
@@ -153,6 +153,19 @@ describe("processor", () => {
     });
     const rep2 = await runProcessor(env, { project: pid2, provider: refusing });
     expect(rep2.projects[0]).toMatchObject({ failed: 1, ai_calls: 1 });
+  });
+
+  it("does not send blocks that are not copy: number cells, phone-number buttons", () => {
+    const b = (type: string, content: string) => ({ id: "block-0", type, content });
+    expect(isCopy(b("td", "£149"))).toBe(false);
+    expect(isCopy(b("td", "5 days"))).toBe(false);
+    expect(isCopy(b("th", "2024"))).toBe(false);
+    expect(isCopy(b("button", "Call 0121 496 0000"))).toBe(false);
+    expect(isCopy(b("a", "+44 121 496 0000"))).toBe(false);
+    expect(isCopy(b("p", "12:30"))).toBe(false);
+    expect(isCopy(b("td", "Full service with pressure test"))).toBe(true);
+    expect(isCopy(b("button", "Get a free quote"))).toBe(true);
+    expect(isCopy(b("p", "Call us on 0121 496 0000 for a free quote today."))).toBe(true);
   });
 
   it("keeps at most default_concurrency pages in flight", async () => {

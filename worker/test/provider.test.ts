@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { LocalProvider, localRewrite } from "../src/provider/local";
-import { OpenAIProvider, parseJSONContent, retryAfterMs } from "../src/provider/openai";
+import { buildMessages, OpenAIProvider, parseJSONContent, retryAfterMs } from "../src/provider/openai";
 import { cacheKey, optimizeBlocks, providerFor, validateResponse } from "../src/provider/index";
 import { ProcessError } from "../src/provider/types";
 import { Store } from "../src/store";
@@ -236,6 +236,31 @@ describe("OpenAI-compatible client on real models' behaviour", () => {
     expect(parseJSONContent('```\n{"a":1}\n```')).toEqual({ a: 1 });
     expect(parseJSONContent('Sure! {"a":{"b":2}} Hope this helps.')).toEqual({ a: { b: 2 } });
     expect(() => parseJSONContent("no json here")).toThrow();
+  });
+});
+
+describe("the prompt carries what SEO copy needs", () => {
+  it("sends title, meta description and dimensions, and lists the names to keep", () => {
+    const msgs = buildMessages({
+      model: "m",
+      tone: "premium",
+      domain: "timekeepers.example",
+      page: { title: "Rolex repair in Leeds", description: "Fixed prices from £99.", dimensions: { location: "leeds", brand: "rolex" } },
+      blocks: [blocks[0]],
+    });
+    expect(msgs[0].content).toContain("timekeepers.example");
+    expect(msgs[0].content).toMatch(/phone numbers/);
+    const user = JSON.parse(msgs[1].content);
+    expect(user.page).toEqual({ title: "Rolex repair in Leeds", description: "Fixed prices from £99.", dimensions: { location: "leeds", brand: "rolex" } });
+    expect(user.keep_exactly).toEqual(["leeds", "rolex"]);
+  });
+  it("keys the cache on the page context too", async () => {
+    const k = { project: "proj_000000000001", domain: "a.com", model: "m1", tone: "casual", type: "p", text: "t" };
+    const a = await cacheKey({ ...k, page: { title: "A", dimensions: { brand: "rolex", location: "leeds" } } });
+    const b = await cacheKey({ ...k, page: { title: "A", dimensions: { location: "leeds", brand: "rolex" } } });
+    const c = await cacheKey({ ...k, page: { title: "B", dimensions: { brand: "rolex", location: "leeds" } } });
+    expect(a).toBe(b);
+    expect(c).not.toBe(a);
   });
 });
 

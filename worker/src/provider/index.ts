@@ -90,8 +90,20 @@ export function validateResponse(blocks: BlockInput[], raw: unknown): Validated 
  * shapes the answer (prompt version, model, tone, domain, block type, text)
  * and the project, so no project is ever served another's rewrite.
  */
-export async function cacheKey(c: { project?: string; domain: string; model: string; tone: string; type: string; text: string }): Promise<string> {
-  return "cache:" + (await sha256Hex(["v2", c.project ?? "", c.domain, c.model, c.tone, c.type, c.text].join("\n")));
+export async function cacheKey(c: {
+  project?: string;
+  domain: string;
+  model: string;
+  tone: string;
+  type: string;
+  text: string;
+  page?: OptimizeRequest["page"];
+}): Promise<string> {
+  // The page context is in the prompt, so it is in the key; canonical JSON
+  // (sorted dimension names) so equal contexts give equal keys.
+  const dims = c.page?.dimensions ?? {};
+  const page = JSON.stringify([c.page?.title ?? "", c.page?.description ?? "", Object.keys(dims).sort().map((k) => [k, dims[k]])]);
+  return "cache:" + (await sha256Hex(["v3", c.project ?? "", c.domain, c.model, c.tone, page, c.type, c.text].join("\n")));
 }
 
 export interface OptimizeResult {
@@ -116,7 +128,7 @@ export async function optimizeBlocks(
   const missing: BlockInput[] = [];
   let cacheHits = 0;
   for (const b of req.blocks) {
-    const key = await cacheKey({ project: req.project, domain: req.domain, model: req.model, tone: req.tone, type: b.type, text: b.content });
+    const key = await cacheKey({ project: req.project, domain: req.domain, model: req.model, tone: req.tone, page: req.page, type: b.type, text: b.content });
     keys.set(b.id, key);
     const hit = await store.get<CacheData>(key);
     const data = hit?.data as { text?: unknown; confidence?: unknown } | undefined;

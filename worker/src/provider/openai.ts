@@ -75,13 +75,19 @@ const TONES: Record<string, string> = {
 
 export function buildMessages(req: OptimizeRequest): { role: string; content: string }[] {
   const tone = TONES[req.tone] ?? TONES.professional;
+  const dims = req.page?.dimensions ?? {};
+  const keep = Object.values(dims).filter((v) => typeof v === "string" && v.trim() !== "");
   return [
     {
       role: "system",
       content:
-        "You rewrite website copy for SEO and readability. Tone: " +
+        "You rewrite the copy of one page of a website for SEO and readability, for the site " +
+        (req.domain || "given") +
+        ". Tone: " +
         tone +
-        ". Keep every number, price, brand name and place name exactly as written. " +
+        ". The page's title, meta description and dimensions (the location, brand and service it is about) are context: " +
+        "keep the page about them. Keep every fact exactly as written: prices, numbers, dates, phone numbers, " +
+        "brand names and place names (the dimension values are such names). " +
         "Keep roughly the same length. Return plain text only: no HTML or Markdown unless the original has it. " +
         'Answer with a JSON object {"blocks":[{"id":"<block id>","text":"<rewritten text>","confidence":<0..1>}]} ' +
         "with exactly one entry per input block and no other ids.",
@@ -91,6 +97,8 @@ export function buildMessages(req: OptimizeRequest): { role: string; content: st
       content: JSON.stringify({
         domain: req.domain,
         tone: req.tone,
+        page: { title: req.page?.title ?? "", description: req.page?.description ?? "", dimensions: dims },
+        keep_exactly: keep,
         blocks: req.blocks.map((b) => ({ id: b.id, type: b.type, text: b.content })),
       }),
     },

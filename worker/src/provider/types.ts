@@ -20,7 +20,17 @@ export interface OptimizeRequest {
   domain: string;
   /** The project the page belongs to: the cache is per project. */
   project?: string;
+  /** The page the blocks come from: context for the model (and the cache key). */
+  page?: PageContextInput;
   blocks: BlockInput[];
+}
+
+/** What the model is told about the page (SEO copy depends on it). */
+export interface PageContextInput {
+  title?: string;
+  description?: string;
+  /** The page's dimensions (location, brand, service ...): names to keep. */
+  dimensions?: Record<string, string>;
 }
 
 export interface Provider {
