@@ -48,7 +48,7 @@ func init() {
 	})
 	register(command{
 		Name:    "submit",
-		Usage:   "nimbus submit [--project P] [--batch B] [--priority 1-10] [--pages ID,ID]",
+		Usage:   "nimbus submit [--project P] [--batch B] [--priority 1-10] [--pages ID,ID] [--failed]",
 		Summary: "queue pages for the Worker: batches to queued, queue items, statuses (split by max_pages_per_batch)",
 		Run:     syncSubmit,
 	})
@@ -210,6 +210,7 @@ func syncSubmit(ctx context.Context, e *env, args []string) error {
 	fs.StringVar(&o.BatchID, "batch", "", "submit this existing batch")
 	fs.IntVar(&o.Priority, "priority", 5, "queue priority 1-10 (10 first)")
 	pages := fs.String("pages", "", "comma-separated page IDs (default: every page not yet submitted)")
+	fs.BoolVar(&o.Failed, "failed", false, "resubmit the failed pages (of --batch, or of the whole project) in a new batch")
 	pos, err := e.parse("submit", args, fs)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -8,9 +9,12 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/nimbus-desktop/nimbus/model"
+	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
 // batchesView is the Batches screen: every batch with its progress, and
@@ -29,6 +33,7 @@ type batchesView struct {
 	statuses map[string]model.StatusData
 	pages    *widget.List
 	header   *widget.Label
+	retry    *widget.Button // "Retry N failed", on a batch with failed pages
 	right    *fyne.Container
 }
 
@@ -95,7 +100,10 @@ func newBatchesView(s *Shell) *batchesView {
 		},
 	)
 	v.header = widget.NewLabel("Select a batch to see its pages.")
-	v.right = container.NewBorder(v.header, nil, nil, nil, v.pages)
+	v.header.Truncation = fyne.TextTruncateEllipsis
+	v.retry = widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), v.retryFailed)
+	v.retry.Hide()
+	v.right = container.NewBorder(container.NewBorder(nil, nil, nil, v.retry, v.header), nil, nil, nil, v.pages)
 	return v
 }
 
@@ -150,6 +158,7 @@ func (v *batchesView) load(projectID string) {
 	v.open = ""
 	v.pageIDs = nil
 	v.header.SetText("Select a batch to see its pages.")
+	v.retry.Hide()
 	if projectID != "" {
 		if err := v.s.ws.Store().ListBatches(projectID, func(b model.BatchData) error {
 			v.batches = append(v.batches, b)
@@ -216,7 +225,44 @@ func (v *batchesView) openBatch(id string) {
 		v.pageRow[pid] = n
 	}
 	v.header.SetText(fmt.Sprintf("%s · %s pages · created %s", id, groupDigits(b.PageCount), shortTime(b.Created)))
+	failed := 0
+	for _, pid := range v.pageIDs {
+		if st, _ := v.pageStatus(pid); st == model.StatusFailed {
+			failed++
+		}
+	}
+	if failed > 0 {
+		v.retry.SetText(fmt.Sprintf("Retry %s failed", groupDigits(failed)))
+		v.retry.Show()
+	} else {
+		v.retry.Hide()
+	}
 	v.pages.Refresh()
+}
+
+// retryFailed resubmits the open batch's failed pages in a new batch
+// (workspace.SubmitOptions.Failed), after the editor confirms.
+func (v *batchesView) retryFailed() {
+	batch, proj := v.open, v.project
+	if batch == "" {
+		return
+	}
+	dialog.ShowConfirm("Retry failed pages", v.retry.Text+" pages of "+batch+" in a new batch?\nThey are sent at the next sync.", func(ok bool) {
+		if !ok {
+			return
+		}
+		v.s.bg(func() func() {
+			res, err := v.s.ws.Submit(context.Background(), workspace.SubmitOptions{ProjectID: proj, BatchID: batch, Failed: true})
+			return func() {
+				if err != nil {
+					v.s.showErr(err)
+					return
+				}
+				v.load(proj)
+				dialog.ShowInformation("Submitted again", fmt.Sprintf("%s pages in %s. They are sent at the next sync.", groupDigits(res.Pages), strings.Join(res.Batches, ", ")), v.s.win)
+			}
+		})
+	}, v.s.win)
 }
 
 func (v *batchesView) pathOf(pageID string) string {

@@ -3,8 +3,10 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -866,5 +868,72 @@ func TestAnotherSiteIsNotMergedSilently(t *testing.T) {
 	}
 	if got, err := ws.Status(first, ""); err == nil && got.Counts["missing"] > 0 {
 		t.Errorf("first project has missing pages: %+v", got.Counts)
+	}
+}
+
+// A batch with failed pages offers "Retry N failed": confirmed, the failed
+// pages go into a new batch, queued.
+func TestBatchRetryFailed(t *testing.T) {
+	s, ws, proj := fixtureShell(t)
+	var batch string
+	_ = ws.Store().ListBatches(proj, func(b model.BatchData) error {
+		if len(b.Pages) >= 3 {
+			batch = b.BatchID
+		}
+		return nil
+	})
+	if batch == "" {
+		t.Fatal("fixture has no batch")
+	}
+	b, err := localstore.GetJSON[model.BatchData](ws.Store(), model.NSBatches, model.BatchKey(proj, batch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for id := range b.Pages {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	err = ws.Store().Update(context.Background(), func(tx *localstore.Tx) error {
+		for _, id := range ids[:2] {
+			st := model.StatusData{Status: model.StatusFailed, BatchID: batch, Updated: model.Now(),
+				Error: &model.StatusError{Message: "AI API: HTTP 500", Code: "AI_ERROR", Timestamp: model.Now()}}
+			if err := tx.PutJSON(model.NSStatus, model.StatusKey(proj, id), st); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, id := range ids {
+		if st, err := ws.Store().GetStatus(proj, id); err == nil && st.BatchID == batch && st.Status == model.StatusFailed {
+			failed = append(failed, id)
+		}
+	}
+	s.tabs.SelectIndex(1)
+	s.batches.load(proj)
+	s.batches.openBatch(batch)
+	if !s.batches.retry.Visible() || s.batches.retry.Text != fmt.Sprintf("Retry %d failed", len(failed)) {
+		t.Fatalf("retry button: visible %v, %q", s.batches.retry.Visible(), s.batches.retry.Text)
+	}
+	test.Tap(s.batches.retry)
+	var yes *widget.Button
+	for _, o := range test.LaidOutObjects(s.win.Canvas().Overlays().Top()) {
+		if bt, ok := o.(*widget.Button); ok && bt.Text == "Yes" {
+			yes = bt
+		}
+	}
+	if yes == nil {
+		t.Fatal("no confirmation")
+	}
+	test.Tap(yes)
+	for _, id := range failed {
+		st, err := ws.Store().GetStatus(proj, id)
+		if err != nil || st.Status != model.StatusQueued || st.BatchID <= batch {
+			t.Errorf("%s after retry: %+v %v", id, st, err)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -854,4 +855,72 @@ func TestImportAnotherSite(t *testing.T) {
 		t.Errorf("SuggestProjectName of a named folder = %q", got)
 	}
 	_ = pid
+}
+
+// Pages the Worker failed can be sent again: --failed resubmits exactly
+// them in a new batch (queued, with queue items), for one batch or all.
+func TestSubmitFailedPagesAgain(t *testing.T) {
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	site := filepath.Join(t.TempDir(), "dist")
+	copySite(t, "../testdata/site/dist/local/leeds", filepath.Join(site, "leeds"))
+	ctx := context.Background()
+	if _, err := w.Import(ctx, site, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := w.Submit(ctx, SubmitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Submit(ctx, SubmitOptions{Failed: true}); err == nil || !strings.Contains(err.Error(), "no failed pages") {
+		t.Fatalf("failed resubmission with none failed: %v", err)
+	}
+	// The Worker failed two pages (as a pull would store it).
+	b := get[model.BatchData](t, w, model.NSBatches, model.BatchKey(pid, sub.Batches[0]))
+	var ids []string
+	for id := range b.Pages {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	failed := ids[:2]
+	err = w.Store().Update(ctx, func(tx *localstore.Tx) error {
+		for _, id := range failed {
+			st := model.StatusData{Status: model.StatusFailed, BatchID: sub.Batches[0], Updated: model.Now(),
+				Error: &model.StatusError{Message: "AI API: HTTP 429", Code: "AI_RATE_LIMITED", Timestamp: model.Now()}}
+			if err := tx.PutJSON(model.NSStatus, model.StatusKey(pid, id), st); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := w.Submit(ctx, SubmitOptions{Failed: true, BatchID: sub.Batches[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Pages != 2 || len(again.Batches) != 1 || again.Batches[0] <= sub.Batches[0] {
+		t.Fatalf("resubmission %+v (first batch %s)", again, sub.Batches[0])
+	}
+	nb := get[model.BatchData](t, w, model.NSBatches, model.BatchKey(pid, again.Batches[0]))
+	if len(nb.Pages) != 2 || nb.Status != model.BatchQueued {
+		t.Fatalf("new batch: %d pages, %s", len(nb.Pages), nb.Status)
+	}
+	for _, id := range failed {
+		st := get[model.StatusData](t, w, model.NSStatus, model.StatusKey(pid, id))
+		if st.Status != model.StatusQueued || st.BatchID != again.Batches[0] {
+			t.Errorf("%s after resubmission: %s in %s", id, st.Status, st.BatchID)
+		}
+	}
+	q := get[model.QueueData](t, w, model.NSQueue, model.QueueKey(pid))
+	inNew := 0
+	for _, it := range q.Items {
+		if it.BatchID == again.Batches[0] {
+			inNew++
+		}
+	}
+	if inNew != 2 {
+		t.Errorf("%d queue items in the new batch, want 2", inNew)
+	}
 }

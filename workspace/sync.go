@@ -216,6 +216,9 @@ type SubmitOptions struct {
 	// PageIDs limits a new submission to these pages.
 	PageIDs  []string
 	Priority int // 1-10, default 5
+	// Failed resubmits the pages whose status is failed (of BatchID when
+	// set, else of the whole project) in a new batch.
+	Failed bool
 }
 
 // SubmitResult lists the batches submitted.
@@ -243,6 +246,20 @@ func (w *Workspace) Submit(ctx context.Context, o SubmitOptions) (SubmitResult, 
 		return SubmitResult{}, fmt.Errorf("submit: priority %d is not within 1-10", prio)
 	}
 	res := SubmitResult{ProjectID: pid}
+	if o.Failed {
+		ids, err := w.failedPages(pid, o.BatchID)
+		if err != nil {
+			return res, fmt.Errorf("submit: %w", err)
+		}
+		if len(ids) == 0 {
+			where := "project " + pid
+			if o.BatchID != "" {
+				where = "batch " + o.BatchID
+			}
+			return res, fmt.Errorf("submit: %s has no failed pages", where)
+		}
+		o.PageIDs, o.BatchID = ids, ""
+	}
 	now := time.Now().UTC()
 	stamp := model.FormatTime(now)
 	err = w.store.Update(ctx, func(tx *localstore.Tx) error {
@@ -372,6 +389,25 @@ func (w *Workspace) Submit(ctx context.Context, o SubmitOptions) (SubmitResult, 
 		return res, fmt.Errorf("submit: %w", err)
 	}
 	return res, nil
+}
+
+// failedPages lists the project's pages whose status is failed (in batchID
+// when it is set), in ID order.
+func (w *Workspace) failedPages(pid, batchID string) ([]string, error) {
+	var ids []string
+	err := w.store.List(model.NSStatus, model.ProjectPrefix(model.KindStatus, pid), func(key string, v []byte) error {
+		d, err := model.DecodeValue(key, v)
+		if err != nil {
+			return nil // a bad record is not a failed page; the sync reports it
+		}
+		st := d.(*model.StatusData)
+		if st.Status != model.StatusFailed || (batchID != "" && st.BatchID != batchID) {
+			return nil
+		}
+		ids = append(ids, key[strings.LastIndexByte(key, ':')+1:])
+		return nil
+	})
+	return ids, err
 }
 
 // uploadBatches splits pages into the import upload batches (still
