@@ -26,7 +26,7 @@ type dataView struct {
 	allKeys []string
 	keys    []string
 	keyList *widget.List
-	filter  *widget.Entry
+	filter  *field
 	key     string
 	value   []byte
 	json    *widget.Label
@@ -52,7 +52,7 @@ func newDataView(s *Shell) *dataView {
 		},
 	)
 	v.nsList.OnSelected = func(i widget.ListItemID) { v.openNS(model.Namespaces[i]); s.win.Canvas().Unfocus() }
-	v.filter = widget.NewEntry()
+	v.filter = newField(s, false)
 	v.filter.SetPlaceHolder("Filter keys by prefix")
 	v.filter.OnChanged = func(string) { v.applyFilter() }
 	v.keyList = widget.NewList(

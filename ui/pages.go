@@ -150,7 +150,7 @@ type pagesView struct {
 	filtered []int
 	selected string
 
-	search      *widget.Entry
+	search      *field
 	dimFilter   *widget.Select
 	statusSel   *widget.Select
 	auditSel    *widget.Select
@@ -192,7 +192,7 @@ const (
 
 func newPagesView(s *Shell) *pagesView {
 	v := &pagesView{s: s, byID: map[string]int{}}
-	v.search = widget.NewEntry()
+	v.search = newField(s, false)
 	v.search.SetPlaceHolder("Search path or title (Ctrl+F)")
 	v.search.OnChanged = func(string) { v.applyFilter() }
 	v.dimFilter = widget.NewSelect(nil, func(string) { v.applyFilter() })

@@ -62,7 +62,7 @@ type reviewView struct {
 	original   *widget.Label
 	diff       *widget.RichText
 	qa         *fyne.Container
-	editor     *widget.Entry
+	editor     *field
 	accept     *widget.Button
 	reject     *widget.Button
 	saveBtn    *widget.Button
@@ -87,12 +87,17 @@ const (
 
 func newReviewView(s *Shell) *reviewView {
 	v := &reviewView{s: s, marked: map[string]bool{}}
-	reload := func(string) { v.reload() }
+	// After a filter choice the focus leaves the Select, so A/R/N/J reach
+	// the list again (a focused Select takes the runes).
+	reload := func(string) {
+		v.reload()
+		s.win.Canvas().Unfocus()
+	}
 	v.stateSel = widget.NewSelect(append([]string{stateWithProposal, "unfinished", stateEverything}, model.ReviewStates...), reload)
 	v.stateSel.PlaceHolder = stateWithProposal
 	v.dimSel = widget.NewSelect(nil, reload)
 	v.dimSel.PlaceHolder = dimFilterAllLabel
-	v.typeSel = widget.NewSelect([]string{filterAll, "h1", "h2", "h3", "h4", "p", "li", "img", "a", "button", "td", "th", "blockquote", "figcaption"}, reload)
+	v.typeSel = widget.NewSelect([]string{filterAll, "h1", "h2", "h3", "h4", "p", "li", "img", "a", "button", "td", "th", "blockquote", "figcaption", "dt", "dd", "summary"}, reload)
 	v.typeSel.PlaceHolder = "Any block type"
 	v.foldSel = widget.NewSelect([]string{filterAll, foldAbove, foldBelow}, reload)
 	v.foldSel.PlaceHolder = "Above and below"
@@ -153,7 +158,7 @@ func newReviewView(s *Shell) *reviewView {
 	v.diff = widget.NewRichText()
 	v.diff.Wrapping = fyne.TextWrapWord
 	v.qa = container.NewVBox()
-	v.editor = widget.NewMultiLineEntry()
+	v.editor = newField(s, true)
 	v.editor.Wrapping = fyne.TextWrapWord
 	v.editor.SetMinRowsVisible(3)
 	v.editor.SetPlaceHolder("Edit the proposal here (E), then save (Ctrl+S)")

@@ -27,9 +27,9 @@ type settingsView struct {
 	stamp   string // settings_updated of the values in the form
 
 	tone, aiModel                  *widget.SelectEntry
-	maxPages, concurrency, domain  *widget.Entry
-	mainSelector, foldMax, foldEnd *widget.Entry
-	pathPattern, maxFile           *widget.Entry
+	maxPages, concurrency, domain  *field
+	mainSelector, foldMax, foldEnd *field
+	pathPattern, maxFile           *field
 	sources                        *widget.CheckGroup
 	save                           *widget.Button
 	saved                          *widget.Label
@@ -37,15 +37,15 @@ type settingsView struct {
 
 	keys     []workspace.APIKey
 	keyList  *widget.List
-	keyName  *widget.Entry
+	keyName  *field
 	email    *widget.Label
 	storeLbl *widget.Label
 
-	cfAccount *widget.Entry
-	cfToken   *widget.Entry
+	cfAccount *field
+	cfToken   *field
 	cfSetup   *widget.Button
 	cfResult  *widget.Label
-	cfRate    *widget.Entry
+	cfRate    *field
 	cfRateSet *widget.Button
 	cfTest    *widget.Button
 	cfWhere   *widget.Label
@@ -55,18 +55,18 @@ func newSettingsView(s *Shell) *settingsView {
 	v := &settingsView{s: s}
 	v.tone = widget.NewSelectEntry(model.Tones)
 	v.aiModel = widget.NewSelectEntry([]string{"gpt-4o-mini", "gpt-4o", "gpt-4", "gpt-3.5-turbo"})
-	v.maxPages = widget.NewEntry()
-	v.concurrency = widget.NewEntry()
-	v.domain = widget.NewEntry()
-	v.mainSelector = widget.NewEntry()
+	v.maxPages = newField(s, false)
+	v.concurrency = newField(s, false)
+	v.domain = newField(s, false)
+	v.mainSelector = newField(s, false)
 	v.mainSelector.SetPlaceHolder("main (then [role=main], article, body)")
-	v.foldMax = widget.NewEntry()
+	v.foldMax = newField(s, false)
 	v.foldMax.SetPlaceHolder("8")
-	v.foldEnd = widget.NewEntry()
+	v.foldEnd = newField(s, false)
 	v.foldEnd.SetPlaceHolder("h2")
-	v.pathPattern = widget.NewEntry()
+	v.pathPattern = newField(s, false)
 	v.pathPattern.SetPlaceHolder("local/{location}/{brand}-{service}.html")
-	v.maxFile = widget.NewEntry()
+	v.maxFile = newField(s, false)
 	v.maxFile.SetPlaceHolder("bytes; empty = default")
 	v.sources = widget.NewCheckGroup(model.DimensionSources, nil)
 	v.sources.Horizontal = true
@@ -88,7 +88,7 @@ func newSettingsView(s *Shell) *settingsView {
 	v.save = widget.NewButtonWithIcon("Save settings", theme.DocumentSaveIcon(), v.saveSettings)
 	v.save.Importance = widget.HighImportance
 
-	v.keyName = widget.NewEntry()
+	v.keyName = newField(s, false)
 	v.keyName.SetPlaceHolder("Key name, e.g. Production Key")
 	v.keyList = widget.NewList(
 		func() int { return len(v.keys) },
@@ -127,14 +127,14 @@ func newSettingsView(s *Shell) *settingsView {
 	v.storeLbl.Importance = widget.LowImportance
 	v.storeLbl.Wrapping = fyne.TextWrapBreak
 
-	v.cfAccount = widget.NewEntry()
+	v.cfAccount = newField(s, false)
 	v.cfAccount.SetPlaceHolder("Cloudflare account ID (or $CLOUDFLARE_ACCOUNT_ID)")
-	v.cfToken = widget.NewPasswordEntry()
+	v.cfToken = newPasswordField(s)
 	v.cfToken.SetPlaceHolder("API token (or $CLOUDFLARE_API_TOKEN); kept in the OS keyring")
 	v.cfSetup = widget.NewButtonWithIcon("Connect and set up namespaces", theme.StorageIcon(), v.setupCloudflare)
 	v.cfResult = widget.NewLabel("")
 	v.cfResult.Wrapping = fyne.TextWrapWord
-	v.cfRate = widget.NewEntry()
+	v.cfRate = newField(s, false)
 	v.cfRate.SetPlaceHolder("3")
 	v.cfRateSet = widget.NewButton("Save budget", v.saveRate)
 	v.cfTest = widget.NewButtonWithIcon("Test connection", theme.SearchIcon(), v.testConnection)

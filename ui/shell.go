@@ -81,6 +81,8 @@ type Shell struct {
 	views         []view
 
 	readyOnce sync.Once
+	// globals are the window's shortcuts by name, for fields (runGlobal).
+	globals map[string]func(fyne.Shortcut)
 
 	pages    *pagesView
 	batches  *batchesView
@@ -433,23 +435,39 @@ var globalShortcuts = []shortcut{
 	{"Ctrl+Q", "Quit"},
 }
 
+// runGlobal runs sc when it is one of the window's shortcuts (a field
+// with the focus hands them here: see field).
+func (s *Shell) runGlobal(sc fyne.Shortcut) bool {
+	fn, ok := s.globals[sc.ShortcutName()]
+	if ok {
+		fn(sc)
+	}
+	return ok
+}
+
 func (s *Shell) installShortcuts() {
 	c := s.win.Canvas()
+	s.globals = map[string]func(fyne.Shortcut){}
+	add := func(key fyne.KeyName, fn func(fyne.Shortcut)) {
+		sc := &desktop.CustomShortcut{KeyName: key, Modifier: fyne.KeyModifierShortcutDefault}
+		c.AddShortcut(sc, fn)
+		s.globals[sc.ShortcutName()] = fn
+	}
 	for i := range 6 {
 		idx := i
-		c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyName(fmt.Sprint(i + 1)), Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
+		add(fyne.KeyName(fmt.Sprint(i+1)), func(fyne.Shortcut) {
 			s.tabs.SelectIndex(idx)
 		})
 	}
-	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyO, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { s.intake.pickFolder() })
-	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyR, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { s.syncNow() })
-	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
+	add(fyne.KeyO, func(fyne.Shortcut) { s.intake.pickFolder() })
+	add(fyne.KeyR, func(fyne.Shortcut) { s.syncNow() })
+	add(fyne.KeyF, func(fyne.Shortcut) {
 		s.tabs.SelectIndex(0)
 		c.Focus(s.pages.search)
 	})
-	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeySlash, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { s.showShortcuts() })
-	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyQ, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) { s.app.Quit() })
-	c.AddShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyS, Modifier: fyne.KeyModifierShortcutDefault}, func(fyne.Shortcut) {
+	add(fyne.KeySlash, func(fyne.Shortcut) { s.showShortcuts() })
+	add(fyne.KeyQ, func(fyne.Shortcut) { s.app.Quit() })
+	add(fyne.KeyS, func(fyne.Shortcut) {
 		if s.tabs.SelectedIndex() == 2 {
 			s.review.saveEdit()
 		}

@@ -13,6 +13,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -935,5 +936,62 @@ func TestBatchRetryFailed(t *testing.T) {
 		if err != nil || st.Status != model.StatusQueued || st.BatchID <= batch {
 			t.Errorf("%s after retry: %+v %v", id, st, err)
 		}
+	}
+}
+
+// Shortcuts work wherever the focus is: a focused field hands the window's
+// shortcuts on (Fyne gives a shortcut only to the focused widget when it
+// takes shortcuts), Ctrl+S saves the editor, Esc leaves a field, Tab does
+// not type a tab into the editor.
+func TestShortcutsFromFocusedFields(t *testing.T) {
+	s, ws, proj := fixtureShell(t)
+	c := s.win.Canvas()
+	ctrl := func(k fyne.KeyName) fyne.Shortcut {
+		return &desktop.CustomShortcut{KeyName: k, Modifier: fyne.KeyModifierShortcutDefault}
+	}
+	c.Focus(s.pages.search)
+	s.pages.search.TypedShortcut(ctrl("3"))
+	if s.tabs.SelectedIndex() != 2 {
+		t.Fatalf("Ctrl+3 from the search field: tab %d", s.tabs.SelectedIndex())
+	}
+	for i, fld := range []*field{s.settings.pathPattern, s.settings.domain} {
+		s.tabs.SelectIndex(5)
+		c.Focus(fld)
+		fld.TypedShortcut(ctrl("1"))
+		if s.tabs.SelectedIndex() != 0 {
+			t.Errorf("settings field %d: Ctrl+1 ignored", i)
+		}
+	}
+	s.tabs.SelectIndex(2)
+	b, ok := s.review.current()
+	if !ok {
+		t.Fatal("no block in Review")
+	}
+	c.Focus(s.review.editor)
+	s.review.editor.SetText("Edited from the keyboard.")
+	s.review.editor.TypedShortcut(ctrl(fyne.KeyS))
+	got, err := ws.ReviewBlocks(proj, workspace.ReviewFilter{States: []string{model.ReviewEdited}})
+	if err != nil || len(got) != 1 || got[0].BlockID != b.BlockID || got[0].Text != "Edited from the keyboard." {
+		t.Fatalf("Ctrl+S in the editor: %+v %v", got, err)
+	}
+	if c.Focused() != nil {
+		t.Errorf("after Ctrl+S the focus stays in %T; the list keys need it back", c.Focused())
+	}
+	c.Focus(s.review.editor)
+	s.review.editor.TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	if c.Focused() != nil {
+		t.Errorf("Esc did not leave the editor")
+	}
+	if s.review.editor.AcceptsTab() {
+		t.Errorf("Tab types a tab into the editor")
+	}
+	// An entry's own shortcuts still work: paste into the search field.
+	s.tabs.SelectIndex(0)
+	c.Focus(s.pages.search)
+	s.pages.search.SetText("")
+	s.app.Clipboard().SetContent("rolex")
+	s.pages.search.TypedShortcut(&fyne.ShortcutPaste{Clipboard: s.app.Clipboard()})
+	if s.pages.search.Text != "rolex" {
+		t.Errorf("paste into the search field: %q", s.pages.search.Text)
 	}
 }
