@@ -247,7 +247,12 @@ func (v *batchesView) retryFailed() {
 	if batch == "" {
 		return
 	}
-	dialog.ShowConfirm("Retry failed pages", v.retry.Text+" pages of "+batch+" in a new batch?\nThey are sent at the next sync.", func(ok bool) {
+	n := strings.TrimSuffix(strings.TrimPrefix(v.retry.Text, "Retry "), " failed")
+	what := n + " failed pages"
+	if n == "1" {
+		what = "the failed page"
+	}
+	dialog.ShowConfirm("Retry failed pages", "Submit "+what+" of "+batch+" again, in a new batch?\nThey are sent at the next sync.", func(ok bool) {
 		if !ok {
 			return
 		}
