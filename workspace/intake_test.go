@@ -218,6 +218,19 @@ func TestExportWritesBackAndCopiesTheRest(t *testing.T) {
 	if _, err := w.Export(ctx, ExportOptions{Out: filepath.Join(t.TempDir(), "out4"), BatchID: "batch_20000101_000000"}); err == nil {
 		t.Error("export of an unknown batch succeeded")
 	}
+	// A batch without the decided page: its decisions are not written
+	// (the filter used to be ignorable without a test noticing).
+	other := model.BatchData{BatchID: "batch_20000102_000000", ProjectID: pid, Created: model.Now(), Status: model.BatchQueued, PageCount: 1,
+		Pages: map[string]model.BatchPage{model.PageID(pid, "dist/local/leeds/index.html"): {Status: model.StatusQueued, Uploaded: model.Now()}}}
+	if err := w.Store().Update(ctx, func(tx *localstore.Tx) error {
+		return tx.PutJSON(model.NSBatches, model.BatchKey(pid, other.BatchID), other)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = w.Export(ctx, ExportOptions{Out: filepath.Join(t.TempDir(), "out5"), BatchID: other.BatchID})
+	if err != nil || r.Blocks != 0 || r.PagesChanged != 0 {
+		t.Errorf("export of a batch without the decided page: %+v %v", r, err)
+	}
 	// Never into a non-empty folder, never inside the source.
 	if _, err := w.Export(ctx, ExportOptions{Out: out2}); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("export into a non-empty folder: %v", err)

@@ -279,3 +279,36 @@ func TestCheckBlocksPlainTextOverMarkup(t *testing.T) {
 		t.Fatalf("QA %v on a plain block: want none", qa)
 	}
 }
+
+// The QA thresholds and patterns exactly (a x10 threshold or a dropped
+// Markdown pattern used to pass every test).
+func TestCheckProposalBoundaries(t *testing.T) {
+	codes := func(q []QAIssue) string {
+		var c []string
+		for _, i := range q {
+			c = append(c, i.Code)
+		}
+		return strings.Join(c, ",")
+	}
+	orig := strings.Repeat("a", 20) // 20 characters: much_longer above 3*20+40 = 100
+	for _, c := range []struct {
+		typ, original, proposal, want string
+	}{
+		{"p", orig, strings.Repeat("b", 100), ""},
+		{"p", orig, strings.Repeat("b", 101), "much_longer"},
+		{"h1", strings.Repeat("T", 40), strings.Repeat("t", TitleMaxChars), ""},
+		{"h1", strings.Repeat("T", 40), strings.Repeat("t", TitleMaxChars+1), "too_long"},
+		{"p", "Plain text", "Plain **bold** text", "markup_injected"},
+		{"p", "Plain text", "Plain [link](https://x.example) text", "markup_injected"},
+		{"p", "Plain text", "Plain <b>text</b>", "markup_injected"},
+		{"p", "Plain text", "Plain &amp; text", "markup_injected"},
+		{"p", "Plain text", "Plain text, rewritten [but not a link] (really)", ""},
+		{"p", "From £99 in 5 days", "From £99 in five days", "number_changed"},
+		{"p", "From £99", "From £95", "price_changed,number_changed"},
+		{"p", "Some text", "  ", "empty"},
+	} {
+		if got := codes(CheckProposal(c.typ, c.original, c.proposal, nil)); got != c.want {
+			t.Errorf("%s %q -> %q: %q, want %q", c.typ, c.original, c.proposal, got, c.want)
+		}
+	}
+}
