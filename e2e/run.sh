@@ -70,7 +70,7 @@ step "start the local stack (AI fail rate $FAIL_RATE)"
 mkdir -p "$WORK/state"
 # setsid: the stack and its workerd get their own process group, stopped as one.
 setsid node "$ROOT/worker/dev/stack.mjs" --persist "$WORK/state" --ai-fail-rate "$FAIL_RATE" \
-	--max-pages-per-run 50 >"$WORK/stack.out" 2>"$WORK/stack.log" &
+	--max-pages-per-run 100 >"$WORK/stack.out" 2>"$WORK/stack.log" &
 STACK_PID=$!
 for _ in $(seq 1 300); do
 	grep -q '^NIMBUS_STACK_PERSIST=' "$WORK/stack.out" 2>/dev/null && break
@@ -106,7 +106,7 @@ step "process until the queue is empty"
 for run in $(seq 1 40); do
 	rep=$(curl -fsS -X POST -H "X-Nimbus-Process-Secret: $NIMBUS_PROCESS_SECRET" "$NIMBUS_WORKER_URL/__process?project=$PROJECT")
 	remaining=$(node -e 'console.log(JSON.parse(process.argv[1]).projects[0].remaining)' "$rep")
-	echo "   run $run: $(node -e 'const p=JSON.parse(process.argv[1]).projects[0];console.log(`${p.done} done, ${p.failed} failed, ${p.retried} retried, ${p.remaining} remaining`)' "$rep")" >&2
+	echo "   run $run: $(node -e 'const r=JSON.parse(process.argv[1]),p=r.projects[0];console.log(`${p.done} done, ${p.failed} failed, ${p.retried} retried, ${p.remaining} remaining; ${r.kv.reads+r.kv.writes} KV operations (limit 1,000)`)' "$rep")" >&2
 	[ "$remaining" = 0 ] && break
 done
 [ "$remaining" = 0 ] || { echo "run.sh: queue not drained" >&2; exit 1; }

@@ -125,8 +125,12 @@ export async function startStack(opts = {}) {
     AI_API_KEY: "sk-fake-local",
     AI_TIMEOUT_MS: String(opts.aiTimeoutMs ?? 10000),
     AI_RETRIES: String(opts.aiRetries ?? 0),
-    MAX_PAGES_PER_RUN: String(opts.maxPagesPerRun ?? 50),
-    KV_MIN_WRITE_INTERVAL_MS: "0",
+    MAX_PAGES_PER_RUN: String(opts.maxPagesPerRun ?? 100),
+    // Cloudflare's limits, as in production: 1,000 KV operations per
+    // invocation (the Worker's Store refuses the next one) and one write
+    // per second per key (the Store spaces them).
+    KV_OPS_LIMIT: String(opts.kvOpsLimit ?? 1000),
+    KV_MIN_WRITE_INTERVAL_MS: String(opts.kvWriteIntervalMs ?? 1000),
     LEASE_MS: String(opts.leaseMs ?? 120000),
     PROCESS_SECRET: processSecret,
   };

@@ -33,6 +33,8 @@ export interface Env {
   LEASE_MS?: string;
   /** Minimum spacing of writes to one key within an invocation (KV allows ~1/s per key). */
   KV_MIN_WRITE_INTERVAL_MS?: string;
+  /** KV operations allowed per invocation (Cloudflare: 1,000 on the paid plan). */
+  KV_OPS_LIMIT?: string;
   /** Secret enabling POST /__process (tests and the local stack); unset = endpoint off. */
   PROCESS_SECRET?: string;
 }

@@ -64,6 +64,10 @@ export interface ProjectReport {
   /** Page ids in the order processing started. */
   order: string[];
   errors: string[];
+  /** KV operations this project's run made (reads + writes). */
+  kv_ops: number;
+  /** Pages left queued for the next run to stay within the KV budget. */
+  deferred: number;
 }
 
 export interface RunReport {
@@ -115,8 +119,22 @@ function emptyReport(p: string): ProjectReport {
     concurrency: 0,
     order: [],
     errors: [],
+    kv_ops: 0,
+    deferred: 0,
   };
 }
+
+// The KV budget of one invocation (Store.opsLimit, Cloudflare's 1,000) is
+// shared by every project of the run. A page costs about
+// PAGE_OPS_BASE + 2 per block (status, page, logs reads and writes; one
+// cache read per block, one write per rewritten block); the run keeps
+// FLUSH_RESERVE for the batch and queue writes that close each project.
+// The first pages are started on PAGE_OPS_GUESS (a page of 20 blocks),
+// the later ones on what the finished ones cost.
+const PAGE_OPS_BASE = 14;
+const PAGE_OPS_PER_BLOCK = 2;
+const FLUSH_RESERVE = 40;
+const PAGE_OPS_GUESS = PAGE_OPS_BASE + 20 * PAGE_OPS_PER_BLOCK;
 
 function itemKey(it: { batch_id: string; page_id: string }): string {
   return it.batch_id + "/" + it.page_id;
@@ -130,6 +148,22 @@ async function processProject(
   now: () => Date,
 ): Promise<ProjectReport> {
   const rep = emptyReport(projectId);
+  const ops0 = store.total();
+  try {
+    return await processProjectIn(env, store, provider, projectId, now, rep);
+  } finally {
+    rep.kv_ops = store.total() - ops0;
+  }
+}
+
+async function processProjectIn(
+  env: Env,
+  store: Store,
+  provider: Provider,
+  projectId: string,
+  now: () => Date,
+  rep: ProjectReport,
+): Promise<ProjectReport> {
   const queueKey = `queue:${projectId}`;
   const queue = await store.get<QueueData>(queueKey);
   const items = sortQueue([...(queue?.items ?? [])]);
@@ -141,7 +175,10 @@ async function processProject(
   const model = s?.ai_model || env.AI_DEFAULT_MODEL || "gpt-4o-mini";
   const tone = s?.tone || "professional";
   const domain = s?.domain || project?.name || "";
-  const maxPages = intVar(env.MAX_PAGES_PER_RUN, 10, 1);
+  const maxPages = intVar(env.MAX_PAGES_PER_RUN, 100, 1);
+  // What a page costs in KV operations, learnt as pages finish.
+  let perPage = PAGE_OPS_GUESS;
+  const fits = (pages: number) => store.total() + pages * perPage + FLUSH_RESERVE <= store.opsLimit;
   const maxAttempts = intVar(env.MAX_ATTEMPTS, 3, 1);
   const leaseMs = intVar(env.LEASE_MS, 120000);
   rep.concurrency = concurrency;
@@ -154,6 +191,9 @@ async function processProject(
   let scanned = 0;
   for (const it of items) {
     if (picked.length >= maxPages || scanned >= maxScan) break;
+    // At least the cheapest page cost must fit; the runners below check the
+    // measured cost before each page starts.
+    if (store.total() + (picked.length + 1) * PAGE_OPS_BASE + FLUSH_RESERVE > store.opsLimit) break;
     scanned++;
     const st = await store.get<StatusData>(`status:${projectId}:${it.page_id}`);
     if (st && st.batch_id === it.batch_id && TERMINAL.has(st.status)) {
@@ -206,10 +246,9 @@ async function processProject(
   };
   const queuedUploaded = (it: QueueItem): string =>
     batches.get(it.batch_id)?.pages?.[it.page_id]?.uploaded || it.queued_at;
-  for (const it of picked) {
-    setEntry(it.batch_id, it.page_id, { status: "processing", uploaded: queuedUploaded(it), started: now().toISOString() });
-  }
-  await flushBatches();
+  // The batch entries are written once, when the run ends (a write per
+  // page start would cost KV operations and break the 1 write/s per key);
+  // meanwhile each page's status record says it is processing.
 
   const attempts = new Map<string, number>();
   let inFlight = 0;
@@ -243,12 +282,26 @@ async function processProject(
       inFlight--;
     }
   };
-  // A fixed pool of `concurrency` runners pulling from the picked list in order.
+  // A fixed pool of `concurrency` runners pulling from the picked list in
+  // order; a page starts only while it (and those in flight) fit in the KV
+  // budget, with what the finished ones cost as the measure.
   let next = 0;
+  let finished = 0;
+  const opsAtStart = store.total();
+  let stop = false;
   const runners = Array.from({ length: Math.min(concurrency, picked.length) }, async () => {
-    while (next < picked.length) await work(picked[next++]);
+    while (next < picked.length && !stop) {
+      if (!fits(inFlight + 1)) {
+        stop = true;
+        break;
+      }
+      await work(picked[next++]);
+      finished++;
+      perPage = Math.max(PAGE_OPS_BASE, Math.ceil(((store.total() - opsAtStart) / finished) * 1.25));
+    }
   });
   await Promise.all(runners);
+  rep.deferred = picked.length - next;
   await flushBatches();
 
   // Queue: raise attempts of retried items; prune terminal items (after

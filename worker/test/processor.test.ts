@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Env } from "../src/env";
 import { isCopy, runProcessor } from "../src/processor";
+import { KVLimitError, Store } from "../src/store";
 import { localRewrite } from "../src/provider/local";
 import { ProcessError, type OptimizeRequest, type Provider } from "../src/provider/types";
 import type { BatchData, LogData, PageData, QueueData, StatusData } from "../src/types";
@@ -166,6 +167,36 @@ describe("processor", () => {
     expect(isCopy(b("td", "Full service with pressure test"))).toBe(true);
     expect(isCopy(b("button", "Get a free quote"))).toBe(true);
     expect(isCopy(b("p", "Call us on 0121 496 0000 for a free quote today."))).toBe(true);
+  });
+
+  it("stays within the KV operations of one invocation: pages that would not fit wait for the next run", async () => {
+    const n = 30;
+    const pages = Array.from({ length: n }, (_, i) => ({ id: pageIdOf(4000 + i), texts: [`Budget heading ${i}`, `Budget copy ${i}.`, `More copy ${i}.`] }));
+    const pid = await seedProject({ settings: { default_concurrency: 3 }, pages });
+    const limited = { ...env, KV_OPS_LIMIT: "300", MAX_PAGES_PER_RUN: "100", KV_MIN_WRITE_INTERVAL_MS: "0" };
+    let done = 0;
+    let runs = 0;
+    let deferredSeen = false;
+    for (; runs < 20 && done < n; runs++) {
+      const rep = await runProcessor(limited, { project: pid, provider: new ScriptedProvider() });
+      const p = rep.projects[0];
+      expect(p.errors).toEqual([]);
+      expect(rep.kv.reads + rep.kv.writes).toBeLessThanOrEqual(300);
+      expect(p.kv_ops).toBeLessThanOrEqual(300);
+      if (p.deferred > 0 || p.remaining > 0) deferredSeen = true;
+      done += p.done;
+    }
+    expect(done).toBe(n);
+    expect(deferredSeen).toBe(true);
+    expect(runs).toBeGreaterThan(1);
+  });
+
+  it("the Store refuses the operation past the invocation's limit, as Cloudflare does", async () => {
+    const store = new Store({ ...env, KV_OPS_LIMIT: "3" });
+    await store.get("project:proj_00000000dead");
+    await store.get("project:proj_00000000dead");
+    await store.get("project:proj_00000000dead");
+    await expect(store.get("project:proj_00000000dead")).rejects.toBeInstanceOf(KVLimitError);
   });
 
   it("keeps at most default_concurrency pages in flight", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { LocalProvider, localRewrite } from "../src/provider/local";
 import { buildMessages, OpenAIProvider, parseJSONContent, retryAfterMs } from "../src/provider/openai";
-import { cacheKey, optimizeBlocks, providerFor, validateResponse } from "../src/provider/index";
+import { optimizeBlocks, providerFor, requestCacheKey, validateResponse } from "../src/provider/index";
 import { ProcessError } from "../src/provider/types";
 import { Store } from "../src/store";
 import { testEnv } from "./helpers";
@@ -255,10 +255,10 @@ describe("the prompt carries what SEO copy needs", () => {
     expect(user.keep_exactly).toEqual(["leeds", "rolex"]);
   });
   it("keys the cache on the page context too", async () => {
-    const k = { project: "proj_000000000001", domain: "a.com", model: "m1", tone: "casual", type: "p", text: "t" };
-    const a = await cacheKey({ ...k, page: { title: "A", dimensions: { brand: "rolex", location: "leeds" } } });
-    const b = await cacheKey({ ...k, page: { title: "A", dimensions: { location: "leeds", brand: "rolex" } } });
-    const c = await cacheKey({ ...k, page: { title: "B", dimensions: { brand: "rolex", location: "leeds" } } });
+    const k = { project: "proj_000000000001", domain: "a.com", model: "m1", tone: "casual", blocks: [{ id: "block-0", type: "p", content: "t" }] };
+    const a = await requestCacheKey({ ...k, page: { title: "A", dimensions: { brand: "rolex", location: "leeds" } } });
+    const b = await requestCacheKey({ ...k, page: { title: "A", dimensions: { location: "leeds", brand: "rolex" } } });
+    const c = await requestCacheKey({ ...k, page: { title: "B", dimensions: { brand: "rolex", location: "leeds" } } });
     expect(a).toBe(b);
     expect(c).not.toBe(a);
   });
@@ -284,7 +284,7 @@ describe("response cache", () => {
     expect(again).toMatchObject({ aiCalls: 0, cacheHits: 1 });
   });
 
-  it("caches validated rewrites by model+tone+text, honours expires, never caches rejected ones", async () => {
+  it("caches a page request's validated rewrites, honours expires, asks again for rejected ones", async () => {
     const store = new Store({ ...testEnv, KV_MIN_WRITE_INTERVAL_MS: "0" });
     let calls = 0;
     const prov = {
@@ -304,9 +304,16 @@ describe("response cache", () => {
     expect(r2).toMatchObject({ aiCalls: 1, cacheHits: 1 });
     expect(r2.outputs.get("block-0")!.text).toBe(uniq + " (new)");
     // another tone, model, domain, type or project is another cache entry
-    const k = { project: "proj_000000000001", domain: "a.com", model: "m1", tone: "casual", type: "p", text: uniq };
-    for (const other of [{ tone: "premium" }, { model: "m2" }, { domain: "b.com" }, { type: "h1" }, { project: "proj_000000000002" }]) {
-      expect(await cacheKey({ ...k, ...other }), JSON.stringify(other)).not.toBe(await cacheKey(k));
+    const k = { project: "proj_000000000001", domain: "a.com", model: "m1", tone: "casual", blocks: [{ id: "block-0", type: "p", content: uniq }] };
+    for (const other of [
+      { tone: "premium" },
+      { model: "m2" },
+      { domain: "b.com" },
+      { blocks: [{ id: "block-0", type: "h1", content: uniq }] },
+      { blocks: [{ id: "block-0", type: "p", content: uniq + "!" }] },
+      { project: "proj_000000000002" },
+    ]) {
+      expect(await requestCacheKey({ ...k, ...other }), JSON.stringify(other)).not.toBe(await requestCacheKey(k));
     }
     // expired entries are not served
     const later = new Date(now.getTime() + 31 * 86400000);

@@ -1,9 +1,9 @@
-// Provider selection, response validation and the NIMBUS_CACHE layer. Every
-// block rewrite is cached at cache:{sha256(prompt version, project, domain,
-// model, tone, type, text)} with an `expires` stamp, so the same text on
-// many pages of a project (common on generated sites: a shared paragraph on
-// 1,000 location pages) costs one AI call, and another project never sees
-// this one's rewrite.
+// Provider selection, response validation and the NIMBUS_CACHE layer. The
+// rewrites of one page request are cached together at cache:{sha256 of
+// everything the prompt holds: version, project, domain, model, tone, the
+// page's title, description and dimensions, every block} with an `expires`
+// stamp: a re-run of the same page costs no AI call and one KV read, and
+// another project never sees this one's rewrite.
 
 import { sha256Hex } from "../canonical";
 import { intVar, type Env } from "../env";
@@ -85,27 +85,6 @@ export function validateResponse(blocks: BlockInput[], raw: unknown): Validated 
   return { accepted, rejected };
 }
 
-/**
- * The cache key of one block's rewrite: everything in the prompt that
- * shapes the answer (prompt version, model, tone, domain, block type, text)
- * and the project, so no project is ever served another's rewrite.
- */
-export async function cacheKey(c: {
-  project?: string;
-  domain: string;
-  model: string;
-  tone: string;
-  type: string;
-  text: string;
-  page?: OptimizeRequest["page"];
-}): Promise<string> {
-  // The page context is in the prompt, so it is in the key; canonical JSON
-  // (sorted dimension names) so equal contexts give equal keys.
-  const dims = c.page?.dimensions ?? {};
-  const page = JSON.stringify([c.page?.title ?? "", c.page?.description ?? "", Object.keys(dims).sort().map((k) => [k, dims[k]])]);
-  return "cache:" + (await sha256Hex(["v3", c.project ?? "", c.domain, c.model, c.tone, page, c.type, c.text].join("\n")));
-}
-
 export interface OptimizeResult {
   outputs: Map<string, BlockOutput>;
   rejected: Rejection[];
@@ -113,7 +92,32 @@ export interface OptimizeResult {
   aiCalls: number;
 }
 
-/** Rewrites blocks through the cache and the provider, validating what comes back. */
+/**
+ * The cache key of one page request: everything the prompt holds (the
+ * page context and every block asked for), so a record answers exactly
+ * this request, for this project.
+ */
+export async function requestCacheKey(req: OptimizeRequest): Promise<string> {
+  const dims = req.page?.dimensions ?? {};
+  const page = JSON.stringify([req.page?.title ?? "", req.page?.description ?? "", Object.keys(dims).sort().map((k) => [k, dims[k]])]);
+  const blocks = JSON.stringify(req.blocks.map((b) => [b.id, b.type, b.content]));
+  return "cache:" + (await sha256Hex(["v4", req.project ?? "", req.domain, req.model, req.tone, page, blocks].join("\n")));
+}
+
+interface CachedRequest {
+  blocks?: { id: string; text: string; confidence: number }[];
+  model?: string;
+  tone?: string;
+}
+
+/**
+ * Rewrites blocks through the cache and the provider, validating what comes
+ * back. The cache holds one record per page request (requestCacheKey): one
+ * KV read and at most one write a page, not two a block (the invocation's
+ * 1,000 operations are the Worker's scarcest resource). Blocks whose
+ * suggestion was rejected are not cached: the next run asks for them
+ * again, and the record then holds the union.
+ */
 export async function optimizeBlocks(
   env: Env,
   store: Store,
@@ -124,16 +128,20 @@ export async function optimizeBlocks(
   calls: { n: number } = { n: 0 },
 ): Promise<OptimizeResult> {
   const outputs = new Map<string, BlockOutput>();
-  const keys = new Map<string, string>();
+  const key = await requestCacheKey(req);
+  const hit = await store.get<CacheData>(key);
+  const cached = new Map<string, BlockOutput>();
+  if (hit && Date.parse(hit.expires) > now().getTime()) {
+    for (const b of ((hit.data as CachedRequest | undefined)?.blocks ?? [])) {
+      if (b && typeof b.id === "string" && typeof b.text === "string") cached.set(b.id, { id: b.id, text: b.text, confidence: Number(b.confidence ?? 0.8) });
+    }
+  }
   const missing: BlockInput[] = [];
   let cacheHits = 0;
   for (const b of req.blocks) {
-    const key = await cacheKey({ project: req.project, domain: req.domain, model: req.model, tone: req.tone, page: req.page, type: b.type, text: b.content });
-    keys.set(b.id, key);
-    const hit = await store.get<CacheData>(key);
-    const data = hit?.data as { text?: unknown; confidence?: unknown } | undefined;
-    if (hit && Date.parse(hit.expires) > now().getTime() && typeof data?.text === "string") {
-      outputs.set(b.id, { id: b.id, text: data.text, confidence: Number(data.confidence ?? 0.8) });
+    const c = cached.get(b.id);
+    if (c) {
+      outputs.set(b.id, c);
       cacheHits++;
     } else missing.push(b);
   }
@@ -141,18 +149,18 @@ export async function optimizeBlocks(
   calls.n++;
   const raw = await provider.optimize({ ...req, blocks: missing });
   const v = validateResponse(missing, raw);
-  const ttlDays = intVar(env.CACHE_TTL_DAYS, 30, 1);
-  const created = now();
-  const expires = new Date(created.getTime() + ttlDays * 86400000);
-  for (const [id, out] of v.accepted) {
-    outputs.set(id, out);
+  for (const [id, out] of v.accepted) outputs.set(id, out);
+  if (v.accepted.size > 0) {
+    const ttlDays = intVar(env.CACHE_TTL_DAYS, 30, 1);
+    const created = now();
+    const expires = new Date(created.getTime() + ttlDays * 86400000);
     const rec: CacheData = {
-      data: { text: out.text, confidence: out.confidence, model: req.model, tone: req.tone },
+      data: { blocks: [...outputs.values()].map((o) => ({ id: o.id, text: o.text, confidence: o.confidence })), model: req.model, tone: req.tone },
       created: created.toISOString(),
       expires: expires.toISOString(),
       type: "ai_response",
     };
-    await store.put(keys.get(id)!, rec);
+    await store.putFresh(key, rec);
   }
   return { outputs, rejected: v.rejected, cacheHits, aiCalls: 1 };
 }
