@@ -180,18 +180,16 @@ func (t *Tx) SetRemoteHash(ns model.Namespace, key, hash string) error {
 	return t.putState(ns, key, st)
 }
 
-// MarkForRepair records that the remote holds an invalid copy of key (its
-// hash remoteHash): when there is a local value, the key becomes dirty and
-// queued, so the next push writes the local value back over the bad copy
-// (the Worker and other editors would otherwise keep reading garbage).
-// Without a local value only the remote hash is recorded, so the same bad
-// copy is not fetched again.
-//
-// recheckAfter (model.TimeLayout, "" for none) is for a refused value
-// without a metadata hash: the pull skips it until then.
-func (t *Tx) MarkForRepair(ns model.Namespace, key, remoteHash, recheckAfter string) error {
+// RefuseRemote records that the remote holds a copy of key the pull
+// refused (its hash remoteHash), so the same copy is not fetched again.
+// With repair, and a local value, the key becomes dirty and queued: the
+// next push writes the local value back over the bad copy (the Worker and
+// other editors would otherwise keep reading garbage). recheckAfter
+// (model.TimeLayout, "" for none) is for a copy without a metadata hash:
+// the pull skips it until then.
+func (t *Tx) RefuseRemote(ns model.Namespace, key, remoteHash, recheckAfter string, repair bool) error {
 	if err := checkKey(ns, key); err != nil {
-		return fmt.Errorf("mark for repair %s %s: %w", ns, clip(key), err)
+		return fmt.Errorf("refuse remote %s %s: %w", ns, clip(key), err)
 	}
 	st, _, err := t.SyncState(ns, key)
 	if err != nil {
@@ -199,7 +197,7 @@ func (t *Tx) MarkForRepair(ns model.Namespace, key, remoteHash, recheckAfter str
 	}
 	st.RemoteHash = remoteHash
 	st.RecheckAfter = recheckAfter
-	if st.LocalHash != "" && st.LocalHash != remoteHash {
+	if repair && st.LocalHash != "" && st.LocalHash != remoteHash {
 		st.Dirty = true
 		if err := t.enqueue(ns, key, &st); err != nil {
 			return err

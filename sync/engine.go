@@ -1120,7 +1120,12 @@ func (e *Engine) storePulled(ctx context.Context, ns model.Namespace, keys []str
 					// and a write on every poll, forever).
 					recheck = model.FormatTime(time.Now().Add(RefusedRecheck))
 				}
-				if err := tx.MarkForRepair(ns, k, rh, recheck); err != nil {
+				// Repair only what no version can read (not JSON, wrong
+				// types): a value that decodes but breaks a rule may be a
+				// newer desktop's or Worker's (a new state, a new tone), and
+				// writing ours over it would lose their work.
+				repair := !errors.Is(verr, model.ErrInvalid)
+				if err := tx.RefuseRemote(ns, k, rh, recheck, repair); err != nil {
 					return err
 				}
 				continue

@@ -418,6 +418,17 @@ func TestSyncRepairsCorruptRemoteCopies(t *testing.T) {
 			t.Errorf("%s %s: remote %q after one sync, want the local value back", r.ns, r.key, remote)
 		}
 	}
+	// A value that decodes but breaks a rule may be a newer version's: it is
+	// refused and kept, never overwritten.
+	newer := []byte(`{"page_id":"` + pages[1].PageID + `","project_id":"` + projA + `","source_path":"dist/x.html","uploaded":"2026-11-27T00:00:00.000Z","extraction":{"engine":"html-v9"},"content_hash":"not-a-hash"}`)
+	pk := model.PageKey(projA, pages[1].PageID)
+	w.fake.Write(w.nsIDs[model.NSPages], pk, newer, json.RawMessage(`{"h":"`+model.ValueHash(newer)+`"}`))
+	if st, err := a.engine.Sync(ctx); err != nil || st.Quarantined != 1 {
+		t.Fatalf("sync over a rule-breaking value: %+v %v", st, err)
+	}
+	if remote, _, _ := w.fake.Read(w.nsIDs[model.NSPages], pk); !bytes.Equal(remote, newer) {
+		t.Errorf("a value that decodes but breaks a rule was overwritten: %s", remote)
+	}
 	before := w.fake.Counts()
 	for i := 0; i < 3; i++ {
 		st, err := a.engine.Sync(ctx)

@@ -64,15 +64,21 @@ type ExportSkip struct {
 // followed). fn sees every folder and regular file with its path relative
 // to root; skip sees what cannot be copied.
 func walkFollow(ctx context.Context, root string, fn func(p, rel string, dir bool) error, skip func(rel, reason string)) error {
-	seen := map[string]bool{}
+	// A loop is a folder that is one of its own ancestors (as the import's
+	// scan decides); the same folder reached by two paths (latest -> v2) is
+	// copied under both, as the import reads it under both.
+	var ancestors []os.FileInfo
 	var walk func(dir, rel string) error
 	walk = func(dir, rel string) error {
-		if real, err := filepath.EvalSymlinks(dir); err == nil {
-			if seen[real] {
-				skip(rel, "symbolic link loop (the folder is already copied)")
-				return nil
+		if fi, err := os.Stat(dir); err == nil {
+			for _, a := range ancestors {
+				if os.SameFile(a, fi) {
+					skip(rel, "symbolic link loop (it points to a folder that contains it)")
+					return nil
+				}
 			}
-			seen[real] = true
+			ancestors = append(ancestors, fi)
+			defer func() { ancestors = ancestors[:len(ancestors)-1] }()
 		}
 		if err := fn(dir, rel, true); err != nil {
 			return err

@@ -765,6 +765,11 @@ func TestExportFollowsSymlinks(t *testing.T) {
 	must(os.Symlink(filepath.Join(shared, "js"), filepath.Join(site, "js")))
 	must(os.Symlink(filepath.Join(base, "nowhere"), filepath.Join(site, "broken.css")))
 	must(os.Symlink(site, filepath.Join(site, "local", "loop")))
+	// The same real folder under two names (latest -> v2) is copied under
+	// both, not taken for a loop.
+	must(os.MkdirAll(filepath.Join(site, "v2"), 0o755))
+	must(os.WriteFile(filepath.Join(site, "v2", "notes.txt"), []byte("v2 notes"), 0o644))
+	must(os.Symlink(filepath.Join(site, "v2"), filepath.Join(site, "latest")))
 	ctx := context.Background()
 	r, err := w.Import(ctx, site, ImportOptions{})
 	if err != nil {
@@ -778,7 +783,8 @@ func TestExportFollowsSymlinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for rel, want := range map[string][]byte{"local/linked.html": pageBytes, "jquery.js": []byte("/* jquery */"), "js/jquery.js": []byte("/* jquery */")} {
+	for rel, want := range map[string][]byte{"local/linked.html": pageBytes, "jquery.js": []byte("/* jquery */"), "js/jquery.js": []byte("/* jquery */"),
+		"v2/notes.txt": []byte("v2 notes"), "latest/notes.txt": []byte("v2 notes")} {
 		got, err := os.ReadFile(filepath.Join(out, rel))
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("%s: %q, %v", rel, got, err)
