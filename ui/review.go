@@ -657,7 +657,7 @@ func (v *reviewView) applyBulk(targets []workspace.ReviewBlock, state string) {
 		var err error
 		for start := 0; start < len(refs) && ctx.Err() == nil; start += bulkChunk {
 			end := min(start+bulkChunk, len(refs))
-			done, derr := v.s.ws.DecideAll(ctx, proj, refs[start:end], state)
+			done, derr := v.s.ws.DecideUndecided(ctx, proj, refs[start:end], state)
 			if derr != nil {
 				err = derr
 				break

@@ -67,6 +67,7 @@ type reviewAPI interface {
 	ReviewBlocks(projectID string, f workspace.ReviewFilter) ([]workspace.ReviewBlock, error)
 	Decide(ctx context.Context, projectID, pageID, blockID, state, text string) (workspace.ReviewBlock, error)
 	DecideAll(ctx context.Context, projectID string, refs []workspace.BlockRef, state string) ([]workspace.ReviewBlock, error)
+	DecideUndecided(ctx context.Context, projectID string, refs []workspace.BlockRef, state string) ([]workspace.ReviewBlock, error)
 }
 
 var _ Workspace = (*workspace.Workspace)(nil)

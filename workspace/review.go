@@ -307,7 +307,7 @@ type BlockRef struct{ PageID, BlockID string }
 // suggestion); QA errors on the accepted text return ErrQABlocked.
 // For edited, text is the editor's text.
 func (w *Workspace) Decide(ctx context.Context, projectID, pageID, blockID, state, text string) (ReviewBlock, error) {
-	out, err := w.decide(ctx, projectID, []BlockRef{{pageID, blockID}}, state, text)
+	out, err := w.decide(ctx, projectID, []BlockRef{{pageID, blockID}}, state, text, false)
 	if err != nil {
 		return ReviewBlock{}, err
 	}
@@ -325,11 +325,22 @@ func (w *Workspace) DecideAll(ctx context.Context, projectID string, refs []Bloc
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	return w.decide(ctx, projectID, refs, state, "")
+	return w.decide(ctx, projectID, refs, state, "", false)
 }
 
-// Acceptable filters blocks down to those an accept can apply to: with a
-// proposal, not stale, and without QA errors.
+// DecideUndecided is DecideAll for bulk actions: a block that is no longer
+// undecided when the transaction runs (the editor, or a pull, decided it
+// after the list was read) is left as it is and not in the result.
+func (w *Workspace) DecideUndecided(ctx context.Context, projectID string, refs []BlockRef, state string) ([]ReviewBlock, error) {
+	if state != model.ReviewAccepted && state != model.ReviewRejected {
+		return nil, fmt.Errorf("decide undecided: state %q: only accepted or rejected apply in bulk", state)
+	}
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	return w.decide(ctx, projectID, refs, state, "", true)
+}
+
 // Undecided splits blocks into those a bulk action may decide (a proposal
 // no editor has decided yet: state suggested) and those it must leave alone
 // (accepted, rejected, edited, stale or without a proposal). DESIGN.md
@@ -347,6 +358,8 @@ func Undecided(blocks []ReviewBlock) (todo []ReviewBlock, left []ReviewBlock) {
 	return todo, left
 }
 
+// Acceptable filters blocks down to those an accept can apply to: with a
+// proposal, not stale, and without QA errors.
 func Acceptable(blocks []ReviewBlock) (ok []ReviewBlock, blocked []ReviewBlock) {
 	for _, b := range blocks {
 		if b.Proposal() == "" || b.State == model.ReviewStale || b.HasQAError() {
@@ -358,7 +371,7 @@ func Acceptable(blocks []ReviewBlock) (ok []ReviewBlock, blocked []ReviewBlock) 
 	return ok, blocked
 }
 
-func (w *Workspace) decide(ctx context.Context, projectID string, refs []BlockRef, state, text string) ([]ReviewBlock, error) {
+func (w *Workspace) decide(ctx context.Context, projectID string, refs []BlockRef, state, text string, onlyUndecided bool) ([]ReviewBlock, error) {
 	switch state {
 	case model.ReviewAccepted, model.ReviewRejected, model.ReviewEdited, model.ReviewOriginal:
 	default:
@@ -401,10 +414,14 @@ func (w *Workspace) decide(ctx context.Context, projectID string, refs []BlockRe
 			if !laterThan(decided, r.Updated) {
 				decided = laterStamp(r.Updated, time.Now())
 			}
+			changed := 0
 			for _, blockID := range byPage[pageID] {
 				cur, ok := findBlock(reviewBlocks(p, r), blockID)
 				if !ok {
 					return fmt.Errorf("decide on %s %s: %w", p.SourcePath, blockID, ErrNoBlock)
+				}
+				if onlyUndecided && cur.State != model.ReviewSuggested {
+					continue // decided meanwhile: the editor's decision stays
 				}
 				d := model.ReviewDecision{State: state, OriginalHash: textHash(cur.Original), Decided: decided}
 				switch state {
@@ -429,6 +446,10 @@ func (w *Workspace) decide(ctx context.Context, projectID string, refs []BlockRe
 					d.Text = text
 				}
 				r.Blocks[blockID] = d
+				changed++
+			}
+			if changed == 0 {
+				continue // every block of the page was decided meanwhile
 			}
 			r.Updated = decided
 			if err := tx.PutJSON(model.NSPages, rkey, r); err != nil {
@@ -437,6 +458,9 @@ func (w *Workspace) decide(ctx context.Context, projectID string, refs []BlockRe
 			all := reviewBlocks(p, r)
 			for _, blockID := range byPage[pageID] {
 				b, _ := findBlock(all, blockID)
+				if onlyUndecided && b.State != state {
+					continue // left as it was
+				}
 				result = append(result, b)
 			}
 		}

@@ -312,3 +312,34 @@ func TestCheckProposalBoundaries(t *testing.T) {
 		}
 	}
 }
+
+// A bulk decision never overrides a decision made after its list was read.
+func TestDecideUndecidedLeavesFreshDecisions(t *testing.T) {
+	w, proj := reviewFixture(t)
+	ctx := context.Background()
+	blocks, err := w.ReviewBlocks(proj, ReviewFilter{States: []string{model.ReviewSuggested}})
+	if err != nil || len(blocks) < 2 {
+		t.Fatalf("%d suggested blocks: %v", len(blocks), err)
+	}
+	refs := []BlockRef{}
+	for _, b := range blocks {
+		refs = append(refs, BlockRef{PageID: b.PageID, BlockID: b.BlockID})
+	}
+	// Meanwhile the editor rejects the first one.
+	if _, err := w.Decide(ctx, proj, blocks[0].PageID, blocks[0].BlockID, model.ReviewRejected, ""); err != nil {
+		t.Fatal(err)
+	}
+	done, err := w.DecideUndecided(ctx, proj, refs, model.ReviewRejected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(done) != len(refs)-1 {
+		t.Errorf("%d decided, want %d (all but the one decided meanwhile)", len(done), len(refs)-1)
+	}
+	all, _ := w.ReviewBlocks(proj, ReviewFilter{})
+	for _, b := range all {
+		if b.PageID == blocks[0].PageID && b.BlockID == blocks[0].BlockID && b.State != model.ReviewRejected {
+			t.Errorf("the block rejected meanwhile is %s", b.State)
+		}
+	}
+}
