@@ -23,7 +23,7 @@ fi
 
 # newest NAME: the package with the highest version number in its name
 # among those matching the regexp, from the local package lists.
-newest() { apt-cache search --names-only "$1" 2>/dev/null | awk '{ print $1 }' | sort -V | tail -n 1; }
+newest() { { apt-cache search --names-only "$1" 2>/dev/null || true; } | awk '{ print $1 }' | sort -V | tail -n 1; }
 
 pg=$(newest '^postgresql-doc-[0-9]+$')
 py=$(newest '^python3\.[0-9]+-doc$')
@@ -42,7 +42,7 @@ if [ -z "$pg" ] || [ -z "$py" ]; then
 fi
 
 for pkg in $pg $py; do
-	ver=$(apt-cache policy "$pkg" | awk '/Candidate:/ { print $2 }')
+	ver=$({ apt-cache policy "$pkg" 2>/dev/null || true; } | awk '/Candidate:/ { print $2 }')
 	stamp="$DIR/.$pkg.unpacked"
 	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$ver" ]; then
 		echo "corpus: $pkg $ver already unpacked in $DIR" >&2
@@ -53,8 +53,17 @@ for pkg in $pg $py; do
 	# apt-get download writes into the current folder; as root it warns that
 	# the _apt sandbox user cannot write there, which is harmless.
 	if ! (cd "$debs" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >&2); then
-		echo "corpus: could not download $pkg; the tests that use it will skip" >&2
-		continue
+		# Stale package lists name versions the archive no longer has:
+		# update them once (as root) and try again.
+		if [ "$(id -u)" = 0 ] && [ -z "${updated:-}" ]; then
+			updated=1
+			apt-get "${APT_OPTS[@]}" update >&2 || true
+			ver=$(apt-cache policy "$pkg" | awk '/Candidate:/ { print $2 }')
+		fi
+		if ! (cd "$debs" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >&2); then
+			echo "corpus: could not download $pkg; the tests that use it will skip" >&2
+			continue
+		fi
 	fi
 	dpkg-deb -x "$debs"/*.deb "$DIR"
 	rm -rf "$debs"

@@ -57,7 +57,7 @@ mkdir -p "$WORK/pkg"
 for f in "Nimbus Desktop.exe" nimbus.exe nimbus.png; do
 	[ -s "$WORK/pkg/$f" ] || { echo "windows.sh: $f missing from the zip" >&2; exit 1; }
 done
-file "$WORK/pkg/nimbus.exe" "$WORK/pkg/Nimbus Desktop.exe" | sed 's/^/   /' >&2
+if command -v file >/dev/null; then file "$WORK/pkg/nimbus.exe" "$WORK/pkg/Nimbus Desktop.exe" | sed 's/^/   /' >&2; fi
 
 # newprefix: a new wine prefix ("C: drive and registry") in $WINEPREFIX.
 # Debian 12's wine 8.0 lacks bcryptprimitives.dll (ProcessPrng), which every

@@ -190,6 +190,11 @@ func Apply(original []byte, sel map[string]string, changes map[string]Change) ([
 			refuse("the element's text in the source (%q) is not its text in the page (%q)", clip(got), clip(tree))
 			continue
 		}
+		// A page read with stray bytes has U+FFFD in its extracted text
+		// (sanitizeUTF8); compare the same way.
+		if enc.stray > 0 {
+			got = strings.ToValidUTF8(got, "\uFFFD")
+		}
 		if got != want {
 			refuse("the element's text changed since extraction (now %q, expected %q)", clip(got), clip(want))
 			continue

@@ -263,7 +263,9 @@ func (v *batchesView) retryFailed() {
 					v.s.showErr(err)
 					return
 				}
-				v.load(proj)
+				if proj == v.project {
+					v.load(proj)
+				}
 				dialog.ShowInformation("Submitted again", fmt.Sprintf("%s pages in %s. They are sent at the next sync.", groupDigits(res.Pages), strings.Join(res.Batches, ", ")), v.s.win)
 			}
 		})

@@ -19,8 +19,9 @@
 // the later batch, if any, processes the new content.
 //
 // Writes per page are few on purpose (KV allows about one write per second
-// per key): status twice, page once, logs once; the batch and the queue are
-// written once at the start and once at the end of a run.
+// per key, and 1,000 operations per invocation): status twice, page, logs
+// and the page's cache record once; the batch and the queue once, at the
+// end of a run.
 
 import { intVar, type Env } from "./env";
 import { cmpTime, finishBatch, mergeBatchPage, sortQueue } from "./merge";
@@ -43,6 +44,8 @@ import type {
 export interface RunOptions {
   /** Process only this project. */
   project?: string;
+  /** Process only these projects, in one invocation (tests). */
+  projects?: string[];
   provider?: Provider;
   now?: () => Date;
 }
@@ -86,13 +89,23 @@ export async function runProcessor(env: Env, opts: RunOptions = {}): Promise<Run
   const now = opts.now ?? (() => new Date());
   let projects: string[];
   if (opts.project) projects = [opts.project];
+  else if (opts.projects) projects = [...opts.projects];
   else projects = (await store.list(env.NIMBUS_QUEUE, "queue:")).map((k) => k.slice("queue:".length));
   const reports: ProjectReport[] = [];
   let provider = opts.provider;
-  for (const p of projects) {
+  // Projects share the invocation's KV budget: each gets an equal share of
+  // what is left (what one does not use passes to the next), and the
+  // starting project rotates from run to run, so one big queue never
+  // starves the others.
+  if (projects.length > 1) {
+    const shift = Math.floor(now().getTime() / 60000) % projects.length;
+    projects = [...projects.slice(shift), ...projects.slice(0, shift)];
+  }
+  for (const [i, p] of projects.entries()) {
     try {
       provider ??= providerFor(env);
-      reports.push(await processProject(env, store, provider, p, now));
+      const ceiling = store.total() + Math.floor((store.opsLimit - store.total()) / (projects.length - i));
+      reports.push(await processProject(env, store, provider, p, now, ceiling));
     } catch (e) {
       // One broken project (bad record, misconfiguration) must not stop the others.
       console.error(JSON.stringify({ msg: "processor: project failed", project: p, error: String(e) }));
@@ -125,16 +138,15 @@ function emptyReport(p: string): ProjectReport {
 }
 
 // The KV budget of one invocation (Store.opsLimit, Cloudflare's 1,000) is
-// shared by every project of the run. A page costs about
-// PAGE_OPS_BASE + 2 per block (status, page, logs reads and writes; one
-// cache read per block, one write per rewritten block); the run keeps
-// FLUSH_RESERVE for the batch and queue writes that close each project.
-// The first pages are started on PAGE_OPS_GUESS (a page of 20 blocks),
-// the later ones on what the finished ones cost.
+// shared by every project of the run. A page costs about PAGE_OPS_BASE
+// operations whatever its size (status, page, logs and its one cache
+// record, read and written); the run keeps FLUSH_RESERVE (a fifth of a
+// small limit) for the batch and queue writes that close each project. The
+// first pages are started on PAGE_OPS_GUESS, the later ones on what the
+// finished ones cost.
 const PAGE_OPS_BASE = 14;
-const PAGE_OPS_PER_BLOCK = 2;
 const FLUSH_RESERVE = 40;
-const PAGE_OPS_GUESS = PAGE_OPS_BASE + 20 * PAGE_OPS_PER_BLOCK;
+const PAGE_OPS_GUESS = 30;
 
 function itemKey(it: { batch_id: string; page_id: string }): string {
   return it.batch_id + "/" + it.page_id;
@@ -146,11 +158,12 @@ async function processProject(
   provider: Provider,
   projectId: string,
   now: () => Date,
+  ceiling = store.opsLimit,
 ): Promise<ProjectReport> {
   const rep = emptyReport(projectId);
   const ops0 = store.total();
   try {
-    return await processProjectIn(env, store, provider, projectId, now, rep);
+    return await processProjectIn(env, store, provider, projectId, now, rep, ceiling);
   } finally {
     rep.kv_ops = store.total() - ops0;
   }
@@ -163,6 +176,7 @@ async function processProjectIn(
   projectId: string,
   now: () => Date,
   rep: ProjectReport,
+  ceiling: number,
 ): Promise<ProjectReport> {
   const queueKey = `queue:${projectId}`;
   const queue = await store.get<QueueData>(queueKey);
@@ -178,7 +192,13 @@ async function processProjectIn(
   const maxPages = intVar(env.MAX_PAGES_PER_RUN, 100, 1);
   // What a page costs in KV operations, learnt as pages finish.
   let perPage = PAGE_OPS_GUESS;
-  const fits = (pages: number) => store.total() + pages * perPage + FLUSH_RESERVE <= store.opsLimit;
+  // This project's share of the invocation's operations (runProcessor).
+  const budget = Math.min(ceiling, store.opsLimit);
+  const reserve = Math.min(FLUSH_RESERVE, Math.floor(store.opsLimit / 5));
+  const fits = (pages: number) => store.total() + pages * perPage + reserve <= budget;
+  // The first page starts even when the guess is more than a small budget
+  // allows (the free plan's 50 operations): it is measured, not guessed.
+  perPage = Math.max(PAGE_OPS_BASE, Math.min(perPage, budget - store.total() - reserve));
   const maxAttempts = intVar(env.MAX_ATTEMPTS, 3, 1);
   const leaseMs = intVar(env.LEASE_MS, 120000);
   rep.concurrency = concurrency;
@@ -193,7 +213,10 @@ async function processProjectIn(
     if (picked.length >= maxPages || scanned >= maxScan) break;
     // At least the cheapest page cost must fit; the runners below check the
     // measured cost before each page starts.
-    if (store.total() + (picked.length + 1) * PAGE_OPS_BASE + FLUSH_RESERVE > store.opsLimit) break;
+    if (store.total() + (picked.length + 1) * PAGE_OPS_BASE + reserve > budget) {
+      rep.deferred = items.length - scanned;
+      break;
+    }
     scanned++;
     const st = await store.get<StatusData>(`status:${projectId}:${it.page_id}`);
     if (st && st.batch_id === it.batch_id && TERMINAL.has(st.status)) {
@@ -301,7 +324,7 @@ async function processProjectIn(
     }
   });
   await Promise.all(runners);
-  rep.deferred = picked.length - next;
+  rep.deferred += picked.length - next;
   await flushBatches();
 
   // Queue: raise attempts of retried items; prune terminal items (after

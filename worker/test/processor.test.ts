@@ -191,6 +191,29 @@ describe("processor", () => {
     expect(runs).toBeGreaterThan(1);
   });
 
+  it("shares one invocation's budget between projects: a big queue does not starve a small one", async () => {
+    const big = await seedProject({ pages: Array.from({ length: 40 }, (_, i) => ({ id: pageIdOf(5000 + i), texts: [`Big ${i}`, `Big copy ${i}.`] })) });
+    const small = await seedProject({ pages: Array.from({ length: 3 }, (_, i) => ({ id: pageIdOf(5100 + i), texts: [`Small ${i}`, `Small copy ${i}.`] })) });
+    const limited = { ...env, KV_OPS_LIMIT: "400", MAX_PAGES_PER_RUN: "100", KV_MIN_WRITE_INTERVAL_MS: "0" };
+    const rep = await runProcessor(limited, { projects: [big, small], provider: new ScriptedProvider() });
+    const byId = Object.fromEntries(rep.projects.map((p) => [p.project_id, p]));
+    expect(byId[small]).toMatchObject({ done: 3, remaining: 0 });
+    expect(byId[big].done).toBeGreaterThan(0);
+    expect(byId[big].errors).toEqual([]);
+    expect(rep.kv.reads + rep.kv.writes).toBeLessThanOrEqual(400);
+    // drain the big one, so no queue is left for the tests after this one
+    for (let i = 0; i < 20 && (await getJSON<QueueData>(env.NIMBUS_QUEUE, `queue:${big}`))!.items!.length > 0; i++) {
+      await runProcessor(limited, { project: big, provider: new ScriptedProvider() });
+    }
+  });
+
+  it("a small KV limit still makes progress (the free plan's 50 operations: a page at a time)", async () => {
+    const tiny = await seedProject({ pages: [{ id: pageIdOf(5200), texts: ["Tiny", "Tiny copy."] }] });
+    const rep = await runProcessor({ ...env, KV_OPS_LIMIT: "50", KV_MIN_WRITE_INTERVAL_MS: "0" }, { project: tiny, provider: new ScriptedProvider() });
+    expect(rep.projects[0]).toMatchObject({ done: 1, remaining: 0 });
+    expect(rep.projects[0].errors).toEqual([]);
+  });
+
   it("the Store refuses the operation past the invocation's limit, as Cloudflare does", async () => {
     const store = new Store({ ...env, KV_OPS_LIMIT: "3" });
     await store.get("project:proj_00000000dead");

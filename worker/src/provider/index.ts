@@ -7,7 +7,7 @@
 
 import { sha256Hex } from "../canonical";
 import { intVar, type Env } from "../env";
-import type { Store } from "../store";
+import { RecordError, type Store } from "../store";
 import type { CacheData } from "../types";
 import { LocalProvider } from "./local";
 import { OpenAIProvider } from "./openai";
@@ -129,7 +129,14 @@ export async function optimizeBlocks(
 ): Promise<OptimizeResult> {
   const outputs = new Map<string, BlockOutput>();
   const key = await requestCacheKey(req);
-  const hit = await store.get<CacheData>(key);
+  let hit: CacheData | null = null;
+  try {
+    hit = await store.get<CacheData>(key);
+  } catch (e) {
+    // A damaged cache record is a miss (and is written over below), never
+    // a page that can neither fail nor finish.
+    if (!(e instanceof RecordError)) throw e;
+  }
   const cached = new Map<string, BlockOutput>();
   if (hit && Date.parse(hit.expires) > now().getTime()) {
     for (const b of ((hit.data as CachedRequest | undefined)?.blocks ?? [])) {
