@@ -810,33 +810,36 @@ func (v *reviewView) export(out, source string) {
 	})
 }
 
+// addList adds a heading (title with the count) and up to 30 wrapped lines.
+func addList(box *fyne.Container, title string, lines []string) {
+	if len(lines) == 0 {
+		return
+	}
+	box.Add(heading(fmt.Sprintf(title, len(lines))))
+	for i, line := range lines {
+		if i == 30 {
+			box.Add(widget.NewLabel(fmt.Sprintf("… and %d more", len(lines)-30)))
+			break
+		}
+		l := widget.NewLabel(line)
+		l.Wrapping = fyne.TextWrapWord
+		box.Add(l)
+	}
+}
+
 func (v *reviewView) showExport(res workspace.ExportResult) {
 	box := container.NewVBox(widget.NewLabel(fmt.Sprintf("%s files copied to %s\n%s pages changed, %s blocks written",
 		groupDigits(res.Files), res.Out, groupDigits(res.PagesChanged), groupDigits(res.Blocks))))
-	if len(res.Refusals) > 0 {
-		box.Add(heading(fmt.Sprintf("%d replacements refused", len(res.Refusals))))
-		for i, r := range res.Refusals {
-			if i == 30 {
-				box.Add(widget.NewLabel(fmt.Sprintf("… and %d more", len(res.Refusals)-30)))
-				break
-			}
-			l := widget.NewLabel(fmt.Sprintf("%s %s: %s", r.SourcePath, r.BlockID, r.Reason))
-			l.Wrapping = fyne.TextWrapWord
-			box.Add(l)
-		}
+	refused := make([]string, len(res.Refusals))
+	for i, r := range res.Refusals {
+		refused[i] = fmt.Sprintf("%s %s: %s", r.SourcePath, r.BlockID, r.Reason)
 	}
-	if len(res.NotCopied) > 0 {
-		box.Add(heading(fmt.Sprintf("%d files not copied", len(res.NotCopied))))
-		for i, sk := range res.NotCopied {
-			if i == 30 {
-				box.Add(widget.NewLabel(fmt.Sprintf("… and %d more", len(res.NotCopied)-30)))
-				break
-			}
-			l := widget.NewLabel(fmt.Sprintf("%s: %s", sk.Path, sk.Reason))
-			l.Wrapping = fyne.TextWrapWord
-			box.Add(l)
-		}
+	addList(box, "%d replacements refused", refused)
+	skipped := make([]string, len(res.NotCopied))
+	for i, sk := range res.NotCopied {
+		skipped[i] = fmt.Sprintf("%s: %s", sk.Path, sk.Reason)
 	}
+	addList(box, "%d files not copied", skipped)
 	d := dialog.NewCustom("Export finished", "Close", container.NewVScroll(box), v.s.win)
 	d.Resize(fyne.NewSize(640, 360))
 	d.Show()

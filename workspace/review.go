@@ -319,26 +319,24 @@ func (w *Workspace) Decide(ctx context.Context, projectID, pageID, blockID, stat
 // (QA errors, nothing to accept) and writes nothing then; use SkipBlocked
 // to filter such blocks out first.
 func (w *Workspace) DecideAll(ctx context.Context, projectID string, refs []BlockRef, state string) ([]ReviewBlock, error) {
+	return w.decideBulk(ctx, projectID, refs, state, false)
+}
+
+func (w *Workspace) decideBulk(ctx context.Context, projectID string, refs []BlockRef, state string, onlyUndecided bool) ([]ReviewBlock, error) {
 	if state != model.ReviewAccepted && state != model.ReviewRejected {
-		return nil, fmt.Errorf("decide all: state %q: only accepted or rejected apply in bulk", state)
+		return nil, fmt.Errorf("bulk decision: state %q: only accepted or rejected apply in bulk", state)
 	}
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	return w.decide(ctx, projectID, refs, state, "", false)
+	return w.decide(ctx, projectID, refs, state, "", onlyUndecided)
 }
 
 // DecideUndecided is DecideAll for bulk actions: a block that is no longer
 // undecided when the transaction runs (the editor, or a pull, decided it
 // after the list was read) is left as it is and not in the result.
 func (w *Workspace) DecideUndecided(ctx context.Context, projectID string, refs []BlockRef, state string) ([]ReviewBlock, error) {
-	if state != model.ReviewAccepted && state != model.ReviewRejected {
-		return nil, fmt.Errorf("decide undecided: state %q: only accepted or rejected apply in bulk", state)
-	}
-	if len(refs) == 0 {
-		return nil, nil
-	}
-	return w.decide(ctx, projectID, refs, state, "", true)
+	return w.decideBulk(ctx, projectID, refs, state, true)
 }
 
 // Undecided splits blocks into those a bulk action may decide (a proposal
