@@ -576,7 +576,7 @@ type tagCount struct {
 // for this nesting depth: one pass per parent, so the nth-of-type of every
 // element costs linear time overall (scanning the siblings once per
 // element was quadratic: 20,000 <li> of one sitemap took a minute).
-func (w *walker) tagCounts(n *html.Node) []tagCount {
+func (w *walker) tagCounts(n *html.Node) {
 	d := len(w.path)
 	for len(w.counts) <= d {
 		w.counts = append(w.counts, nil)
@@ -596,7 +596,6 @@ func (w *walker) tagCounts(n *html.Node) []tagCount {
 		cs[i].total++
 	}
 	w.counts[d] = cs
-	return cs
 }
 
 type pending struct {

@@ -46,6 +46,15 @@ func (t *Tx) Refused(ns model.Namespace, key string) (RefusedKey, bool, error) {
 	return r, true, nil
 }
 
+// Refused is Tx.Refused in a read transaction.
+func (s *Store) Refused(ns model.Namespace, key string) (r RefusedKey, ok bool, err error) {
+	err = s.view(func(tx *Tx) error {
+		r, ok, err = tx.Refused(ns, key)
+		return err
+	})
+	return r, ok, err
+}
+
 // Refuse remembers a remote key that cannot be stored.
 func (t *Tx) Refuse(r RefusedKey) error {
 	if err := checkNS(r.NS); err != nil {

@@ -234,13 +234,10 @@ func (l ApiKeysList) Validate() error {
 // Validate checks a project record.
 func (p *ProjectData) Validate() error { return validateWith(p.check) }
 
-func (p *ProjectData) check(c *checker) {
-	c.format("project_id", p.ProjectID, reProjectID, "proj_ + 12 hex", true)
-	c.format("user_id", p.UserID, reUserID, "user_<id>", true)
-	c.required("name", p.Name)
-	c.timestamp("created", p.Created, true)
-	c.timestamp("settings_updated", p.SettingsUpdated, false)
-	s := p.Settings
+// Validate checks project settings alone (field paths start with settings.).
+func (s ProjectSettings) Validate() error { return validateWith(s.check) }
+
+func (s ProjectSettings) check(c *checker) {
 	c.enum("settings.tone", s.Tone, Tones)
 	if s.MaxPagesPerBatch <= 0 {
 		c.addf("settings.max_pages_per_batch", "%d must be positive", s.MaxPagesPerBatch)
@@ -260,6 +257,15 @@ func (p *ProjectData) check(c *checker) {
 		}
 		c.required(mapKey("settings.css_extractors", name), sel)
 	}
+}
+
+func (p *ProjectData) check(c *checker) {
+	c.format("project_id", p.ProjectID, reProjectID, "proj_ + 12 hex", true)
+	c.format("user_id", p.UserID, reUserID, "user_<id>", true)
+	c.required("name", p.Name)
+	c.timestamp("created", p.Created, true)
+	c.timestamp("settings_updated", p.SettingsUpdated, false)
+	p.Settings.check(c)
 	c.nonNegative("usage.total_pages", int64(p.Usage.TotalPages))
 	c.nonNegative("usage.total_batches", int64(p.Usage.TotalBatches))
 	c.timestamp("usage.last_activity", p.Usage.LastActivity, false)

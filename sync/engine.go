@@ -785,39 +785,40 @@ const RefusedRecheck = time.Hour
 // first time it is seen, then skipped without a read. The rest of the pull
 // goes on (one such key used to stop every pull).
 func (e *Engine) refuseBadKeys(ctx context.Context, ns model.Namespace, listed map[string]string, st *Stats) error {
-	var bad []string
+	var bad, fresh []string
+	why := map[string]error{}
 	for k := range listed {
-		if localstore.CheckKey(ns, k) != nil {
+		if err := localstore.CheckKey(ns, k); err != nil {
 			bad = append(bad, k)
+			// Known ones cost a read, not a write transaction per pull.
+			if _, seen, rerr := e.cfg.Store.Refused(ns, k); rerr != nil || !seen {
+				fresh = append(fresh, k)
+				why[k] = err
+			}
 		}
 	}
-	if len(bad) == 0 {
+	defer func() {
+		for _, k := range bad {
+			delete(listed, k)
+		}
+	}()
+	if len(fresh) == 0 {
 		return nil
 	}
-	sort.Strings(bad)
+	sort.Strings(fresh)
 	err := e.cfg.Store.Update(ctx, func(tx *localstore.Tx) error {
-		for _, k := range bad {
-			if _, seen, err := tx.Refused(ns, k); err != nil || seen {
-				if err != nil {
-					e.log.Warn("refused key record", "ns", string(ns), "err", err)
-				}
-				continue
-			}
-			why := localstore.CheckKey(ns, k)
-			e.log.Warn("remote key refused", "ns", string(ns), "key", clipString(k, 200), "reason", why.Error())
-			if err := tx.Quarantine(ns, k, nil, "key refused: "+why.Error()); err != nil {
+		for _, k := range fresh {
+			e.log.Warn("remote key refused", "ns", string(ns), "key", clipString(k, 200), "reason", why[k].Error())
+			if err := tx.Quarantine(ns, k, nil, "key refused: "+why[k].Error()); err != nil {
 				return err
 			}
-			if err := tx.Refuse(localstore.RefusedKey{NS: ns, Key: k, Hash: listed[k], Reason: why.Error()}); err != nil {
+			if err := tx.Refuse(localstore.RefusedKey{NS: ns, Key: k, Hash: listed[k], Reason: why[k].Error()}); err != nil {
 				return err
 			}
 			st.Quarantined++
 		}
 		return nil
 	})
-	for _, k := range bad {
-		delete(listed, k)
-	}
 	if err != nil {
 		return fmt.Errorf("pull %s: remember refused keys: %w", ns, err)
 	}

@@ -14,9 +14,7 @@ import (
 // runs it): the record's rules and the extraction options compiling
 // (selectors, path pattern, fold element).
 func CheckSettings(st model.ProjectSettings) error {
-	p := model.ProjectData{ProjectID: "proj_000000000000", UserID: "user_000000000000", Name: "check",
-		Created: model.Now(), Settings: st, Usage: model.ProjectUsage{LastActivity: model.Now()}}
-	if err := p.Validate(); err != nil {
+	if err := st.Validate(); err != nil {
 		return err
 	}
 	return extract.CheckOptions(extract.OptionsFromSettings(st, ""))

@@ -180,9 +180,9 @@ describe("processor", () => {
     for (; runs < 20 && done < n; runs++) {
       const rep = await runProcessor(limited, { project: pid, provider: new ScriptedProvider() });
       const p = rep.projects[0];
+      // The Store refuses the 301st operation: a run over budget shows as
+      // an error here (a count check could never fail).
       expect(p.errors).toEqual([]);
-      expect(rep.kv.reads + rep.kv.writes).toBeLessThanOrEqual(300);
-      expect(p.kv_ops).toBeLessThanOrEqual(300);
       if (p.deferred > 0 || p.remaining > 0) deferredSeen = true;
       done += p.done;
     }
@@ -200,7 +200,6 @@ describe("processor", () => {
     expect(byId[small]).toMatchObject({ done: 3, remaining: 0 });
     expect(byId[big].done).toBeGreaterThan(0);
     expect(byId[big].errors).toEqual([]);
-    expect(rep.kv.reads + rep.kv.writes).toBeLessThanOrEqual(400);
     // drain the big one, so no queue is left for the tests after this one
     for (let i = 0; i < 20 && (await getJSON<QueueData>(env.NIMBUS_QUEUE, `queue:${big}`))!.items!.length > 0; i++) {
       await runProcessor(limited, { project: big, provider: new ScriptedProvider() });
