@@ -210,7 +210,10 @@ func (v *reviewView) content() fyne.CanvasObject {
 		heading("Proposal (word diff)"), v.diff,
 		v.qa,
 		heading("Editor"), v.editor,
-		container.NewHBox(v.accept, v.reject, v.saveBtn, v.copyOrig, v.undo),
+		// Short rows, not one long one: the pane must fit a 1024-pixel
+		// window (one row of five buttons cut off Undo and the header).
+		container.NewHBox(v.accept, v.reject, v.saveBtn),
+		container.NewHBox(v.copyOrig, v.undo),
 		container.NewHBox(v.prev, v.next, v.nextOpen),
 	)
 	v.detail.Objects = []fyne.CanvasObject{container.NewCenter(v.empty)}
@@ -396,6 +399,13 @@ func (v *reviewView) show(i int) {
 		v.detail.Objects = []fyne.CanvasObject{v.editorBox}
 		v.detail.Refresh()
 	}
+	// The wrapped texts above changed height: lay the pane out again, or
+	// the QA row is drawn over the diff and the Editor heading (the box
+	// kept the heights of the previous block).
+	if sc, ok := v.editorBox.(*container.Scroll); ok {
+		sc.Content.Refresh()
+	}
+	v.editorBox.Refresh()
 	v.list.Select(i)
 }
 
