@@ -194,7 +194,9 @@ async function processProjectIn(
   let perPage = PAGE_OPS_GUESS;
   // This project's share of the invocation's operations (runProcessor).
   const budget = Math.min(ceiling, store.opsLimit);
-  const reserve = Math.min(FLUSH_RESERVE, Math.floor(store.opsLimit / 5));
+  // A fifth of this project's share at most: with many projects in one run
+  // each share is small, and a fixed 40 would leave no room for a page.
+  const reserve = Math.min(FLUSH_RESERVE, Math.floor((budget - store.total()) / 5));
   const fits = (pages: number) => store.total() + pages * perPage + reserve <= budget;
   // The first page starts even when the guess is more than a small budget
   // allows (the free plan's 50 operations): it is measured, not guessed.
