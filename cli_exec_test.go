@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nimbus-desktop/nimbus/sync/kvfake"
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
@@ -123,5 +125,76 @@ func TestNoDisplayIsOneLineAndExit2(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	if len(lines) != 1 || !strings.HasPrefix(lines[0], "nimbus: the window needs a display") || strings.Contains(stderr, "goroutine") {
 		t.Errorf("stderr is not one line naming the missing display:\n%s", stderr)
+	}
+}
+
+// Two Nimbus processes on two stores of one account, syncing at once for a
+// minute, stay within the account's request budget (3 a second: 30 in any
+// 10 s) at the counting server: their pacers take every request slot in
+// the one schedule file of the user config dir. Each process alone would
+// use the whole budget (before the shared file the pair made 63 requests in
+// 10 s). One request above 30 is allowed in a window: the slots are exactly
+// a third of a second apart, but their arrival at the server jitters by the
+// loopback's and the scheduler's delays, so a window can catch the 31st.
+func TestTwoProcessesShareTheAccountBudget(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs two syncing processes for a minute")
+	}
+	f := kvfake.New(kvfake.Config{Token: cliToken})
+	defer f.Close()
+	config := t.TempDir()
+	env := append(os.Environ(), "NIMBUS_TEST_AS_MAIN=1", "NIMBUS_STORE=", "NIMBUS_EMAIL=",
+		"NIMBUS_CF_API_BASE="+f.BaseURL(), "CLOUDFLARE_API_TOKEN="+cliToken,
+		"CLOUDFLARE_ACCOUNT_ID="+f.AccountID(), "NIMBUS_NO_KEYRING=1", "XDG_CONFIG_HOME="+config)
+	runIn := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("nimbus %v: %v\n%s", args, err, out)
+		}
+	}
+	stores := []string{tempStore(t), tempStore(t)}
+	for i, st := range stores {
+		runIn("--store", st, "project", "create", "--name", fmt.Sprintf("budget%d.example", i))
+		runIn("--store", st, "setup")
+	}
+	f.ResetCounts()
+	var cmds []*exec.Cmd
+	var outs []*bytes.Buffer
+	for _, st := range stores {
+		cmd := exec.Command(os.Args[0], "--store", st, "sync", "--watch", "--fast", "1ms", "--slow", "1ms")
+		cmd.Env = env
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds, outs = append(cmds, cmd), append(outs, &out)
+	}
+	time.Sleep(time.Minute)
+	for i, cmd := range cmds {
+		cmd.Process.Signal(os.Interrupt)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("sync --watch %d: %v\n%s", i, err, outs[i])
+		}
+	}
+	total := 0
+	for _, n := range f.Counts() {
+		total += n
+	}
+	worst := f.MaxInWindow(10 * time.Second)
+	t.Logf("two processes, one minute: %d requests, at most %d in a 10 s window (budget 30)", total, worst)
+	if worst > 31 {
+		t.Fatalf("%d requests in one 10 s window from two processes of one account: budget 30", worst)
+	}
+	// Both processes did sync: the budget was shared, not taken by one.
+	for i, out := range outs {
+		if !strings.Contains(out.String(), "sync:") {
+			t.Errorf("process %d never finished a sync:\n%s", i, out)
+		}
+	}
+	if total < 120 {
+		t.Fatalf("only %d requests in a minute at 3 a second: the processes were not syncing", total)
 	}
 }

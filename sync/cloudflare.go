@@ -87,6 +87,7 @@ func NewCloudflare(cfg CloudflareConfig) (*Cloudflare, error) {
 			ExpectContinueTimeout: time.Second,
 		}}
 	}
+	hc = noReplayClient(hc)
 	timeout := cfg.RequestTimeout
 	if timeout <= 0 {
 		timeout = 60 * time.Second
@@ -460,4 +461,42 @@ func parseRetryAfter(v string) time.Duration {
 		}
 	}
 	return 0
+}
+
+// noReplayClient returns a copy of hc whose requests net/http will not send
+// twice. Go's transport re-sends a request on its own when a reused
+// keep-alive connection turns out closed (GET and HEAD always, other methods
+// with GetBody or an Idempotency-Key): 1-4 ms later, outside the pacer and
+// uncounted, although the server may have counted the first one. Without
+// GetBody and with a body that is not http.NoBody, a request is not
+// replayable, so every attempt comes back to the pacer, which spaces and
+// counts it. An empty body on a GET or HEAD is still sent as no body (the
+// transport probes it and finds EOF at once).
+func noReplayClient(hc *http.Client) *http.Client {
+	c := *hc
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	if _, ok := base.(noReplay); !ok {
+		c.Transport = noReplay{base: base}
+	}
+	return &c
+}
+
+type noReplay struct{ base http.RoundTripper }
+
+// emptyBody is an empty request body that is not http.NoBody.
+type emptyBody struct{}
+
+func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
+func (emptyBody) Close() error             { return nil }
+
+func (t noReplay) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	r.GetBody = nil
+	if r.Body == nil || r.Body == http.NoBody {
+		r.Body, r.ContentLength = emptyBody{}, 0
+	}
+	return t.base.RoundTrip(r)
 }

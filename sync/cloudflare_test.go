@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -284,5 +288,52 @@ func TestUnreachableRemoteFailsFast(t *testing.T) {
 	}
 	if got := p.Stats().Requests; got != nsync.UnreachableAttempts {
 		t.Fatalf("%d tries, want %d", got, nsync.UnreachableAttempts)
+	}
+}
+
+// A request net/http would replay by itself (a GET on a reused keep-alive
+// connection the server closed after reading it) reaches the server once and
+// comes back to the caller as an error, so that the pacer spaces and counts
+// every attempt.
+func TestTransportDoesNotReplayRequests(t *testing.T) {
+	var mu gosync.Mutex
+	seen := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen++
+		n := seen
+		mu.Unlock()
+		if n == 2 {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close() // read the request, answer nothing
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"success":true,"errors":[],"messages":[],"result":[],"result_info":{"count":0,"cursor":""}}`)
+	}))
+	defer srv.Close()
+	r, err := nsync.NewCloudflare(nsync.CloudflareConfig{AccountID: "acc", Token: testToken, BaseURL: srv.URL + "/client/v4/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := r.ListKeys(ctx, "ns", "", ""); err != nil {
+		t.Fatalf("first list: %v", err)
+	}
+	_, err = r.ListKeys(ctx, "ns", "", "") // on the kept-alive connection, which the server drops
+	mu.Lock()
+	got := seen
+	mu.Unlock()
+	if got != 2 {
+		t.Fatalf("the server saw %d requests for 2 calls: the transport re-sent one outside the pacer", got)
+	}
+	var re *nsync.Error
+	if !errors.As(err, &re) || !re.Retryable {
+		t.Fatalf("a dropped connection should come back as a retryable error, got %v", err)
+	}
+	if _, err := r.ListKeys(ctx, "ns", "", ""); err != nil {
+		t.Fatalf("third list: %v", err)
 	}
 }

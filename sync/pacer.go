@@ -83,6 +83,12 @@ type PacerConfig struct {
 	Clock                   Clock
 	// Seed makes the jitter reproducible (0: random).
 	Seed uint64
+	// SharedFile, when set, is the account's schedule shared with every
+	// other Nimbus process of the user (see BudgetFile): each request slot
+	// is taken there under a file lock, and a Retry-After seen by one
+	// process pauses them all. Where the file cannot be used, the pacer
+	// spaces this process's requests alone (SharedError says why).
+	SharedFile string
 }
 
 // Pacer spaces every request of the account, pauses everything on a
@@ -103,6 +109,8 @@ type Pacer struct {
 	writesToday int64
 	lastErr     error
 	lastOK      time.Time
+	shared      *sharedSchedule
+	sharedErr   error
 }
 
 // NewPacer returns a pacer with defaults filled in.
@@ -132,7 +140,37 @@ func NewPacer(cfg PacerConfig) *Pacer {
 		slot:     make(chan struct{}, 1),
 		rng:      rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 	}
+	if cfg.SharedFile != "" {
+		p.shared = &sharedSchedule{path: cfg.SharedFile}
+	}
 	return p
+}
+
+// SetRate changes the account's requests per second; the next request is
+// spaced by the new rate. A rate <= 0 is ignored.
+func (p *Pacer) SetRate(rate float64) {
+	if rate <= 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cfg.Rate = rate
+	p.interval = time.Duration(float64(time.Second) / rate)
+}
+
+// Rate is the requests per second in use.
+func (p *Pacer) Rate() float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cfg.Rate
+}
+
+// SharedError is why the shared schedule file could not be used the last
+// time it was tried (nil when it works or none is configured).
+func (p *Pacer) SharedError() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sharedErr
 }
 
 // Clock returns the pacer's clock.
@@ -150,12 +188,40 @@ func (p *Pacer) Wait(ctx context.Context) error {
 	for {
 		p.mu.Lock()
 		now := p.cfg.Clock.Now()
+		interval, shared, paused := p.interval, p.shared, p.pausedUntil
+		p.mu.Unlock()
+		if shared != nil {
+			if paused.After(now) {
+				if err := p.cfg.Clock.Sleep(ctx, paused.Sub(now)); err != nil {
+					return err
+				}
+				continue
+			}
+			wait, err := shared.take(p.cfg.Clock, interval)
+			p.mu.Lock()
+			p.sharedErr = err
+			p.mu.Unlock()
+			if err == nil {
+				if wait <= 0 {
+					p.count()
+					return nil
+				}
+				// Another process has the slot, or a Retry-After holds:
+				// ask again when it is over.
+				if err := p.cfg.Clock.Sleep(ctx, wait); err != nil {
+					return err
+				}
+				continue
+			}
+			// The file cannot be used: space this process's requests alone.
+		}
+		p.mu.Lock()
 		at := p.next
 		if p.pausedUntil.After(at) {
 			at = p.pausedUntil
 		}
 		if !at.After(now) {
-			p.next = now.Add(p.interval)
+			p.next = now.Add(interval)
 			p.requests++
 			p.mu.Unlock()
 			return nil
@@ -168,13 +234,23 @@ func (p *Pacer) Wait(ctx context.Context) error {
 	}
 }
 
+func (p *Pacer) count() {
+	p.mu.Lock()
+	p.requests++
+	p.mu.Unlock()
+}
+
 // Pause stops every request of the account for d (a Retry-After).
 func (p *Pacer) Pause(d time.Duration) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	until := p.cfg.Clock.Now().Add(d)
+	now := p.cfg.Clock.Now()
+	until := now.Add(d)
 	if until.After(p.pausedUntil) {
 		p.pausedUntil = until
+	}
+	if p.shared != nil {
+		p.sharedErr = p.shared.pause(now, until)
 	}
 }
 
@@ -311,16 +387,21 @@ var (
 	accountPacers   = map[string]*Pacer{}
 )
 
-// AccountPacer returns the process's one pacer for an account, creating it
-// with cfg on first use: every engine, setup and CLI command of the process
-// shares the account's REST budget. (Rate changes apply to a new process.)
+// AccountPacer returns the process's one pacer for an account and shared
+// schedule file, creating it with cfg on first use: every engine, setup and
+// CLI command of the process shares the account's REST budget (and, through
+// cfg.SharedFile, with the user's other Nimbus processes). A later call with
+// another rate changes the rate at once (Settings' request budget applies to
+// the next request).
 func AccountPacer(accountID string, cfg PacerConfig) *Pacer {
 	accountPacersMu.Lock()
 	defer accountPacersMu.Unlock()
-	if p, ok := accountPacers[accountID]; ok {
+	key := accountID + "\x00" + cfg.SharedFile
+	if p, ok := accountPacers[key]; ok {
+		p.SetRate(cfg.Rate)
 		return p
 	}
 	p := NewPacer(cfg)
-	accountPacers[accountID] = p
+	accountPacers[key] = p
 	return p
 }

@@ -3,6 +3,8 @@ package sync_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -134,5 +136,97 @@ func TestPacerWritesToday(t *testing.T) {
 	clk.Advance(13 * time.Hour)
 	if day, n := p.WritesToday(); n != 0 || day != "2026-11-28" {
 		t.Fatalf("new day: %s %d", day, n)
+	}
+}
+
+// Two pacers on one schedule file (two Nimbus processes of one account)
+// space their requests together: the account sees one budget, and a
+// Retry-After seen by one pauses the other.
+func TestPacersShareTheAccountBudgetThroughAFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "nimbus", "budget-acc.json")
+	clk := nsync.NewVirtualClock(t0)
+	a := nsync.NewPacer(nsync.PacerConfig{Rate: 2, Clock: clk, SharedFile: file})
+	b := nsync.NewPacer(nsync.PacerConfig{Rate: 2, Clock: clk, SharedFile: file})
+	ctx := context.Background()
+	var times []time.Time
+	for i := 0; i < 10; i++ {
+		p := a
+		if i%2 == 1 {
+			p = b
+		}
+		if err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		times = append(times, clk.Now())
+	}
+	for i := 1; i < len(times); i++ {
+		if d := times[i].Sub(times[i-1]); d < 500*time.Millisecond {
+			t.Fatalf("requests %d and %d of two processes %v apart at 2/s for the account", i-1, i, d)
+		}
+	}
+	if a.SharedError() != nil || b.SharedError() != nil {
+		t.Fatalf("shared file errors: %v, %v", a.SharedError(), b.SharedError())
+	}
+	a.Pause(30 * time.Second)
+	before := clk.Now()
+	if err := b.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := clk.Now().Sub(before); got < 30*time.Second-time.Millisecond {
+		t.Fatalf("the other process waited %v after a Retry-After of 30s", got)
+	}
+	// A torn or foreign file does not stop anyone: the schedule starts again.
+	if err := os.WriteFile(file, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Wait(ctx); err != nil || a.SharedError() != nil {
+		t.Fatalf("wait on a corrupt file: %v, %v", err, a.SharedError())
+	}
+}
+
+// A schedule file that cannot be used leaves the pacer spacing this
+// process's requests alone, and says why.
+func TestPacerWithoutUsableSharedFileStillSpaces(t *testing.T) {
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clk := nsync.NewVirtualClock(t0)
+	p := nsync.NewPacer(nsync.PacerConfig{Rate: 1, Clock: clk, SharedFile: filepath.Join(notDir, "budget.json")})
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		if err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := clk.Now().Sub(t0); got < 2*time.Second {
+		t.Fatalf("3 requests at 1/s took %v", got)
+	}
+	if p.SharedError() == nil {
+		t.Fatal("no SharedError for an unusable file")
+	}
+}
+
+// A new request budget is used by the next request, also through
+// AccountPacer (Settings say "used from the next sync").
+func TestPacerRateChangeAppliesAtOnce(t *testing.T) {
+	clk := nsync.NewVirtualClock(t0)
+	p := nsync.AccountPacer("acc-rate-test", nsync.PacerConfig{Rate: 100, Clock: clk})
+	ctx := context.Background()
+	if err := p.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if q := nsync.AccountPacer("acc-rate-test", nsync.PacerConfig{Rate: 0.5}); q != p || q.Rate() != 0.5 {
+		t.Fatalf("AccountPacer with a new rate: same pacer %v, rate %v", q == p, q.Rate())
+	}
+	start := clk.Now()
+	for i := 0; i < 5; i++ {
+		if err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first wait still has the old spacing; the next four are 2 s apart.
+	if got := clk.Now().Sub(start); got < 8*time.Second {
+		t.Fatalf("5 waits at 0.5/s took %v, want about 8s", got)
 	}
 }

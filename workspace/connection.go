@@ -66,7 +66,17 @@ func (w *Workspace) SetSyncRate(rate float64) error {
 	if !(rate >= MinSyncRate && rate <= MaxSyncRate) {
 		return fmt.Errorf("request budget %g/s: want %g to %g (Cloudflare allows 1,200 requests per 5 minutes, 4/s)", rate, MinSyncRate, MaxSyncRate)
 	}
-	return w.store.SetMeta(metaRate, strconv.FormatFloat(rate, 'g', -1, 64))
+	if err := w.store.SetMeta(metaRate, strconv.FormatFloat(rate, 'g', -1, 64)); err != nil {
+		return err
+	}
+	// Engines already running (the GUI's sync loop) use it from their next
+	// request.
+	w.pacersMu.Lock()
+	defer w.pacersMu.Unlock()
+	for p := range w.pacers {
+		p.SetRate(rate)
+	}
+	return nil
 }
 
 // ConnectionTest is what TestConnection found.
@@ -85,7 +95,7 @@ func (w *Workspace) TestConnection(ctx context.Context, o SyncOptions) (Connecti
 		return ConnectionTest{}, fmt.Errorf("test connection: %w", err)
 	}
 	var list []nsync.NamespaceInfo
-	pacer := nsync.AccountPacer(creds.AccountID, nsync.PacerConfig{Rate: w.rate(o.Rate)})
+	pacer := w.pacer(creds.AccountID, o.Rate)
 	if err := pacer.Do(ctx, func(ctx context.Context) error {
 		var err error
 		list, err = remote.ListNamespaces(ctx)

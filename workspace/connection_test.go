@@ -2,8 +2,10 @@ package workspace
 
 import (
 	"context"
+	"os"
 	"testing"
 
+	nsync "github.com/nimbus-desktop/nimbus/sync"
 	"github.com/nimbus-desktop/nimbus/sync/kvfake"
 )
 
@@ -49,5 +51,36 @@ func TestTestConnectionListsWithoutCreating(t *testing.T) {
 	defer bad.Close()
 	if _, err := w.TestConnection(context.Background(), SyncOptions{Remote: syncRemote(t, bad), Rate: 1000}); err == nil {
 		t.Fatal("a refused token passed the connection test")
+	}
+}
+
+// A new request budget from Settings is used by the engine already running
+// (the GUI's sync loop) from its next request, and the pacer's schedule is
+// shared through the budget file of the user config dir.
+func TestSyncRateChangeReachesTheRunningEngine(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	f := kvfake.New(kvfake.Config{Token: "tok"})
+	defer f.Close()
+	w := openTemp(t, Options{})
+	o := SyncOptions{Credentials: &nsync.Credentials{AccountID: f.AccountID(), Token: "tok"}, BaseURL: f.BaseURL()}
+	if _, err := w.Setup(context.Background(), SetupOptions{SyncOptions: o}); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := w.SyncEngine(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := eng.Pacer().Rate(); got != 3 {
+		t.Fatalf("engine rate %g, want the default 3", got)
+	}
+	if err := w.SetSyncRate(0.5); err != nil {
+		t.Fatal(err)
+	}
+	if got := eng.Pacer().Rate(); got != 0.5 {
+		t.Fatalf("the running engine's rate is %g after SetSyncRate(0.5)", got)
+	}
+	file, _ := nsync.BudgetFile(f.AccountID())
+	if _, err := os.Stat(file); err != nil || eng.Pacer().SharedError() != nil {
+		t.Fatalf("budget file %s: %v (pacer: %v)", file, err, eng.Pacer().SharedError())
 	}
 }

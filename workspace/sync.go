@@ -100,7 +100,7 @@ func (w *Workspace) Setup(ctx context.Context, o SetupOptions) (SetupResult, err
 		return SetupResult{}, fmt.Errorf("setup: %w", err)
 	}
 	res := SetupResult{AccountID: creds.AccountID, Prefix: prefix, Namespaces: map[string]string{}}
-	pacer := nsync.AccountPacer(creds.AccountID, nsync.PacerConfig{Rate: w.rate(o.Rate)})
+	pacer := w.pacer(creds.AccountID, o.Rate)
 	var existing []nsync.NamespaceInfo
 	list := func() error {
 		return pacer.Do(ctx, func(ctx context.Context) error {
@@ -186,6 +186,26 @@ func (w *Workspace) rate(r float64) float64 {
 	return 3
 }
 
+// pacer is the account's pacer: one per process, its schedule shared with
+// the user's other Nimbus processes through the budget file in the user
+// config dir, at the rate of this call (a changed setting applies at once).
+func (w *Workspace) pacer(accountID string, rate float64) *nsync.Pacer {
+	file, err := nsync.BudgetFile(accountID)
+	if err != nil {
+		file = "" // no config dir: this process's requests are spaced alone
+	}
+	p := nsync.AccountPacer(accountID, nsync.PacerConfig{Rate: w.rate(rate), SharedFile: file})
+	if rate <= 0 {
+		w.pacersMu.Lock()
+		if w.pacers == nil {
+			w.pacers = map[*nsync.Pacer]bool{}
+		}
+		w.pacers[p] = true
+		w.pacersMu.Unlock()
+	}
+	return p
+}
+
 // SyncEngine builds the engine for this workspace (setup must have run).
 func (w *Workspace) SyncEngine(o SyncOptions) (*nsync.Engine, error) {
 	ids, err := nsync.NamespaceIDs(w.store)
@@ -202,7 +222,7 @@ func (w *Workspace) SyncEngine(o SyncOptions) (*nsync.Engine, error) {
 	cacheFull, _ := w.store.Meta(metaCacheFull)
 	return nsync.NewEngine(nsync.EngineConfig{
 		Store: w.store, Remote: remote, NamespaceIDs: ids, Logger: o.Logger, CacheFull: cacheFull == "true",
-		Pacer: nsync.AccountPacer(creds.AccountID, nsync.PacerConfig{Rate: w.rate(o.Rate)}),
+		Pacer: w.pacer(creds.AccountID, o.Rate),
 	})
 }
 

@@ -17,9 +17,11 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	gosync "sync"
 
 	"github.com/nimbus-desktop/nimbus/localstore"
 	"github.com/nimbus-desktop/nimbus/model"
+	nsync "github.com/nimbus-desktop/nimbus/sync"
 )
 
 // DefaultEmail is the local account's email when neither Options.Email nor
@@ -60,6 +62,9 @@ var (
 type Workspace struct {
 	store *localstore.Store
 	opts  Options
+
+	pacersMu gosync.Mutex
+	pacers   map[*nsync.Pacer]bool // handed out at the rate setting: SetSyncRate changes them
 }
 
 // Open opens the store at storePath ("" means localstore.DefaultPath()) with
