@@ -176,6 +176,7 @@ type Stats struct {
 	BulkGets    int
 	BulkPuts    int
 	Halvings    int
+	Repairs     int // remote values whose metadata did not match them, queued to be written back
 }
 
 func (s *Stats) add(o Stats) {
@@ -188,6 +189,7 @@ func (s *Stats) add(o Stats) {
 	s.BulkGets += o.BulkGets
 	s.BulkPuts += o.BulkPuts
 	s.Halvings += o.Halvings
+	s.Repairs += o.Repairs
 }
 
 // Sync pulls then pushes: the pull refreshes the remote index and merges, so
@@ -430,6 +432,12 @@ func (e *Engine) pushNamespace(ctx context.Context, ns model.Namespace, entries 
 		if err != nil {
 			return err
 		}
+		if ss.RemoteHash == distrusted(rh) {
+			// The listed hash is known not to be the remote bytes' hash:
+			// it proves nothing, and the merged value goes back over them.
+			remoteHash[en.Key] = distrusted(rh)
+			continue
+		}
 		if rh != ss.RemoteHash && rh != ss.LocalHash {
 			need = append(need, en.Key)
 		}
@@ -493,8 +501,10 @@ func (e *Engine) pushNamespace(ctx context.Context, ns model.Namespace, entries 
 				}
 			}
 			h := ValueHash(value)
-			if h == rh {
-				// The remote already holds exactly this value.
+			if h == rh && !isDistrusted(ss.RemoteHash) {
+				// The remote already holds exactly this value (and its
+				// metadata says so: a distrusted copy is written back even
+				// when its bytes are ours, to correct its metadata).
 				if err := tx.AckPush(ns, en.Key, h); err != nil {
 					return err
 				}
@@ -510,6 +520,14 @@ func (e *Engine) pushNamespace(ctx context.Context, ns model.Namespace, entries 
 	}
 	return e.writeChunks(ctx, ns, writes, st)
 }
+
+// distrusted is the remote hash recorded for a key whose listed hash h was
+// found not to be the hash of its bytes: it equals no real hash, so the key
+// stays queued for a write-back, and while the listing still shows h the
+// pull does not read it again.
+func distrusted(h string) string { return "!" + h }
+
+func isDistrusted(remoteHash string) bool { return strings.HasPrefix(remoteHash, "!") }
 
 // ValueHash is model.ValueHash (the "h" of the metadata).
 func ValueHash(v []byte) string { return model.ValueHash(v) }
@@ -1052,34 +1070,26 @@ func (e *Engine) pullPrefix(ctx context.Context, ns model.Namespace, prefix stri
 	}); err != nil {
 		return err
 	}
-	var fetch, same []string
+	var fetch []string
 	now := model.FormatTime(time.Now())
 	for k, h := range listed {
 		s := states[k]
 		switch {
 		case h != "" && h == s.RemoteHash:
 			// Unchanged since we last merged it: no read.
+		case s.RemoteHash == distrusted(h):
+			// Its listed hash was found not to match its bytes; the merged
+			// value is queued to be written back over it: no read.
 		case h == "" && s.RecheckAfter > now:
 			// A refused value without metadata: not read again yet.
-		case h != "" && h == s.LocalHash:
-			same = append(same, k) // the remote has our value
 		default:
+			// Changed, or new to us. A listed hash equal to our local one
+			// is read too: the hash is what the writer claimed, and only
+			// the bytes show whether the remote holds our value.
 			fetch = append(fetch, k)
 		}
 	}
 	sort.Strings(fetch)
-	if len(same) > 0 {
-		if err := e.cfg.Store.Update(ctx, func(tx *localstore.Tx) error {
-			for _, k := range same {
-				if err := tx.SetRemoteHash(ns, k, listed[k]); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return fmt.Errorf("pull %s: %w", ns, err)
-		}
-	}
 	if len(fetch) == 0 {
 		return nil
 	}
@@ -1089,7 +1099,7 @@ func (e *Engine) pullPrefix(ctx context.Context, ns model.Namespace, prefix stri
 		if err != nil {
 			return fmt.Errorf("pull: %w", err)
 		}
-		if err := e.storePulled(ctx, ns, chunk, got, st); err != nil {
+		if err := e.storePulled(ctx, ns, chunk, got, listed, st); err != nil {
 			return err
 		}
 	}
@@ -1097,7 +1107,13 @@ func (e *Engine) pullPrefix(ctx context.Context, ns model.Namespace, prefix stri
 }
 
 // storePulled validates, merges and stores one bulk get's values.
-func (e *Engine) storePulled(ctx context.Context, ns model.Namespace, keys []string, got map[string]Item, st *Stats) error {
+//
+// listed holds the hashes the key listing showed (nil: not listed). A value
+// whose bytes do not have its listed hash (a writer that copied another
+// value's metadata, or wrote none) is merged as a changed value and then
+// written back with its true metadata: the listing would otherwise hide
+// every later change of it, or show a change on every poll.
+func (e *Engine) storePulled(ctx context.Context, ns model.Namespace, keys []string, got map[string]Item, listed map[string]string, st *Stats) error {
 	return e.cfg.Store.Update(ctx, func(tx *localstore.Tx) error {
 		for _, k := range keys {
 			it := got[k]
@@ -1155,6 +1171,17 @@ func (e *Engine) storePulled(ctx context.Context, ns model.Namespace, keys []str
 				return fmt.Errorf("pull %s %s: %w", ns, k, err)
 			}
 			st.Pulled++
+			if lh, ok := listed[k]; ok && lh != rh {
+				why := "has no metadata hash"
+				if lh != "" {
+					why = fmt.Sprintf("has metadata hash %s but its bytes hash to %s", lh, rh)
+				}
+				e.log.Warn("remote value's metadata does not match it: merged, and written back with its own", "ns", string(ns), "key", k, "reason", why)
+				if err := tx.RefuseRemote(ns, k, distrusted(lh), "", true); err != nil {
+					return err
+				}
+				st.Repairs++
+			}
 		}
 		return nil
 	})
@@ -1228,7 +1255,7 @@ func (e *Engine) FetchCache(ctx context.Context, key string) ([]byte, bool, erro
 	if !it.Found {
 		return nil, false, nil
 	}
-	if err := e.storePulled(ctx, model.NSCache, []string{key}, got, &st); err != nil {
+	if err := e.storePulled(ctx, model.NSCache, []string{key}, got, nil, &st); err != nil {
 		return nil, false, err
 	}
 	return it.Value, true, nil

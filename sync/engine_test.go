@@ -440,3 +440,86 @@ func TestSyncRepairsCorruptRemoteCopies(t *testing.T) {
 		t.Errorf("syncs after the repair read or wrote: %v", d)
 	}
 }
+
+// A remote value is checked against its listed metadata hash when read. A
+// copy whose metadata claims our local value's hash but holds other bytes
+// (before: trusted from the listing and never read, so the remote kept
+// them and the sync was quiet), and a valid value written without
+// metadata (before: read again on every poll), are merged as changed values
+// and written back with their true metadata in one sync; a good change
+// beside them arrives; five syncs after that read and write nothing.
+func TestPullVerifiesValuesAgainstTheirMetadata(t *testing.T) {
+	w := newWorld(t, kvfake.Config{})
+	a := w.desktop("a", 3, 1)
+	b := w.desktop("b", 3, 2)
+	putProject(t, a.store, projA)
+	pages := putPages(t, a.store, projA, 3)
+	ctx := context.Background()
+	if _, err := a.engine.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// b holds the same pages already (the same import on another machine).
+	putPages(t, b.store, projA, 3)
+	// The remote copy of page 0: newer bytes under page 0's old hash.
+	k0 := model.PageKey(projA, pages[0].PageID)
+	local0, _ := b.store.Get(model.NSPages, k0)
+	p0 := testPage(projA, 0, model.FormatTime(t0.Add(time.Hour)))
+	lie := model.Canonical(p0)
+	w.fake.Write(w.nsIDs[model.NSPages], k0, lie, json.RawMessage(`{"h":"`+model.ValueHash(local0)+`"}`))
+	// The project, valid, written again without metadata (wrangler kv key put).
+	pk := model.ProjectKey(projA)
+	proj, _, _ := w.fake.Read(w.nsIDs[model.NSProjects], pk)
+	w.fake.Write(w.nsIDs[model.NSProjects], pk, proj, nil)
+	// A good change beside them: page 2 re-uploaded, with true metadata.
+	k2 := model.PageKey(projA, pages[2].PageID)
+	p2 := model.Canonical(testPage(projA, 2, model.FormatTime(t0.Add(2*time.Hour))))
+	w.fake.Write(w.nsIDs[model.NSPages], k2, p2, json.RawMessage(`{"h":"`+model.ValueHash(p2)+`"}`))
+
+	// A pull, then a push on its own (which looks at the remote again by a
+	// bulk get: the bytes of the project are ours, only its metadata is not).
+	st, err := b.engine.Pull(ctx)
+	if err != nil {
+		t.Fatalf("pull: %v", err)
+	}
+	if _, err := b.engine.Push(ctx); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	if st.Repairs != 2 {
+		t.Errorf("%d values repaired, want 2 (the page under a wrong hash, the project without metadata)", st.Repairs)
+	}
+	if got, _ := b.store.Get(model.NSPages, k2); !bytes.Equal(got, p2) {
+		t.Errorf("the good change beside them did not arrive: %s", got)
+	}
+	for _, r := range []struct {
+		ns  model.Namespace
+		key string
+	}{{model.NSPages, k0}, {model.NSProjects, pk}} {
+		local, _ := b.store.Get(r.ns, r.key)
+		remote, meta, ok := w.fake.Read(w.nsIDs[r.ns], r.key)
+		var m nsync.Meta
+		_ = json.Unmarshal(meta, &m)
+		if !ok || !bytes.Equal(remote, local) || m.H != model.ValueHash(remote) {
+			t.Errorf("%s %s after one sync: remote %.60q with hash %q, local %.60q: want the merged value with its own hash", r.ns, r.key, remote, m.H, local)
+		}
+	}
+	if got, _ := b.store.Get(model.NSPages, k0); !bytes.Contains(got, []byte(model.FormatTime(t0.Add(time.Hour)))) {
+		t.Errorf("the newer remote bytes of page 0 were not merged in: %s", got)
+	}
+	before := w.fake.Counts()
+	for i := 0; i < 5; i++ {
+		st, err := b.engine.Sync(ctx)
+		if err != nil || st.Written != 0 || st.Repairs != 0 || st.Pulled != 0 {
+			t.Fatalf("sync %d after the repair: %+v %v", i, st, err)
+		}
+	}
+	if d := delta(before, w.fake.Counts()); d[kvfake.OpBulkGet] != 0 || d[kvfake.OpBulkPut] != 0 {
+		t.Errorf("syncs after the repair read or wrote: %v", d)
+	}
+	// a converges too, and reads the repaired values once.
+	if _, err := a.engine.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := a.store.Get(model.NSPages, k0); !bytes.Equal(got, lie) && !bytes.Contains(got, []byte(model.FormatTime(t0.Add(time.Hour)))) {
+		t.Errorf("desktop a did not get the repaired page 0: %s", got)
+	}
+}
