@@ -997,8 +997,19 @@ func (e *Engine) Watch(ctx context.Context, o WatchOptions) error {
 		o.Slow = 2 * time.Minute
 	}
 	backoff := o.Fast
+	full := true // a full sync first, then the live poll while busy
+	var lastFull time.Time
 	for {
-		st, err := e.Sync(ctx)
+		var st Stats
+		var err error
+		if full {
+			st, err = e.Sync(ctx)
+			if err == nil {
+				lastFull = time.Now()
+			}
+		} else {
+			st, err = e.Poll(ctx)
+		}
 		if o.After != nil {
 			o.After(st, err)
 		}
@@ -1006,11 +1017,12 @@ func (e *Engine) Watch(ctx context.Context, o WatchOptions) error {
 			return ctx.Err()
 		}
 		wait := o.Slow
+		busy := o.Busy != nil && o.Busy()
 		switch {
 		case err != nil:
 			e.log.Warn("sync failed; will retry", "err", err.Error(), "in", backoff.String())
 			wait, backoff = backoff, min(backoff*2, o.Slow)
-		case o.Busy != nil && o.Busy():
+		case busy:
 			wait, backoff = o.Fast, o.Fast
 		default:
 			backoff = o.Fast
@@ -1018,12 +1030,17 @@ func (e *Engine) Watch(ctx context.Context, o WatchOptions) error {
 		if n, _ := e.cfg.Store.OutboxLen(); n > 0 && err == nil {
 			wait = o.Fast // local changes arrived meanwhile
 		}
+		// While batches run, the fast rounds read only what moves (Poll);
+		// every listing is refreshed at the slow interval, after an error,
+		// once nothing runs, and on "sync now".
+		full = err != nil || !busy || time.Since(lastFull)+wait >= o.Slow
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
 		case <-o.Now:
+			full = true
 		case <-t.C:
 		}
 		t.Stop()
