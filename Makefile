@@ -113,7 +113,8 @@ test-go:
 # iterations each (medians): the Go extractor vs the cheerio baseline of the
 # same contract (extract/dev/cheerio) on the fixture site and the PostgreSQL
 # manual, extraction vs html.Parse (whole site, and one page of 1k/10k/40k
-# siblings), import vs extraction alone. Then every other benchmark.
+# siblings), import vs extraction alone. Then the import unpinned and every
+# other benchmark.
 BENCH_N ?= 10
 CHEERIO_DIR := extract/dev/cheerio
 PIN := $(shell command -v taskset >/dev/null && echo taskset -c 0)
@@ -130,6 +131,8 @@ SIDE_BY_SIDE := ^(BenchmarkVsCheerio|BenchmarkExtractVsParse|BenchmarkManySiblin
 bench: deps bench-deps deps-corpus
 	@[ -n "$(PIN)" ] || echo "bench: no taskset here; the ratios are measured unpinned" >&2
 	NIMBUS_CORPUS_ROOT=$(CORPUS_DIR) $(PIN) $(GO) test -p 1 -run '^$$' -bench '$(SIDE_BY_SIDE)' -benchtime=$(BENCH_N)x -timeout 30m ./extract ./workspace
+	@echo "bench: the import again, unpinned (parallel extraction feeding the one writer, as on the editor's machine)"
+	NIMBUS_CORPUS_ROOT=$(CORPUS_DIR) $(GO) test -run '^$$' -bench '^BenchmarkImport$$' -benchtime=$(BENCH_N)x ./workspace
 	$(GO) test -run '^$$' -skip '$(SIDE_BY_SIDE)' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 30m ./...
 
 fmt:
