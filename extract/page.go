@@ -901,6 +901,9 @@ func textOf(n *html.Node) string {
 	return b.String()
 }
 
+// asciiSpace marks the ASCII bytes unicode.IsSpace reports.
+var asciiSpace = [utf8.RuneSelf]bool{' ': true, '\t': true, '\n': true, '\v': true, '\f': true, '\r': true}
+
 // collapseBytes is collapse for a reused buffer: one allocation, the
 // result.
 func (w *walker) collapseBytes(b []byte) string {
@@ -909,8 +912,8 @@ func (w *walker) collapseBytes(b []byte) string {
 	for i := 0; i < len(b); {
 		c := b[i]
 		if c < utf8.RuneSelf {
-			i++
-			if c == ' ' || (c >= '\t' && c <= '\r') {
+			if asciiSpace[c] {
+				i++
 				space = len(out) > 0
 				continue
 			}
@@ -918,7 +921,14 @@ func (w *walker) collapseBytes(b []byte) string {
 				out = append(out, ' ')
 				space = false
 			}
-			out = append(out, c)
+			// The run of printable ASCII up to the next space or
+			// multi-byte character, in one append.
+			j := i + 1
+			for j < len(b) && b[j] < utf8.RuneSelf && !asciiSpace[b[j]] {
+				j++
+			}
+			out = append(out, b[i:j]...)
+			i = j
 			continue
 		}
 		r, n := utf8.DecodeRune(b[i:])

@@ -76,10 +76,16 @@ func appendNodeHTML(buf []byte, n *html.Node) (_ []byte, ok bool) {
 	return append(buf, '>'), true
 }
 
+// needsEscape marks the bytes html.Render escapes.
+var needsEscape = [256]bool{'&': true, '\'': true, '<': true, '>': true, '"': true, '\r': true}
+
 // appendEscaped is html.Render's escaping of text and attribute values.
 func appendEscaped(buf []byte, s string) []byte {
 	last := 0
 	for i := 0; i < len(s); i++ {
+		if !needsEscape[s[i]] {
+			continue
+		}
 		var esc string
 		switch s[i] {
 		case '&':

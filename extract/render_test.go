@@ -135,3 +135,16 @@ t</textarea><pre>no newline</pre></div>
 		})
 	}
 }
+
+// collapseBytes (block texts) and collapse (head fields) agree: every run
+// of Unicode white space is one ASCII space, none at the ends.
+func TestCollapseBytesMatchesCollapse(t *testing.T) {
+	cases := []string{"", " ", "a", "  a  b  ", "a\tb\nc\vd\fe\rf", "\u00a0NBSP\u00a0 title\u2003x\u0085y\u3000",
+		"caf\u00e9  cr\u00e8me", "x\u200by", "\ufeffbom", "one\n\n  two   three\t", strings.Repeat("ab ", 50)}
+	w := new(walker)
+	for _, c := range cases {
+		if got, want := w.collapseBytes([]byte(c)), collapse(c); got != want {
+			t.Errorf("%q: collapseBytes %q, collapse %q", c, got, want)
+		}
+	}
+}
