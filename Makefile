@@ -108,8 +108,32 @@ CORPUS_DIR := $(abspath $(BUILD_DIR)/corpus)
 test-go:
 	NIMBUS_CORPUS_ROOT=$(CORPUS_DIR) $(GO) test -race -timeout 30m ./...
 
-bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 30m ./...
+# The side-by-side figures first, pinned to one core (taskset -c 0: both
+# sides of a ratio get the same CPU on a shared machine), at BENCH_N
+# iterations each (medians): the Go extractor vs the cheerio baseline of the
+# same contract (extract/dev/cheerio) on the fixture site and the PostgreSQL
+# manual, extraction vs html.Parse (whole site, and one page of 1k/10k/40k
+# siblings), import vs extraction alone. Then the import unpinned and every
+# other benchmark.
+BENCH_N ?= 10
+CHEERIO_DIR := extract/dev/cheerio
+PIN := $(shell command -v taskset >/dev/null && echo taskset -c 0)
+
+.PHONY: bench-deps
+bench-deps:
+	@if [ ! -f $(CHEERIO_DIR)/node_modules/.package-lock.json ] || \
+	   [ $(CHEERIO_DIR)/package-lock.json -nt $(CHEERIO_DIR)/node_modules/.package-lock.json ]; then \
+		cd $(CHEERIO_DIR) && npm ci --no-audit --no-fund; \
+	fi
+
+SIDE_BY_SIDE := ^(BenchmarkVsCheerio|BenchmarkExtractVsParse|BenchmarkManySiblings|BenchmarkImport)$$
+
+bench: deps bench-deps deps-corpus
+	@[ -n "$(PIN)" ] || echo "bench: no taskset here; the ratios are measured unpinned" >&2
+	NIMBUS_CORPUS_ROOT=$(CORPUS_DIR) $(PIN) $(GO) test -p 1 -run '^$$' -bench '$(SIDE_BY_SIDE)' -benchtime=$(BENCH_N)x -timeout 30m ./extract ./workspace
+	@echo "bench: the import again, unpinned (parallel extraction feeding the one writer, as on the editor's machine)"
+	NIMBUS_CORPUS_ROOT=$(CORPUS_DIR) $(GO) test -run '^$$' -bench '^BenchmarkImport$$' -benchtime=$(BENCH_N)x ./workspace
+	$(GO) test -run '^$$' -skip '$(SIDE_BY_SIDE)' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 30m ./...
 
 fmt:
 	gofmt -s -w $$(git ls-files '*.go')

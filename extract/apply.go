@@ -342,22 +342,7 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 
 // childMarkup names the non-text children of n ("" when it holds only text).
 func childMarkup(n *html.Node) string {
-	var names []string
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		switch c.Type {
-		case html.TextNode:
-		case html.ElementNode:
-			names = append(names, "<"+c.Data+">")
-		case html.CommentNode:
-			names = append(names, "a comment")
-		default:
-			names = append(names, "markup")
-		}
-	}
-	if len(names) > 4 {
-		names = append(names[:4], "...")
-	}
-	return strings.Join(names, ", ")
+	return string(appendChildMarkup(nil, n))
 }
 
 // escapeText escapes what is special in HTML text content.

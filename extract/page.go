@@ -427,7 +427,7 @@ func (p *pageState) blocks(w *walker, ext *model.Extraction) {
 			ID:         "block-" + strconv.Itoa(id),
 			Type:       b.typ,
 			Content:    content,
-			Attributes: blockAttrs(b.node),
+			Attributes: blockAttrs(b.node, &w.scratch),
 		}
 		id++
 		ext.SelectorMap[blk.ID] = b.sel
@@ -447,7 +447,8 @@ func (p *pageState) blocks(w *walker, ext *model.Extraction) {
 // sources and texts, the inner HTML when the element holds inline markup (so
 // review can show it), and "markup": the child elements that make a
 // plain-text replacement impossible (write-back checks them again).
-func blockAttrs(n *html.Node) map[string]string {
+// scratch is a buffer reused across blocks.
+func blockAttrs(n *html.Node, scratch *[]byte) map[string]string {
 	var m map[string]string
 	set := func(k, v string) {
 		if v == "" {
@@ -471,18 +472,27 @@ func blockAttrs(n *html.Node) map[string]string {
 	set("title", attr(n, "title"))
 	for c := n.FirstChild; c != nil; c = c.NextSibling {
 		if c.Type == html.ElementNode && phrasing(c) && blockKind(c) == "" {
-			var buf bytes.Buffer
-			for c := n.FirstChild; c != nil; c = c.NextSibling {
-				_ = html.Render(&buf, c) // writes to memory; cannot fail
+			buf, ok := appendInnerHTML((*scratch)[:0], n)
+			if !ok {
+				b := bytes.NewBuffer(buf[:0])
+				for c := n.FirstChild; c != nil; c = c.NextSibling {
+					_ = html.Render(b, c) // writes to memory; cannot fail
+				}
+				buf = b.Bytes()
 			}
-			set("html", buf.String())
+			*scratch = buf
+			set("html", string(buf))
 			break
 		}
 	}
-	if n.DataAtom != atom.Img {
+	if n.DataAtom != atom.Img && n.FirstChild != nil {
 		// Any child element or comment makes plain-text write-back impossible
 		// (Apply refuses it); review flags such proposals before acceptance.
-		set("markup", childMarkup(n))
+		buf := appendChildMarkup((*scratch)[:0], n)
+		*scratch = buf
+		if len(buf) > 0 {
+			set("markup", string(buf))
+		}
 	}
 	return m
 }
@@ -891,6 +901,9 @@ func textOf(n *html.Node) string {
 	return b.String()
 }
 
+// asciiSpace marks the ASCII bytes unicode.IsSpace reports.
+var asciiSpace = [utf8.RuneSelf]bool{' ': true, '\t': true, '\n': true, '\v': true, '\f': true, '\r': true}
+
 // collapseBytes is collapse for a reused buffer: one allocation, the
 // result.
 func (w *walker) collapseBytes(b []byte) string {
@@ -899,8 +912,8 @@ func (w *walker) collapseBytes(b []byte) string {
 	for i := 0; i < len(b); {
 		c := b[i]
 		if c < utf8.RuneSelf {
-			i++
-			if c == ' ' || (c >= '\t' && c <= '\r') {
+			if asciiSpace[c] {
+				i++
 				space = len(out) > 0
 				continue
 			}
@@ -908,7 +921,14 @@ func (w *walker) collapseBytes(b []byte) string {
 				out = append(out, ' ')
 				space = false
 			}
-			out = append(out, c)
+			// The run of printable ASCII up to the next space or
+			// multi-byte character, in one append.
+			j := i + 1
+			for j < len(b) && b[j] < utf8.RuneSelf && !asciiSpace[b[j]] {
+				j++
+			}
+			out = append(out, b[i:j]...)
+			i = j
 			continue
 		}
 		r, n := utf8.DecodeRune(b[i:])

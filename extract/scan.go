@@ -115,6 +115,73 @@ func splitCollisions(root string, files []scanFile) ([]scanFile, []FileError) {
 	return out, errs
 }
 
+// withSamePage puts, in place of each file of a partial scan, every HTML
+// file under root with its source path in the order a full scan walks them
+// (the first keeps the page, splitCollisions reports the others), so a
+// file added next to one whose name differs only in Unicode normalization
+// or in \ and / is a collision in a watch rescan too, not an overwrite.
+// Each folder is read once per scan.
+func withSamePage(root string, files []scanFile) []scanFile {
+	dirs := map[string][]os.DirEntry{}
+	readDir := func(d string) []os.DirEntry {
+		e, ok := dirs[d]
+		if !ok {
+			e, _ = os.ReadDir(d) // unreadable: no candidates there (the walk reports it)
+			dirs[d] = e
+		}
+		return e
+	}
+	out := make([]scanFile, 0, len(files))
+	seen := make(map[string]bool, len(files))
+	add := func(f scanFile) {
+		if !seen[f.path] {
+			seen[f.path] = true
+			out = append(out, f)
+		}
+	}
+	for _, f := range files {
+		if seen[f.path] {
+			continue
+		}
+		_, rest, ok := strings.Cut(f.sourcePath, "/")
+		if !ok {
+			add(f)
+			continue
+		}
+		for _, p := range samePage(root, rest, readDir) {
+			add(scanFile{path: p, sourcePath: f.sourcePath})
+		}
+		add(f) // kept even if its name escaped the search
+	}
+	return out
+}
+
+// samePage lists the HTML files under dir whose normalized path below dir
+// is rest, in walk order (names in order, depth first); a name holding \
+// stands for several folders.
+func samePage(dir, rest string, readDir func(string) []os.DirEntry) []string {
+	var out []string
+	for _, e := range readDir(dir) {
+		name := e.Name()
+		n := model.NormalizeSourcePath(name)
+		if n == "" || !strings.HasPrefix(rest, n) {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		switch {
+		case len(rest) == len(n):
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && isHTMLName(name) && utf8.ValidString(p) {
+				out = append(out, p)
+			}
+		case rest[len(n)] == '/' && !strings.HasPrefix(name, "."):
+			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+				out = append(out, samePage(p, rest[len(n)+1:], readDir)...)
+			}
+		}
+	}
+	return out
+}
+
 // Batch is what the scan delivers to its sink at a time.
 type Batch struct {
 	Changed []Item
@@ -199,6 +266,12 @@ func Scan(ctx context.Context, opts ScanOptions, sink func(context.Context, Batc
 		files, walkErrs = walkTree(ctx, root, root)
 	} else {
 		files, walkErrs, sum.Gone = walkPaths(ctx, root, opts.Paths)
+	}
+	if !full {
+		// A partial rescan (the watcher's) lists the changed files only:
+		// a file that collides with one that did not change is found on
+		// disk, so both scans tell the same story.
+		files = withSamePage(root, files)
 	}
 	var collisions []FileError
 	files, collisions = splitCollisions(root, files)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -732,6 +733,90 @@ func TestImportCollidingFileNames(t *testing.T) {
 	}
 	if len(r2.Errors) != 2 {
 		t.Errorf("the re-import should still report the 2 collisions: %+v", r2.Errors)
+	}
+}
+
+// A watch rescan lists only the changed files; a file added next to one
+// whose name differs only in \ and / or in Unicode normalization is a
+// collision there too, with the same outcome as a full import of the
+// folder: the first in walk order keeps the page (the folder's
+// back/slash.html before back\slash.html; the NFD spelling of café before
+// the NFC one, so the added NFD file takes the page over and the NFC file
+// is the error), and a full import afterwards writes nothing.
+func TestPartialRescanCollisions(t *testing.T) {
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	site := filepath.Join(t.TempDir(), "dist")
+	write := func(name, title string) string {
+		t.Helper()
+		p := filepath.Join(site, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte("<html><head><title>"+title+"</title></head><body><main><h1>"+title+"</h1><p>Copy for "+title+".</p></main></body></html>"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	title := func(sp string) string {
+		t.Helper()
+		pg, err := w.Store().GetPage(pid, model.PageID(pid, sp))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pg.Extraction.Head["title"]
+	}
+	ctx := context.Background()
+	write("back/slash.html", "folder")
+	write("caf\u00e9.html", "NFC")
+	if r, err := w.Import(ctx, site, ImportOptions{}); err != nil || r.Written != 2 {
+		t.Fatalf("first import: %+v %v", r, err)
+	}
+
+	added := write("back\\slash.html", "backslash")
+	r, err := w.Import(ctx, site, ImportOptions{Paths: []string{added}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Written != 0 || len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Reason, "map to the same page") ||
+		!strings.Contains(r.Errors[0].Reason, fmt.Sprintf("%q", "dist/back\\slash.html")) || !strings.Contains(r.Errors[0].Reason, `"dist/back/slash.html"`) {
+		t.Fatalf("rescan of the added back\\slash.html: %d written, errors %+v; want the collision naming both", r.Written, r.Errors)
+	}
+	if got := title("dist/back/slash.html"); got != "folder" {
+		t.Fatalf("the page holds %q, want the folder file's", got)
+	}
+
+	added = write("cafe\u0301.html", "NFD")
+	r, err = w.Import(ctx, site, ImportOptions{Paths: []string{added}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Written != 1 || len(r.Errors) != 1 || r.Errors[0].SourcePath != "dist/caf\u00e9.html" ||
+		!strings.Contains(r.Errors[0].Reason, "cafe\u0301.html") {
+		t.Fatalf("rescan of the added NFD file: %d written, errors %+v; want the NFD page and the NFC file's collision", r.Written, r.Errors)
+	}
+	if got := title("dist/caf\u00e9.html"); got != "NFD" {
+		t.Fatalf("the café page holds %q, want the NFD file's (first in walk order, as in a full import)", got)
+	}
+	n, err := w.Store().Count(model.NSPages, model.ProjectPrefix(model.KindPage, pid))
+	if err != nil || n != 2 {
+		t.Fatalf("%d page records, want 2: %v", n, err)
+	}
+
+	// The same story from a full import: nothing to write, both collisions.
+	before, _ := w.Store().OutboxLen()
+	r, err = w.Import(ctx, site, ImportOptions{})
+	after, _ := w.Store().OutboxLen()
+	if err != nil || r.Written != 0 || len(r.Errors) != 2 || after != before {
+		t.Fatalf("full import after the rescans: %+v %v, outbox %d -> %d", r, err, before, after)
+	}
+	// An unchanged rescan of the added file writes nothing either.
+	r, err = w.Import(ctx, site, ImportOptions{Paths: []string{added}})
+	if err != nil || r.Written != 0 || len(r.Errors) != 1 {
+		t.Fatalf("second rescan: %+v %v", r, err)
+	}
+	if a, _ := w.Store().OutboxLen(); a != after {
+		t.Fatalf("the unchanged rescan wrote: outbox %d -> %d", after, a)
 	}
 }
 
