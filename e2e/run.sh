@@ -144,11 +144,10 @@ curl -fsS -X PUT -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" -H 'content-ty
 	-d '[{"key":"garbage-key","value":"{}"},{"key":"user:","value":"{}"}]' >/dev/null
 curl -fsS -X PUT -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" -H 'content-type: application/json' "$api/$projects/bulk" \
 	-d "[{\"key\":\"project:$PROJECT\",\"value\":\"{not json\",\"metadata\":{\"h\":\"$badhash\"}}]" >/dev/null
-# And a status record rewritten with other (valid) bytes under the metadata
-# hash of the old ones, as a tool that copies metadata leaves it: the
-# listing shows a hash the desktop knows, only the bytes tell it changed.
-statusns=$(nsid NIMBUS_STATUS)
-kvjs() { # kvjs plant|check KEYFILE: REST calls on NIMBUS_STATUS through fetch
+# And a valid user record another tool wrote with the metadata of another
+# value (its hash is not the hash of its bytes): the desktop must read it,
+# keep it, and write it back with its true metadata.
+kvjs() { # kvjs plant|check KEYFILE: REST calls on NIMBUS_USERS through fetch
 	node -e '
 const [mode, nsID, keyFile] = process.argv.slice(1);
 const api = process.env.NIMBUS_CF_API_BASE + "accounts/" + process.env.CLOUDFLARE_ACCOUNT_ID + "/storage/kv/namespaces/" + nsID;
@@ -156,16 +155,17 @@ const h = { Authorization: "Bearer " + process.env.CLOUDFLARE_API_TOKEN };
 const sha = (s) => require("crypto").createHash("sha256").update(s).digest("hex");
 const fs = require("fs");
 (async () => {
-  const list = await (await fetch(api + "/keys?limit=1000&prefix=status:", { headers: h })).json();
+  const list = await (await fetch(api + "/keys?limit=1000&prefix=user:", { headers: h })).json();
   if (mode === "plant") {
-    const k = list.result.find((x) => x.metadata && x.metadata.h);
-    const old = await (await fetch(api + "/values/" + encodeURIComponent(k.name), { headers: h })).text();
-    const v = JSON.parse(old);
-    v.updated = new Date(Date.parse(v.updated) + 1000).toISOString();
-    const body = JSON.stringify([{ key: k.name, value: JSON.stringify(v), metadata: { ...k.metadata, h: k.metadata.h } }]);
+    const k = list.result.find((x) => x.metadata && x.metadata.h && x.name !== "user:");
+    const v = JSON.parse(await (await fetch(api + "/values/" + encodeURIComponent(k.name), { headers: h })).text());
+    v.user_id = "user_00000000e2e0";
+    v.email = "other-editor@example.com";
+    const name = "user:" + v.user_id;
+    const body = JSON.stringify([{ key: name, value: JSON.stringify(v), metadata: { h: k.metadata.h } }]);
     const r = await fetch(api + "/bulk", { method: "PUT", headers: { ...h, "content-type": "application/json" }, body });
     if (!r.ok) throw new Error("plant: " + r.status);
-    fs.writeFileSync(keyFile, k.name);
+    fs.writeFileSync(keyFile, name);
   } else {
     const name = fs.readFileSync(keyFile, "utf8");
     const k = list.result.find((x) => x.name === name);
@@ -175,7 +175,7 @@ const fs = require("fs");
       process.exit(1);
     }
   }
-})().catch((e) => { console.error(e); process.exit(1); });' "$1" "$statusns" "$2"
+})().catch((e) => { console.error(e); process.exit(1); });' "$1" "$users" "$2"
 }
 kvjs plant "$WORK/lying-key"
 "$NIMBUS" pull 2>"$WORK/pull-bad.err"
@@ -199,8 +199,9 @@ remote_project=$(curl -fsS -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" "$ap
 node -e 'const a=JSON.parse(process.argv[1]),b=JSON.parse(require("fs").readFileSync(process.argv[2],"utf8"));const v=b.value??b;if(JSON.stringify(a)!==JSON.stringify(v)){console.error("remote",a,"local",v);process.exit(1)}' \
 	"$remote_project" "$WORK/local-project.json" || { echo "run.sh: the remote project record is not the desktop's after the push" >&2; exit 1; }
 echo "   project:$PROJECT on the remote is the desktop's again" >&2
+"$NIMBUS" --json kv get NIMBUS_USERS "$(cat "$WORK/lying-key")" >/dev/null || { echo "run.sh: $(cat "$WORK/lying-key") did not arrive" >&2; exit 1; }
 kvjs check "$WORK/lying-key" || { echo "run.sh: $(cat "$WORK/lying-key") still has metadata that does not match its bytes" >&2; exit 1; }
-echo "   $(cat "$WORK/lying-key"): the metadata matches the bytes again" >&2
+echo "   $(cat "$WORK/lying-key") arrived and went back with metadata that matches its bytes" >&2
 
 step "wrangler kv key list --local sees the keys the desktop wrote"
 # Every namespace the desktop mirrors both ways holds the same keys on both
