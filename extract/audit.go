@@ -11,12 +11,11 @@ import (
 	"github.com/nimbus-desktop/nimbus/model"
 )
 
-// Audit thresholds (Screaming Frog's defaults, in characters).
+// Audit thresholds (Screaming Frog's defaults, in characters); the upper
+// limits are model's, shared with the review's QA.
 const (
 	TitleMinChars       = 30
-	TitleMaxChars       = 60
 	DescriptionMinChars = 70
-	DescriptionMaxChars = 155
 	LowWordCount        = 200
 )
 
@@ -40,8 +39,8 @@ func (c *compiled) audit(p *pageState, ext *model.Extraction) model.Audit {
 	switch {
 	case title == "":
 		add(issue("title_missing", "error", "the page has no title"))
-	case a.TitleLength > TitleMaxChars:
-		add(issue("title_too_long", "warn", "the title has %d characters (over %d)", a.TitleLength, TitleMaxChars))
+	case a.TitleLength > model.TitleMaxChars:
+		add(issue("title_too_long", "warn", "the title has %d characters (over %d)", a.TitleLength, model.TitleMaxChars))
 	case a.TitleLength < TitleMinChars:
 		add(issue("title_too_short", "warn", "the title has %d characters (under %d)", a.TitleLength, TitleMinChars))
 	}
@@ -51,8 +50,8 @@ func (c *compiled) audit(p *pageState, ext *model.Extraction) model.Audit {
 	switch {
 	case desc == "":
 		add(issue("description_missing", "warn", "the page has no meta description"))
-	case a.DescriptionLength > DescriptionMaxChars:
-		add(issue("description_too_long", "warn", "the meta description has %d characters (over %d)", a.DescriptionLength, DescriptionMaxChars))
+	case a.DescriptionLength > model.MetaDescriptionMaxChars:
+		add(issue("description_too_long", "warn", "the meta description has %d characters (over %d)", a.DescriptionLength, model.MetaDescriptionMaxChars))
 	case a.DescriptionLength < DescriptionMinChars:
 		add(issue("description_too_short", "warn", "the meta description has %d characters (under %d)", a.DescriptionLength, DescriptionMinChars))
 	}

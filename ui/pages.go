@@ -81,24 +81,7 @@ func rowFromPage(p model.PageData) *pageRow {
 	if p.Audit != nil {
 		r.issues = p.Audit.Issues
 	}
-	if o := p.Optimization; o != nil && (o.SourceHash == "" || o.SourceHash == p.ContentHash) {
-		orig := map[string]string{}
-		for _, b := range p.Extraction.AboveFoldBlocks {
-			orig[b.ID] = b.Content
-		}
-		for _, b := range p.Extraction.RestOfPageBlocks {
-			orig[b.ID] = b.Content
-		}
-		for _, b := range o.OptimizedBlocks {
-			text := b.OptimizedContent
-			if text == "" {
-				text = b.Content
-			}
-			if c, ok := orig[b.ID]; ok && text != c {
-				r.proposals++
-			}
-		}
-	}
+	r.proposals = len(p.Proposals())
 	return r
 }
 
@@ -384,9 +367,12 @@ func rowFromSummary(p *pageSummary) *pageRow {
 	if p.Audit != nil {
 		r.issues = p.Audit.Issues
 	}
-	if o := p.Optimization; o != nil && (o.SourceHash == "" || o.SourceHash == p.ContentHash) {
+	// model's rule on the decoded part: a current optimization's blocks
+	// whose optimized_content differs from their content (the Worker writes
+	// the original there).
+	if o := p.Optimization; o != nil && model.OptimizationCurrent(o.SourceHash, p.ContentHash) {
 		for _, b := range o.OptimizedBlocks {
-			if b.OptimizedContent != "" && b.OptimizedContent != b.Content {
+			if model.ProposalText(b.OptimizedContent, b.Content) != "" {
 				r.proposals++
 			}
 		}

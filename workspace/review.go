@@ -186,18 +186,10 @@ func textHash(s string) string {
 // reviewBlocks derives the review view of one page from its record and its
 // decisions.
 func reviewBlocks(p model.PageData, r model.ReviewData) []ReviewBlock {
-	suggested := map[string]string{}
-	// An optimization computed from other content is stale: its proposals
-	// are not offered (DESIGN.md section 4).
-	if o := p.Optimization; o != nil && (o.SourceHash == "" || p.ContentHash == "" || o.SourceHash == p.ContentHash) {
-		for _, b := range o.OptimizedBlocks {
-			text := b.OptimizedContent
-			if text == "" {
-				text = b.Content
-			}
-			suggested[b.ID] = text
-		}
-	}
+	// The one rule (model.Proposals): proposals of a current optimization
+	// that differ from the block; a stale one offers none (DESIGN.md
+	// section 4).
+	suggested := p.Proposals()
 	var out []ReviewBlock
 	add := func(blocks []model.Block, above bool) {
 		for _, b := range blocks {
@@ -206,11 +198,7 @@ func reviewBlocks(p model.PageData, r model.ReviewData) []ReviewBlock {
 				AboveFold: above, Dimensions: p.Extraction.Dimensions, Original: b.Content,
 				Markup: b.Attributes["markup"],
 			}
-			if s, ok := suggested[b.ID]; ok && s != b.Content {
-				rb.Suggested = s
-			} else if b.OptimizedContent != "" && b.OptimizedContent != b.Content {
-				rb.Suggested = b.OptimizedContent
-			}
+			rb.Suggested = suggested[b.ID]
 			rb.State = model.ReviewOriginal
 			if rb.Suggested != "" {
 				rb.State = model.ReviewSuggested
@@ -488,13 +476,6 @@ func findBlock(blocks []ReviewBlock, id string) (ReviewBlock, bool) {
 	return ReviewBlock{}, false
 }
 
-// Length limits of title- and description-like blocks (characters); search
-// engines truncate beyond them.
-const (
-	TitleMaxChars       = 70
-	DescriptionMaxChars = 160
-)
-
 var (
 	reNumber = regexp.MustCompile(`\d+(?:[.,]\d+)*`)
 	rePrice  = regexp.MustCompile(`[£$€¥]\s?\d+(?:[.,]\d+)*|\d+(?:[.,]\d+)*\s?(?:GBP|USD|EUR)`)
@@ -517,12 +498,12 @@ func CheckProposal(blockType, original, proposal string, dims map[string]string)
 	n := utf8.RuneCountInString(proposal)
 	switch strings.ToLower(blockType) {
 	case "title", "h1":
-		if n > TitleMaxChars {
-			add("too_long", QAWarn, "%d characters; titles over %d are truncated in search results", n, TitleMaxChars)
+		if n > model.TitleMaxChars {
+			add("too_long", QAWarn, "%d characters; titles over %d are truncated in search results", n, model.TitleMaxChars)
 		}
 	case "description", "metadescription", "meta_description":
-		if n > DescriptionMaxChars {
-			add("too_long", QAWarn, "%d characters; descriptions over %d are truncated in search results", n, DescriptionMaxChars)
+		if n > model.MetaDescriptionMaxChars {
+			add("too_long", QAWarn, "%d characters; descriptions over %d are truncated in search results", n, model.MetaDescriptionMaxChars)
 		}
 	}
 	if utf8.RuneCountInString(original) > 0 && n > 3*utf8.RuneCountInString(original)+40 {

@@ -239,7 +239,7 @@ func TestCheckProposalNames(t *testing.T) {
 	if !hasCode(q, "name_missing") {
 		t.Errorf("dropping the brand: %+v", q)
 	}
-	q = CheckProposal("h1", "Title", strings.Repeat("x", TitleMaxChars+1), nil)
+	q = CheckProposal("h1", "Title", strings.Repeat("x", model.TitleMaxChars+1), nil)
 	if !hasCode(q, "too_long") || q[0].Severity != QAWarn {
 		t.Errorf("long title: %+v", q)
 	}
@@ -296,8 +296,8 @@ func TestCheckProposalBoundaries(t *testing.T) {
 	}{
 		{"p", orig, strings.Repeat("b", 100), ""},
 		{"p", orig, strings.Repeat("b", 101), "much_longer"},
-		{"h1", strings.Repeat("T", 40), strings.Repeat("t", TitleMaxChars), ""},
-		{"h1", strings.Repeat("T", 40), strings.Repeat("t", TitleMaxChars+1), "too_long"},
+		{"h1", strings.Repeat("T", 40), strings.Repeat("t", model.TitleMaxChars), ""},
+		{"h1", strings.Repeat("T", 40), strings.Repeat("t", model.TitleMaxChars+1), "too_long"},
 		{"p", "Plain text", "Plain **bold** text", "markup_injected"},
 		{"p", "Plain text", "Plain [link](https://x.example) text", "markup_injected"},
 		{"p", "Plain text", "Plain <b>text</b>", "markup_injected"},
