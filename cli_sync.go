@@ -69,7 +69,7 @@ func syncSetup(ctx context.Context, e *env, args []string) error {
 	account := fs.String("account", "", "Cloudflare account ID (default $CLOUDFLARE_ACCOUNT_ID or the saved one)")
 	tokenStdin := fs.Bool("token-stdin", false, "read the API token from stdin and save it in the OS keyring (or a 0600 file)")
 	prefix := fs.String("prefix", "", "namespace title prefix (default NIMBUS_)")
-	rate := fs.Float64("rate", 0, "requests per second for the account (default 3)")
+	rate := fs.Float64("rate", 0, fmt.Sprintf("requests per second for the account, %g to %g (default 3)", workspace.MinSyncRate, workspace.MaxSyncRate))
 	pos, err := e.parse("setup", args, fs)
 	if err != nil {
 		return err
@@ -101,9 +101,12 @@ func syncSetup(ctx context.Context, e *env, args []string) error {
 		}
 		o.Credentials = &c
 	}
-	if *rate > 0 {
-		if err := w.Store().SetMeta("sync.rate", fmt.Sprint(*rate)); err != nil {
-			return err
+	rateSet := false
+	fs.Visit(func(f *flag.Flag) { rateSet = rateSet || f.Name == "rate" })
+	if rateSet {
+		// The one check of the request budget, the GUI's Settings' too.
+		if err := w.SetSyncRate(*rate); err != nil {
+			return usagef("setup --rate: %v", err)
 		}
 	}
 	res, err := w.Setup(ctx, o)

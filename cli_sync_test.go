@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -94,7 +95,19 @@ func TestCLISyncSetupSubmitPushPullStatus(t *testing.T) {
 	}
 	w.Close()
 
-	out := c.ok(t, "setup", "--rate", "200")
+	// The request budget is checked as the GUI's Settings check it, and a
+	// refused one changes nothing.
+	for _, bad := range []string{"50", "0", "-1"} {
+		_, errOut, code := nimbus(t, "--store", c.store, "setup", "--rate", bad)
+		want := "request budget " + bad + "/s: want 0.1 to 4"
+		if code != 2 || !strings.Contains(errOut, want) {
+			t.Errorf("setup --rate %s: exit %d, stderr %q; want 2 and %q", bad, code, errOut, want)
+		}
+	}
+	if n := c.fake.Counts(); len(n) != 0 {
+		t.Errorf("a refused --rate still reached the remote: %v", n)
+	}
+	out := c.ok(t, "setup", "--rate", "4")
 	if !strings.Contains(out, "0 namespaces found, 11 created") {
 		t.Fatalf("first setup: %q", out)
 	}
@@ -161,7 +174,7 @@ func TestTokenNeverStored(t *testing.T) {
 	stdin = strings.NewReader(cliToken + "\n")
 	defer func() { stdin = os.Stdin }()
 	t.Setenv("CLOUDFLARE_API_TOKEN", "")
-	out := c.ok(t, "setup", "--token-stdin", "--rate", "200")
+	out := c.ok(t, "setup", "--token-stdin", "--rate", "4")
 	if !strings.Contains(out, "token saved (file)") {
 		t.Fatalf("setup: %q", out)
 	}
@@ -216,17 +229,20 @@ func TestCLISyncWatchStopsOnInterrupt(t *testing.T) {
 	c := newCLISync(t)
 	p := decode[model.ProjectData](t, c.ok(t, "--json", "project", "create", "--name", "watch.example"))
 	c.addPages(t, p.ProjectID, 3)
-	c.ok(t, "setup", "--rate", "200")
+	c.ok(t, "setup", "--rate", "4")
 	c.ok(t, "submit")
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	// Interrupted after its second round (at the budget's 4/s a round takes
+	// a few seconds), or after a minute whatever happened.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var out, errb bytes.Buffer
-	code := run(ctx, []string{"--store", c.store, "sync", "--watch", "--fast", "100ms", "--slow", "100ms"}, &out, &errb)
+	out := &cancelAfter{n: 2, cancel: cancel}
+	var errb bytes.Buffer
+	code := run(ctx, []string{"--store", c.store, "sync", "--watch", "--fast", "100ms", "--slow", "100ms"}, out, &errb)
 	if code != 0 {
 		t.Fatalf("sync --watch: exit %d, stderr %q", code, errb.String())
 	}
 	if n := strings.Count(out.String(), "sync: "); n < 2 {
-		t.Fatalf("sync --watch ran %d syncs in 1.5 s: %q", n, out.String())
+		t.Fatalf("sync --watch ran %d syncs in a minute: %q", n, out.String())
 	}
 	if !strings.Contains(out.String(), "online, 0 changes waiting") {
 		t.Fatalf("sync --watch output: %q", out.String())
@@ -242,7 +258,7 @@ func TestCLIImportSubmitPush(t *testing.T) {
 	c := newCLISync(t)
 	p := decode[model.ProjectData](t, c.ok(t, "--json", "project", "create", "--name", "site.example"))
 	c.ok(t, "import", filepath.Join("testdata", "site", "dist"))
-	c.ok(t, "setup", "--rate", "500")
+	c.ok(t, "setup", "--rate", "4")
 	sub := decode[workspace.SubmitResult](t, c.ok(t, "--json", "submit"))
 	if sub.Pages == 0 || len(sub.Batches) == 0 {
 		t.Fatalf("submit after import: %+v", sub)
@@ -278,3 +294,29 @@ func TestCLIImportSubmitPush(t *testing.T) {
 		}
 	}
 }
+
+// cancelAfter is an output that cancels the command's context once it has
+// printed n sync reports.
+type cancelAfter struct {
+	mu     gosync.Mutex
+	buf    bytes.Buffer
+	n      int
+	cancel context.CancelFunc
+}
+
+func (w *cancelAfter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.buf.Write(b)
+	if strings.Count(w.buf.String(), "sync: ") >= w.n {
+		w.cancel()
+	}
+	return n, err
+}
+
+func (w *cancelAfter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
