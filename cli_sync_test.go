@@ -319,4 +319,3 @@ func (w *cancelAfter) String() string {
 	defer w.mu.Unlock()
 	return w.buf.String()
 }
-
