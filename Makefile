@@ -110,6 +110,8 @@ CORPUS_DIR := $(abspath $(BUILD_DIR)/corpus)
 
 test-go:
 	NIMBUS_CORPUS_ROOT=$(CORPUS_DIR) $(GO) test -race -timeout 30m ./...
+	# The command line builds and tests without cgo (no GL headers needed).
+	CGO_ENABLED=0 $(GO) test -short -count=1 ./internal/cli/...
 
 # The side-by-side figures first, pinned to one core (taskset -c 0: both
 # sides of a ratio get the same CPU on a shared machine), at BENCH_N

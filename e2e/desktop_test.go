@@ -30,10 +30,11 @@ type desktop struct {
 
 func newDesktop(t *testing.T, ctx context.Context, s *Stack, tone string) *desktop {
 	t.Helper()
-	ws, err := workspace.Open(filepath.Join(t.TempDir(), "nimbus.db"))
+	st, err := localstore.Open(filepath.Join(t.TempDir(), "nimbus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	ws := workspace.New(st, workspace.Options{})
 	t.Cleanup(func() { ws.Close() })
 	proj, err := ws.CreateProject(ctx, "e2e.example.com", workspace.ProjectOptions{Tone: tone, AIModel: "gpt-fake"})
 	if err != nil {
@@ -56,7 +57,7 @@ func newDesktop(t *testing.T, ctx context.Context, s *Stack, tone string) *deskt
 	for _, n := range list {
 		if model.Namespace(n.Title).Valid() {
 			ids[model.Namespace(n.Title)] = n.ID
-			if err := ws.Store().SetMeta(nsync.MetaNamespacePrefix+n.Title, n.ID); err != nil {
+			if err := st.SetMeta(nsync.MetaNamespacePrefix+n.Title, n.ID); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -65,7 +66,7 @@ func newDesktop(t *testing.T, ctx context.Context, s *Stack, tone string) *deskt
 		t.Fatalf("found %d of the eleven namespaces: %v", len(ids), ids)
 	}
 	eng, err := nsync.NewEngine(nsync.EngineConfig{
-		Store:        ws.Store(),
+		Store:        st,
 		Remote:       remote,
 		Pacer:        nsync.NewPacer(nsync.PacerConfig{Rate: 100}), // loopback: no account budget to honour
 		NamespaceIDs: ids,
@@ -73,7 +74,7 @@ func newDesktop(t *testing.T, ctx context.Context, s *Stack, tone string) *deskt
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &desktop{ws: ws, store: ws.Store(), engine: eng, project: proj}
+	return &desktop{ws: ws, store: st, engine: eng, project: proj}
 }
 
 // importAndSubmit extracts the first n pages of the fixture site into the

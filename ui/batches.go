@@ -160,12 +160,11 @@ func (v *batchesView) load(projectID string) {
 	v.header.SetText("Select a batch to see its pages.")
 	v.retry.Hide()
 	if projectID != "" {
-		if err := v.s.ws.Store().ListBatches(projectID, func(b model.BatchData) error {
-			v.batches = append(v.batches, b)
-			return nil
-		}); err != nil {
+		bs, err := v.s.ws.Batches(projectID)
+		if err != nil {
 			v.s.showErr(err)
 		}
+		v.batches = append(v.batches, bs...)
 	}
 	v.sortBatches()
 	v.list.UnselectAll()
@@ -195,7 +194,7 @@ func (v *batchesView) openBatch(id string) {
 	}
 	v.statuses = map[string]model.StatusData{}
 	for _, pid := range v.pageIDs {
-		if st, err := v.s.ws.Store().GetStatus(v.project, pid); err == nil && st.BatchID == id {
+		if st, err := v.s.ws.PageStatus(v.project, pid); err == nil && st.BatchID == id {
 			v.statuses[pid] = st
 		}
 	}
@@ -312,11 +311,10 @@ func (v *batchesView) changed(cs *changeSet) {
 		}
 		return
 	}
-	st := v.s.ws.Store()
 	added := false
 	for _, key := range cs.keysOf(model.KindBatch, v.project) {
 		id := key[strings.LastIndexByte(key, ':')+1:]
-		b, err := st.GetBatch(v.project, id)
+		b, err := v.s.ws.Batch(v.project, id)
 		if err != nil {
 			continue
 		}
@@ -349,7 +347,7 @@ func (v *batchesView) changed(cs *changeSet) {
 		if !ok {
 			continue
 		}
-		s, err := st.GetStatus(v.project, pid)
+		s, err := v.s.ws.PageStatus(v.project, pid)
 		if err != nil || s.BatchID != v.open {
 			continue
 		}

@@ -112,7 +112,7 @@ func (v *dataView) load(string) {
 
 func (v *dataView) refreshCounts() {
 	for i, ns := range model.Namespaces {
-		n, err := v.s.ws.Store().Count(ns, "")
+		n, err := v.s.ws.KVCount(ns, "")
 		if err != nil {
 			v.s.showErr(err)
 			return
@@ -124,7 +124,7 @@ func (v *dataView) refreshCounts() {
 
 func (v *dataView) openNS(ns model.Namespace) {
 	v.ns = ns
-	keys, err := v.s.ws.Store().Keys(ns, "")
+	keys, err := v.s.ws.KVKeys(ns, "")
 	if err != nil {
 		v.s.showErr(err)
 		return
@@ -150,7 +150,7 @@ func (v *dataView) applyFilter() {
 }
 
 func (v *dataView) openKey(key string) {
-	val, err := v.s.ws.Store().Get(v.ns, key)
+	val, err := v.s.ws.KVGet(v.ns, key)
 	if err != nil {
 		v.s.showErr(fmt.Errorf("read %s %s: %w", v.ns, key, err))
 		return

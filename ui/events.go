@@ -7,8 +7,8 @@ import (
 
 	"fyne.io/fyne/v2"
 
-	"github.com/nimbus-desktop/nimbus/localstore"
 	"github.com/nimbus-desktop/nimbus/model"
+	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
 // coalesceEvery is how often store change events reach the views: often
@@ -63,7 +63,9 @@ type hub struct {
 
 // newHub subscribes to s. With auto set, a ticker delivers pending changes
 // through fyne.Do; otherwise (tests) Flush delivers them synchronously.
-func newHub(s *localstore.Store, auto bool, deliver func(*changeSet)) *hub {
+func newHub(s interface {
+	Subscribe(int) (<-chan workspace.StoreEvent, func())
+}, auto bool, deliver func(*changeSet)) *hub {
 	ch, cancel := s.Subscribe(4096)
 	h := &hub{cancel: cancel, stop: make(chan struct{}), deliver: deliver}
 	h.pending.keys = map[string]model.Namespace{}

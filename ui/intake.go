@@ -19,8 +19,6 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/nimbus-desktop/nimbus/extract"
-	"github.com/nimbus-desktop/nimbus/model"
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
@@ -178,7 +176,7 @@ func (v *intakeView) startImport(folder, proj string, interactive, another bool)
 
 	// Progress arrives after every file; the UI takes the latest one at
 	// most every 100 ms.
-	var latest atomic.Pointer[extract.Progress]
+	var latest atomic.Pointer[workspace.ImportProgress]
 	var pending atomic.Bool
 	show := func() {
 		pending.Store(false)
@@ -191,7 +189,7 @@ func (v *intakeView) startImport(folder, proj string, interactive, another bool)
 		v.current.SetText(p.Current)
 		count.SetText(fmt.Sprintf("%s of %s files", groupDigits(p.Done), groupDigits(p.Total)))
 	}
-	opts := workspace.ImportOptions{ProjectID: proj, Progress: func(p extract.Progress) {
+	opts := workspace.ImportOptions{ProjectID: proj, Progress: func(p workspace.ImportProgress) {
 		latest.Store(&p)
 		if v.s.opts.Synchronous {
 			return
@@ -285,7 +283,7 @@ func (v *intakeView) imported(folder, proj string, res workspace.ImportResult, e
 		// project's: a refused other site must not be resumed.
 		v.s.app.Preferences().SetString(prefWatchFolder+proj, folder)
 	}
-	n, _ := v.s.ws.Store().Count(model.NSPages, model.ProjectPrefix(model.KindPage, proj))
+	n, _ := v.s.ws.PageCount(proj)
 	v.watching = fmt.Sprintf("Watching %s/ · %s pages", filepath.Base(folder), groupDigits(n))
 	if v.s.opts.Synchronous {
 		v.watching = ""

@@ -1,8 +1,8 @@
 package ui
 
 import (
+	"context"
 	"sort"
-	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -115,21 +115,12 @@ func (v *logsView) scopeTo(pageID, path string) {
 func (v *logsView) reload() {
 	v.all = v.all[:0]
 	if v.project != "" {
-		prefix := model.ProjectPrefix(model.KindLogs, v.project)
-		if v.scope != "" {
-			prefix = model.LogsKey(v.project, v.scope)
-		}
-		if err := v.s.ws.Store().List(model.NSLogs, prefix, func(key string, value []byte) error {
-			ld, err := decodeAs[model.LogData](key, value)
-			if err != nil {
-				return err
-			}
-			for _, e := range ld.Entries {
-				v.all = append(v.all, logLine{pageID: key[strings.LastIndexByte(key, ':')+1:], entry: e})
-			}
-			return nil
-		}); err != nil {
+		lines, err := v.s.ws.Logs(context.Background(), v.project, v.scope)
+		if err != nil {
 			v.s.showErr(err)
+		}
+		for _, l := range lines {
+			v.all = append(v.all, logLine{pageID: l.PageID, entry: l.Entry})
 		}
 	}
 	sort.SliceStable(v.all, func(i, j int) bool { return v.all[i].entry.Timestamp > v.all[j].entry.Timestamp })

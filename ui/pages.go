@@ -2,7 +2,6 @@ package ui
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -17,7 +16,6 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/nimbus-desktop/nimbus/localstore"
 	"github.com/nimbus-desktop/nimbus/model"
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
@@ -75,14 +73,23 @@ func (r *pageRow) statusText() string {
 	return r.status
 }
 
-func rowFromPage(p model.PageData) *pageRow {
-	r := &pageRow{id: p.PageID, path: p.SourcePath, title: p.Extraction.Head["title"], dims: p.Extraction.Dimensions, missing: p.SourceMissing != ""}
+// rowOf is the table's row of a workspace page row.
+func rowOf(p workspace.PageRow) *pageRow {
+	r := &pageRow{id: p.PageID, path: p.SourcePath, title: p.Title, dims: p.Dimensions, missing: p.Missing,
+		issues: p.Issues, proposals: p.Proposals, decided: p.Decided}
 	r.dimText = dimText(r.dims)
-	if p.Audit != nil {
-		r.issues = p.Audit.Issues
+	if p.Status.Status != "" {
+		r.setStatus(p.Status)
 	}
-	r.proposals = len(p.Proposals())
 	return r
+}
+
+func rowsOf(ps []workspace.PageRow) []*pageRow {
+	rows := make([]*pageRow, len(ps))
+	for i, p := range ps {
+		rows[i] = rowOf(p)
+	}
+	return rows
 }
 
 func dimText(dims map[string]string) string {
@@ -111,27 +118,19 @@ func (r *pageRow) setStatus(st model.StatusData) {
 	}
 }
 
-func decidedCount(rv model.ReviewData) int {
-	n := 0
-	for _, d := range rv.Blocks {
-		if d.State == model.ReviewAccepted || d.State == model.ReviewRejected {
-			n++
-		}
-	}
-	return n
-}
-
 // pagesView is the Pages screen: a virtualised table of every page with
 // filters and search, and a detail panel.
 type pagesView struct {
 	s       *Shell
 	project string
 
-	rows     []*pageRow
-	loading  bool // only the first screen's rows are in
-	byID     map[string]int
-	filtered []int
-	selected string
+	rows       []*pageRow
+	loading    bool            // only the first screen's rows are in
+	loadCtx    context.Context // the current load; cancelled by the next
+	loadCancel context.CancelFunc
+	byID       map[string]int
+	filtered   []int
+	selected   string
 
 	search      *field
 	dimFilter   *widget.Select
@@ -296,7 +295,11 @@ func (v *pagesView) load(projectID string) {
 		v.setRows(nil, "")
 		return
 	}
-	st := v.s.ws.Store()
+	if v.loadCancel != nil {
+		v.loadCancel() // a project switch stops the read of the last one
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	v.loadCtx, v.loadCancel = ctx, cancel
 	if v.s.opts.Synchronous {
 		v.loadAll(projectID)
 		return
@@ -305,8 +308,8 @@ func (v *pagesView) load(projectID string) {
 	// the project's size) are read right here, so the window opens with
 	// data; the full table (10,000+ rows, most of a second) loads behind.
 	v.loading = true
-	if rows, err := loadPageRows(st, projectID, firstScreenRows); err == nil {
-		v.setRows(rows, projectID)
+	if rows, err := v.s.ws.PageRows(ctx, projectID, firstScreenRows); err == nil {
+		v.setRows(rowsOf(rows), projectID)
 	}
 	// Let the window open and paint before the full read takes a core.
 	time.AfterFunc(fullLoadDelay, func() {
@@ -323,12 +326,13 @@ const fullLoadDelay = 300 * time.Millisecond
 
 // loadAll reads every page of the project into rows.
 func (v *pagesView) loadAll(projectID string) {
-	st := v.s.ws.Store()
+	ctx := v.loadCtx
 	v.s.bg(func() func() {
-		rows, err := loadPageRows(st, projectID, 0)
+		prs, err := v.s.ws.PageRows(ctx, projectID, 0)
+		rows := rowsOf(prs)
 		return func() {
 			v.loading = false
-			if v.project != projectID {
+			if v.project != projectID || ctx.Err() != nil {
 				return // the editor switched projects meanwhile
 			}
 			if err != nil {
@@ -339,125 +343,8 @@ func (v *pagesView) loadAll(projectID string) {
 	})
 }
 
-// pageSummary is the part of a page record the table shows. Decoding only
-// these fields (not the blocks and selector map) keeps loading 10,000 pages
-// fast and its garbage small.
-type pageSummary struct {
-	PageID     string `json:"page_id"`
-	SourcePath string `json:"source_path"`
-	Extraction struct {
-		Head       map[string]string `json:"head"`
-		Dimensions map[string]string `json:"dimensions"`
-	} `json:"extraction"`
-	Optimization *struct {
-		SourceHash      string `json:"source_hash"`
-		OptimizedBlocks []struct {
-			Content          string `json:"content"`
-			OptimizedContent string `json:"optimized_content"`
-		} `json:"optimized_blocks"`
-	} `json:"optimization"`
-	ContentHash   string       `json:"content_hash"`
-	Audit         *model.Audit `json:"audit"`
-	SourceMissing string       `json:"source_missing"`
-}
-
-func rowFromSummary(p *pageSummary) *pageRow {
-	r := &pageRow{id: p.PageID, path: p.SourcePath, title: p.Extraction.Head["title"], dims: p.Extraction.Dimensions, missing: p.SourceMissing != ""}
-	r.dimText = dimText(r.dims)
-	if p.Audit != nil {
-		r.issues = p.Audit.Issues
-	}
-	// model's rule on the decoded part: a current optimization's blocks
-	// whose optimized_content differs from their content (the Worker writes
-	// the original there).
-	if o := p.Optimization; o != nil && model.OptimizationCurrent(o.SourceHash, p.ContentHash) {
-		for _, b := range o.OptimizedBlocks {
-			if model.ProposalText(b.OptimizedContent, b.Content) != "" {
-				r.proposals++
-			}
-		}
-	}
-	return r
-}
-
 // firstScreenRows is how many rows the quick first load reads.
 const firstScreenRows = 200
-
-// errEnough stops a listing early.
-var errEnough = errors.New("enough rows")
-
-// loadPageRows reads the project's pages with their status and review
-// progress, in path order; limit > 0 reads only the first limit pages (in
-// key order) for the first screen.
-func loadPageRows(st *localstore.Store, projectID string, limit int) ([]*pageRow, error) {
-	var rows []*pageRow
-	if err := st.List(model.NSPages, model.ProjectPrefix(model.KindPage, projectID), func(key string, value []byte) error {
-		if limit > 0 && len(rows) >= limit {
-			return errEnough
-		}
-		var p pageSummary
-		if err := json.Unmarshal(value, &p); err != nil {
-			return fmt.Errorf("decode %s: %w", key, err)
-		}
-		rows = append(rows, rowFromSummary(&p))
-		return nil
-	}); err != nil && !errors.Is(err, errEnough) {
-		return rows, fmt.Errorf("list pages of %s: %w", projectID, err)
-	}
-	idx := make(map[string]*pageRow, len(rows))
-	for _, r := range rows {
-		idx[r.id] = r
-	}
-	if limit > 0 {
-		for _, r := range rows {
-			if s, err := st.GetStatus(projectID, r.id); err == nil {
-				r.setStatus(s)
-			}
-			if rv, err := st.GetReview(projectID, r.id); err == nil {
-				r.decided = decidedCount(rv)
-			}
-		}
-		sort.Slice(rows, func(i, j int) bool { return rows[i].path < rows[j].path })
-		return rows, nil
-	}
-	if err := st.ListStatuses(projectID, func(pageID string, s model.StatusData) error {
-		if r := idx[pageID]; r != nil {
-			r.setStatus(s)
-		}
-		return nil
-	}); err != nil {
-		return rows, fmt.Errorf("list statuses of %s: %w", projectID, err)
-	}
-	prefix := model.ProjectPrefix(model.KindReview, projectID)
-	if err := st.List(model.NSPages, prefix, func(key string, value []byte) error {
-		if r := idx[key[len(prefix):]]; r != nil {
-			rv, err := decodeAs[model.ReviewData](key, value)
-			if err != nil {
-				return err
-			}
-			r.decided = decidedCount(rv)
-		}
-		return nil
-	}); err != nil {
-		return rows, fmt.Errorf("list review decisions of %s: %w", projectID, err)
-	}
-	sort.Slice(rows, func(i, j int) bool { return rows[i].path < rows[j].path })
-	return rows, nil
-}
-
-// decodeAs decodes and validates a stored value as T.
-func decodeAs[T any](key string, value []byte) (T, error) {
-	var zero T
-	v, err := model.DecodeValue(key, value)
-	if err != nil {
-		return zero, fmt.Errorf("decode %s: %w", key, err)
-	}
-	p, ok := v.(*T)
-	if !ok {
-		return zero, fmt.Errorf("decode %s: holds a %T", key, v)
-	}
-	return *p, nil
-}
 
 func (v *pagesView) setRows(rows []*pageRow, projectID string) {
 	v.rows = rows
@@ -594,50 +481,36 @@ func (v *pagesView) changed(cs *changeSet) {
 		v.load(v.project)
 		return
 	}
-	st := v.s.ws.Store()
 	structural := false
 	for _, key := range cs.keysOf(model.KindPage, v.project) {
-		p, err := st.GetPage(v.project, key[strings.LastIndexByte(key, ':')+1:])
+		pageID := key[strings.LastIndexByte(key, ':')+1:]
+		nr, err := v.s.ws.PageRowOf(v.project, pageID)
 		if err != nil {
 			continue
 		}
-		nr := rowFromPage(p)
-		if i, ok := v.byID[p.PageID]; ok {
-			old := v.rows[i]
-			nr.status, nr.statusDetail, nr.decided = old.status, old.statusDetail, old.decided
-			v.rows[i] = nr
-			v.refreshRow(p.PageID)
+		if i, ok := v.byID[pageID]; ok {
+			v.rows[i] = rowOf(nr)
+			v.refreshRow(pageID)
 		} else {
-			v.rows = append(v.rows, nr)
+			v.rows = append(v.rows, rowOf(nr))
 			structural = true
 		}
-		if p.PageID == v.selected {
-			v.showDetail(p.PageID)
+		if pageID == v.selected {
+			v.showDetail(pageID)
 		}
 	}
-	for _, key := range cs.keysOf(model.KindStatus, v.project) {
+	for _, key := range append(cs.keysOf(model.KindStatus, v.project), cs.keysOf(model.KindReview, v.project)...) {
 		pageID := key[strings.LastIndexByte(key, ':')+1:]
 		i, ok := v.byID[pageID]
 		if !ok {
 			continue
 		}
-		s, err := st.GetStatus(v.project, pageID)
+		nr, err := v.s.ws.PageRowOf(v.project, pageID)
 		if err != nil {
 			continue
 		}
-		v.rows[i].setStatus(s)
+		v.rows[i] = rowOf(nr)
 		v.refreshRow(pageID)
-	}
-	for _, key := range cs.keysOf(model.KindReview, v.project) {
-		pageID := key[strings.LastIndexByte(key, ':')+1:]
-		i, ok := v.byID[pageID]
-		if !ok {
-			continue
-		}
-		if rv, err := st.GetReview(v.project, pageID); err == nil {
-			v.rows[i].decided = decidedCount(rv)
-			v.refreshRow(pageID)
-		}
 	}
 	if structural {
 		sort.Slice(v.rows, func(i, j int) bool { return v.rows[i].path < v.rows[j].path })
@@ -657,13 +530,13 @@ func (v *pagesView) rowText(id string) []string {
 
 func (v *pagesView) showDetail(pageID string) {
 	v.selected = pageID
-	p, err := v.s.ws.Store().GetPage(v.project, pageID)
+	p, err := v.s.ws.Page(v.project, pageID)
 	if err != nil {
 		v.s.showErr(err)
 		return
 	}
-	logs, err := v.s.ws.Store().GetLogs(v.project, pageID)
-	if err != nil && !errors.Is(err, localstore.ErrNotFound) {
+	logs, err := v.s.ws.PageLogs(v.project, pageID)
+	if err != nil {
 		v.s.showErr(err)
 	}
 	v.detail.Objects = []fyne.CanvasObject{pageDetail(v.s, p, logs)}

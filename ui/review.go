@@ -44,11 +44,12 @@ type reviewView struct {
 	project string
 	dirty   bool
 
-	pageFilter string // page ID, "" = every page
-	blocks     []workspace.ReviewBlock
-	cur        int
-	marked     map[string]bool // page/block -> in the bulk selection
-	gen        int             // the latest block query
+	pageFilter  string // page ID, "" = every page
+	blocks      []workspace.ReviewBlock
+	cur         int
+	marked      map[string]bool    // page/block -> in the bulk selection
+	gen         int                // the latest block query
+	queryCancel context.CancelFunc // stops the latest block query
 
 	stateSel, dimSel, typeSel, foldSel, qaSel *widget.Select
 	pageLbl                                   *widget.Label
@@ -294,9 +295,14 @@ func (v *reviewView) reload() {
 	// query (the editor changed a filter meanwhile) wins over an older one.
 	v.gen++
 	gen := v.gen
+	if v.queryCancel != nil {
+		v.queryCancel() // the older query stops reading
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	v.queryCancel = cancel
 	v.count.SetText("loading blocks…")
 	v.s.bg(func() func() {
-		blocks, err := v.s.ws.ReviewBlocks(proj, f)
+		blocks, err := v.s.ws.ReviewBlocks(ctx, proj, f)
 		return func() {
 			if v.project != proj || v.gen != gen {
 				return

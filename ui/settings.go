@@ -15,7 +15,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/nimbus-desktop/nimbus/model"
-	nsync "github.com/nimbus-desktop/nimbus/sync"
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
@@ -210,7 +209,7 @@ func (v *settingsView) setupCloudflare() {
 			v.s.showErr(errors.New("the Cloudflare account ID is needed with a token"))
 			return
 		}
-		o.Credentials = &nsync.Credentials{AccountID: account, Token: token}
+		o.Credentials = &workspace.Credentials{AccountID: account, Token: token}
 		o.SaveToken = true
 	}
 	v.cfSetup.Disable()
@@ -274,8 +273,8 @@ func (v *settingsView) load(projectID string) {
 	} else {
 		v.email.SetText("No local account yet; it is created with the first project.")
 	}
-	v.storeLbl.SetText("Local store: " + v.s.ws.Store().Path())
-	if id, err := v.s.ws.Store().Meta(nsync.MetaAccountID); err == nil && id != "" && v.cfAccount.Text == "" {
+	v.storeLbl.SetText("Local store: " + v.s.ws.StorePath())
+	if id := v.s.ws.SavedAccountID(); id != "" && v.cfAccount.Text == "" {
 		v.cfAccount.SetText(id)
 	}
 	v.loadConnection()

@@ -240,7 +240,7 @@ func New(a fyne.App, ws Workspace, opts Options) *Shell {
 	s.win.SetOnDropped(s.HandleDrop)
 	s.installShortcuts()
 
-	s.hub = newHub(ws.Store(), !opts.Synchronous, s.deliver)
+	s.hub = newHub(ws, !opts.Synchronous, s.deliver)
 	s.reloadProjects()
 	if !opts.Synchronous {
 		s.syncer.start()
@@ -389,7 +389,7 @@ func (s *Shell) askNewProject() {
 
 // refreshChips updates the sync chip and the watch state from the store.
 func (s *Shell) refreshChips() {
-	n, err := s.ws.Store().OutboxLen()
+	n, err := s.ws.ChangesWaiting()
 	if err != nil {
 		s.syncChip.SetText("sync state unavailable")
 		return

@@ -11,16 +11,15 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/dialog"
 
-	nsync "github.com/nimbus-desktop/nimbus/sync"
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
 // syncAPI: the sync chip, "Sync now", Submit and the Cloudflare settings.
 type syncAPI interface {
-	SyncEngine(o workspace.SyncOptions) (*nsync.Engine, error)
+	Syncer(o workspace.SyncOptions) (*workspace.Syncer, error)
 	Setup(ctx context.Context, o workspace.SetupOptions) (workspace.SetupResult, error)
 	Submit(ctx context.Context, o workspace.SubmitOptions) (workspace.SubmitResult, error)
-	Status(projectID, batchID string) (workspace.StatusSummary, error)
+	Status(ctx context.Context, projectID, batchID string) (workspace.StatusSummary, error)
 }
 
 // syncer runs the sync engine's adaptive watch in the background while the
@@ -33,7 +32,7 @@ type syncer struct {
 	project atomic.Pointer[string]
 
 	mu      sync.Mutex
-	engine  *nsync.Engine
+	engine  *workspace.Syncer
 	reason  string // why there is no engine (not set up, no credentials)
 	syncing bool
 	cancel  context.CancelFunc
@@ -56,7 +55,7 @@ func (y *syncer) start() {
 	y.wg.Add(1)
 	go func() {
 		defer y.wg.Done()
-		eng, err := y.s.ws.SyncEngine(workspace.SyncOptions{Logger: slog.Default()})
+		eng, err := y.s.ws.Syncer(workspace.SyncOptions{Logger: slog.Default()})
 		y.mu.Lock()
 		y.engine = eng
 		if err != nil {
@@ -67,10 +66,10 @@ func (y *syncer) start() {
 		if err != nil {
 			return
 		}
-		_ = eng.Watch(ctx, nsync.WatchOptions{
+		_ = eng.Watch(ctx, workspace.WatchOptions{
 			Now:  now,
 			Busy: y.busy,
-			After: func(st nsync.Stats, err error) {
+			After: func(st workspace.SyncStats, err error) {
 				if err != nil && ctx.Err() == nil {
 					slog.Warn("sync", "err", err)
 				}
@@ -89,7 +88,7 @@ func (y *syncer) busy() bool {
 	if proj == nil || *proj == "" {
 		return false
 	}
-	st, err := y.s.ws.Status(*proj, "")
+	st, err := y.s.ws.Status(context.Background(), *proj, "")
 	return err == nil && st.Busy()
 }
 
@@ -170,7 +169,7 @@ func (y *syncer) details() {
 		dialog.ShowInformation("Sync", msg, y.s.win)
 		return
 	}
-	n, _ := y.s.ws.Store().OutboxLen()
+	n, _ := y.s.ws.ChangesWaiting()
 	dialog.ShowInformation("Sync is not set up",
 		fmt.Sprintf("%s changes are saved in the local store and wait to be pushed.\n%s\nSet up Cloudflare in Settings, or run 'nimbus setup'.", groupDigits(n), reason), y.s.win)
 }

@@ -2,15 +2,15 @@
 // switcher, navigation, sync chip, shortcuts), intake by drop or folder
 // picker, and the Pages, Batches, Review, Logs, Data and Settings screens.
 // It holds no business logic: every action calls workspace, every figure is
-// read from the local store, and live updates come from the store's change
-// events, coalesced about every 100 ms and applied inside fyne.Do to the
-// changed rows only. Nothing imports ui.
+// read from the local store through workspace (ui imports no localstore,
+// sync or extract), and live updates come from the store's change events,
+// coalesced about every 100 ms and applied inside fyne.Do to the changed
+// rows only. Nothing imports ui but main.
 package ui
 
 import (
 	"context"
 
-	"github.com/nimbus-desktop/nimbus/localstore"
 	"github.com/nimbus-desktop/nimbus/model"
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
@@ -34,10 +34,25 @@ type intakeAPI interface {
 	Export(ctx context.Context, o workspace.ExportOptions) (workspace.ExportResult, error)
 }
 
-// storeAPI: the local mirror, read directly by the list views (the store is
-// the source of truth for pages, batches, status and logs).
+// storeAPI: what the list views read of the local mirror (the source of
+// truth for pages, batches, status and logs), through workspace.
 type storeAPI interface {
-	Store() *localstore.Store
+	StorePath() string
+	Subscribe(buf int) (<-chan workspace.StoreEvent, func())
+	ChangesWaiting() (int, error)
+	PageRows(ctx context.Context, projectID string, limit int) ([]workspace.PageRow, error)
+	PageRowOf(projectID, pageID string) (workspace.PageRow, error)
+	Page(projectID, pageID string) (model.PageData, error)
+	PageLogs(projectID, pageID string) (model.LogData, error)
+	PageStatus(projectID, pageID string) (model.StatusData, error)
+	PageCount(projectID string) (int, error)
+	Batches(projectID string) ([]model.BatchData, error)
+	Batch(projectID, batchID string) (model.BatchData, error)
+	Logs(ctx context.Context, projectID, pageID string) ([]workspace.LogLine, error)
+	KVCount(ns model.Namespace, prefix string) (int, error)
+	KVKeys(ns model.Namespace, prefix string) ([]string, error)
+	KVGet(ns model.Namespace, key string) ([]byte, error)
+	SavedAccountID() string
 }
 
 // projectAPI: the project switcher and first run.
@@ -64,7 +79,7 @@ type settingsAPI interface {
 // reviewAPI: the Review screen.
 type reviewAPI interface {
 	ReviewPage(projectID, pageID string) ([]workspace.ReviewBlock, error)
-	ReviewBlocks(projectID string, f workspace.ReviewFilter) ([]workspace.ReviewBlock, error)
+	ReviewBlocks(ctx context.Context, projectID string, f workspace.ReviewFilter) ([]workspace.ReviewBlock, error)
 	Decide(ctx context.Context, projectID, pageID, blockID, state, text string) (workspace.ReviewBlock, error)
 	DecideAll(ctx context.Context, projectID string, refs []workspace.BlockRef, state string) ([]workspace.ReviewBlock, error)
 	DecideUndecided(ctx context.Context, projectID string, refs []workspace.BlockRef, state string) ([]workspace.ReviewBlock, error)

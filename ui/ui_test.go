@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -28,12 +29,22 @@ const fixtureSite = "../testdata/site/dist"
 // openWorkspace opens a workspace on a fresh store in a temp dir.
 func openWorkspace(t *testing.T) *workspace.Workspace {
 	t.Helper()
-	ws, err := workspace.Open(filepath.Join(t.TempDir(), "nimbus.db"))
+	st, ws, err := fixture.Open(filepath.Join(t.TempDir(), "nimbus.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ws.Close() })
+	testStores.Store(ws, st)
+	t.Cleanup(func() { testStores.Delete(ws); ws.Close() })
 	return ws
+}
+
+// testStores holds the store under each test workspace: tests write what a
+// pull or the Worker would, as the views never do.
+var testStores gosync.Map
+
+func storeOf(ws *workspace.Workspace) *localstore.Store {
+	st, _ := testStores.Load(ws)
+	return st.(*localstore.Store)
 }
 
 // newShell builds the shell on a test app in synchronous mode.
@@ -50,7 +61,7 @@ func newShell(t *testing.T, ws *workspace.Workspace) *Shell {
 func fixtureShell(t *testing.T) (*Shell, *workspace.Workspace, string) {
 	t.Helper()
 	ws := openWorkspace(t)
-	proj, err := fixture.Write(context.Background(), ws, fixtureSite, "repairsbypost.com", fixture.Options{Optimized: 5, Batch: true})
+	proj, err := fixture.Write(context.Background(), storeOf(ws), ws, fixtureSite, "repairsbypost.com", fixture.Options{Optimized: 5, Batch: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +85,7 @@ func waitEvent(t *testing.T, s *Shell, key string) {
 
 func TestPagesListShowsEveryPage(t *testing.T) {
 	s, ws, proj := fixtureShell(t)
-	n, err := ws.Store().Count(model.NSPages, model.ProjectPrefix(model.KindPage, proj))
+	n, err := storeOf(ws).Count(model.NSPages, model.ProjectPrefix(model.KindPage, proj))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +148,7 @@ func TestStatusChangeUpdatesOneRow(t *testing.T) {
 	st := model.StatusData{Status: model.StatusProcessing, BatchID: model.BatchID(time.Now()), Updated: model.Now(),
 		Processing: &model.ProcessingInfo{Started: model.Now(), CurrentStep: "optimize", Progress: 60}}
 	key := model.StatusKey(proj, target.id)
-	if err := ws.Store().Update(context.Background(), func(tx *localstore.Tx) error {
+	if err := storeOf(ws).Update(context.Background(), func(tx *localstore.Tx) error {
 		return tx.PutJSON(model.NSStatus, key, st)
 	}); err != nil {
 		t.Fatal(err)
@@ -186,7 +197,7 @@ func TestBatchesShowProgressAndLiveStatus(t *testing.T) {
 		}
 	}
 	key := model.StatusKey(proj, queued)
-	err := ws.Store().Update(context.Background(), func(tx *localstore.Tx) error {
+	err := storeOf(ws).Update(context.Background(), func(tx *localstore.Tx) error {
 		return tx.PutJSON(model.NSStatus, key, model.StatusData{Status: model.StatusFailed, BatchID: b.BatchID, Updated: model.Now(),
 			Error: &model.StatusError{Code: "AI_RATE_LIMIT", Message: "429 from the model", Timestamp: model.Now()}})
 	})
@@ -207,7 +218,7 @@ func TestReviewByTapsAndShortcuts(t *testing.T) {
 	}
 	stored := func(b workspace.ReviewBlock) model.ReviewDecision {
 		t.Helper()
-		r, err := ws.Store().GetReview(proj, b.PageID)
+		r, err := storeOf(ws).GetReview(proj, b.PageID)
 		if err != nil {
 			t.Fatalf("no review record for %s: %v", b.SourcePath, err)
 		}
@@ -291,7 +302,7 @@ func TestReviewFilterAndBulkAccept(t *testing.T) {
 	}
 	ok, _ := workspace.Acceptable(s.review.blocks)
 	s.review.applyBulk(ok, model.ReviewAccepted)
-	all, err := ws.ReviewBlocks(proj, workspace.ReviewFilter{BlockType: "h1", States: []string{model.ReviewAccepted}})
+	all, err := ws.ReviewBlocks(context.Background(), proj, workspace.ReviewFilter{BlockType: "h1", States: []string{model.ReviewAccepted}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +360,7 @@ func TestDataBrowser(t *testing.T) {
 		}
 	}
 	s.data.nsList.Select(pagesIdx)
-	n, _ := ws.Store().Count(model.NSPages, "")
+	n, _ := storeOf(ws).Count(model.NSPages, "")
 	if len(s.data.keys) != n || s.data.counts[pagesIdx] != n {
 		t.Fatalf("data browser lists %d keys (count %d), store has %d", len(s.data.keys), s.data.counts[pagesIdx], n)
 	}
@@ -425,37 +436,31 @@ func TestPagesGolden(t *testing.T) {
 
 func BenchmarkLoadPageRows10k(b *testing.B) {
 	dir := b.TempDir()
-	ws, err := workspace.Open(filepath.Join(dir, "n.db"))
+	st, ws, err := fixture.Open(filepath.Join(dir, "n.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer ws.Close()
-	proj, err := fixture.Write(context.Background(), ws, fixtureSite, "bench", fixture.Options{Pages: 10000, Optimized: 100})
+	proj, err := fixture.Write(context.Background(), st, ws, fixtureSite, "bench", fixture.Options{Pages: 10000, Optimized: 100})
 	if err != nil {
 		b.Fatal(err)
 	}
-	// summary: what the view does (decode only the table's fields);
-	// full: decoding whole page records, for comparison; first: the first
-	// screen the window shows while the rest loads.
+	// all: what the view loads (workspace decodes only the table's
+	// fields); first: the first screen the window shows while the rest
+	// loads.
+	ctx := context.Background()
 	b.Run("summary", func(b *testing.B) {
 		for b.Loop() {
-			rows, err := loadPageRows(ws.Store(), proj, 0)
+			rows, err := ws.PageRows(ctx, proj, 0)
 			if err != nil || len(rows) != 10000 {
 				b.Fatalf("%d rows, %v", len(rows), err)
 			}
-		}
-	})
-	b.Run("full", func(b *testing.B) {
-		for b.Loop() {
-			n := 0
-			if err := ws.Store().ListPages(proj, func(p model.PageData) error { rowFromPage(p); n++; return nil }); err != nil || n != 10000 {
-				b.Fatalf("%d rows, %v", n, err)
-			}
+			rowsOf(rows)
 		}
 	})
 	b.Run("first", func(b *testing.B) {
 		for b.Loop() {
-			if rows, err := loadPageRows(ws.Store(), proj, firstScreenRows); err != nil || len(rows) != firstScreenRows {
+			if rows, err := ws.PageRows(ctx, proj, firstScreenRows); err != nil || len(rows) != firstScreenRows {
 				b.Fatalf("%d rows, %v", len(rows), err)
 			}
 		}
@@ -491,7 +496,7 @@ func TestSubmitCreatesBatch(t *testing.T) {
 			t.Fatalf("%s is %q after submit, want queued", r.path, r.status)
 		}
 	}
-	q, err := ws.Store().GetQueue(proj)
+	q, err := storeOf(ws).GetQueue(proj)
 	if err != nil || len(q.Items) < want || q.Items[len(q.Items)-1].Priority != 7 {
 		t.Fatalf("queue after submit: %+v, %v", q, err)
 	}
@@ -570,7 +575,7 @@ func TestReviewMarkedBulkAndShortcutSheet(t *testing.T) {
 		t.Errorf("bulk button says %q", s.review.rejectAll.Text)
 	}
 	s.review.applyBulk(targets, model.ReviewRejected)
-	rejected, err := ws.ReviewBlocks(proj, workspace.ReviewFilter{States: []string{model.ReviewRejected}})
+	rejected, err := ws.ReviewBlocks(context.Background(), proj, workspace.ReviewFilter{States: []string{model.ReviewRejected}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -596,7 +601,7 @@ func TestProjectChangeDoesNotSwallowRowChanges(t *testing.T) {
 	if _, err := ws.UpdateSettings(context.Background(), proj, func(st *model.ProjectSettings) { st.Tone = "casual" }); err != nil {
 		t.Fatal(err)
 	}
-	err := ws.Store().Update(context.Background(), func(tx *localstore.Tx) error {
+	err := storeOf(ws).Update(context.Background(), func(tx *localstore.Tx) error {
 		return tx.PutJSON(model.NSStatus, key, model.StatusData{Status: model.StatusQueued, BatchID: model.BatchID(time.Now()), Updated: model.Now()})
 	})
 	if err != nil {
@@ -782,7 +787,7 @@ func TestBulkAcceptLeavesDecidedBlocksAlone(t *testing.T) {
 		s.review.applyBulk(targets, model.ReviewAccepted)
 	}
 	got := map[string]string{}
-	all, err := ws.ReviewBlocks(proj, workspace.ReviewFilter{})
+	all, err := ws.ReviewBlocks(context.Background(), proj, workspace.ReviewFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -829,7 +834,7 @@ func TestAnotherSiteIsNotMergedSilently(t *testing.T) {
 		t.Fatal("no project after the first import")
 	}
 	pagesOf := func(pid string) int {
-		n, err := ws.Store().Count(model.NSPages, model.ProjectPrefix(model.KindPage, pid))
+		n, err := storeOf(ws).Count(model.NSPages, model.ProjectPrefix(model.KindPage, pid))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -867,7 +872,7 @@ func TestAnotherSiteIsNotMergedSilently(t *testing.T) {
 			t.Errorf("first project named %q, want timekeepers (not dist)", p.Name)
 		}
 	}
-	if got, err := ws.Status(first, ""); err == nil && got.Counts["missing"] > 0 {
+	if got, err := ws.Status(context.Background(), first, ""); err == nil && got.Counts["missing"] > 0 {
 		t.Errorf("first project has missing pages: %+v", got.Counts)
 	}
 }
@@ -877,7 +882,7 @@ func TestAnotherSiteIsNotMergedSilently(t *testing.T) {
 func TestBatchRetryFailed(t *testing.T) {
 	s, ws, proj := fixtureShell(t)
 	var batch string
-	_ = ws.Store().ListBatches(proj, func(b model.BatchData) error {
+	_ = storeOf(ws).ListBatches(proj, func(b model.BatchData) error {
 		if len(b.Pages) >= 3 {
 			batch = b.BatchID
 		}
@@ -886,7 +891,7 @@ func TestBatchRetryFailed(t *testing.T) {
 	if batch == "" {
 		t.Fatal("fixture has no batch")
 	}
-	b, err := localstore.GetJSON[model.BatchData](ws.Store(), model.NSBatches, model.BatchKey(proj, batch))
+	b, err := localstore.GetJSON[model.BatchData](storeOf(ws), model.NSBatches, model.BatchKey(proj, batch))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -895,7 +900,7 @@ func TestBatchRetryFailed(t *testing.T) {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	err = ws.Store().Update(context.Background(), func(tx *localstore.Tx) error {
+	err = storeOf(ws).Update(context.Background(), func(tx *localstore.Tx) error {
 		for _, id := range ids[:2] {
 			st := model.StatusData{Status: model.StatusFailed, BatchID: batch, Updated: model.Now(),
 				Error: &model.StatusError{Message: "AI API: HTTP 500", Code: "AI_ERROR", Timestamp: model.Now()}}
@@ -910,7 +915,7 @@ func TestBatchRetryFailed(t *testing.T) {
 	}
 	var failed []string
 	for _, id := range ids {
-		if st, err := ws.Store().GetStatus(proj, id); err == nil && st.BatchID == batch && st.Status == model.StatusFailed {
+		if st, err := storeOf(ws).GetStatus(proj, id); err == nil && st.BatchID == batch && st.Status == model.StatusFailed {
 			failed = append(failed, id)
 		}
 	}
@@ -932,7 +937,7 @@ func TestBatchRetryFailed(t *testing.T) {
 	}
 	test.Tap(yes)
 	for _, id := range failed {
-		st, err := ws.Store().GetStatus(proj, id)
+		st, err := storeOf(ws).GetStatus(proj, id)
 		if err != nil || st.Status != model.StatusQueued || st.BatchID <= batch {
 			t.Errorf("%s after retry: %+v %v", id, st, err)
 		}
@@ -970,7 +975,7 @@ func TestShortcutsFromFocusedFields(t *testing.T) {
 	c.Focus(s.review.editor)
 	s.review.editor.SetText("Edited from the keyboard.")
 	s.review.editor.TypedShortcut(ctrl(fyne.KeyS))
-	got, err := ws.ReviewBlocks(proj, workspace.ReviewFilter{States: []string{model.ReviewEdited}})
+	got, err := ws.ReviewBlocks(context.Background(), proj, workspace.ReviewFilter{States: []string{model.ReviewEdited}})
 	if err != nil || len(got) != 1 || got[0].BlockID != b.BlockID || got[0].Text != "Edited from the keyboard." {
 		t.Fatalf("Ctrl+S in the editor: %+v %v", got, err)
 	}

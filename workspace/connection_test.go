@@ -66,21 +66,21 @@ func TestSyncRateChangeReachesTheRunningEngine(t *testing.T) {
 	if _, err := w.Setup(context.Background(), SetupOptions{SyncOptions: o}); err != nil {
 		t.Fatal(err)
 	}
-	eng, err := w.SyncEngine(o)
+	eng, err := w.Syncer(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := eng.Pacer().Rate(); got != 3 {
+	if got := eng.Rate(); got != 3 {
 		t.Fatalf("engine rate %g, want the default 3", got)
 	}
 	if err := w.SetSyncRate(0.5); err != nil {
 		t.Fatal(err)
 	}
-	if got := eng.Pacer().Rate(); got != 0.5 {
+	if got := eng.Rate(); got != 0.5 {
 		t.Fatalf("the running engine's rate is %g after SetSyncRate(0.5)", got)
 	}
 	file, _ := nsync.BudgetFile(f.AccountID())
-	if _, err := os.Stat(file); err != nil || eng.Pacer().SharedError() != nil {
-		t.Fatalf("budget file %s: %v (pacer: %v)", file, err, eng.Pacer().SharedError())
+	if _, err := os.Stat(file); err != nil || eng.e.Pacer().SharedError() != nil {
+		t.Fatalf("budget file %s: %v (pacer: %v)", file, err, eng.e.Pacer().SharedError())
 	}
 }

@@ -57,7 +57,7 @@ func newIntakeProject(t testing.TB, w *Workspace) string {
 
 func outboxLen(t *testing.T, w *Workspace) int {
 	t.Helper()
-	es, err := w.Store().Outbox(1 << 20)
+	es, err := w.store.Outbox(1 << 20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestImportTwiceWritesNothing(t *testing.T) {
 	}
 	// Every written page has its status, log entry, batch entry and index entry.
 	pageID := model.PageID(pid, "dist/local/leeds/omega-servicing.html")
-	page, err := w.Store().GetPage(pid, pageID)
+	page, err := w.store.GetPage(pid, pageID)
 	if err != nil || page.Extraction.Dimensions["brand"] != "omega" || page.ContentHash != model.ContentHash(page.Extraction) || page.Audit == nil {
 		t.Fatalf("page: %+v %v", page.Extraction.Dimensions, err)
 	}
@@ -132,15 +132,15 @@ func TestImportTwiceWritesNothing(t *testing.T) {
 	if st.Status != model.StatusFailed || st.Error == nil || st.Error.Code != "INVALID_CONTENT" || !strings.Contains(st.Error.Message, "empty") {
 		t.Errorf("status of the emptied page %+v", st)
 	}
-	gone, err := w.Store().GetPage(pid, model.PageID(pid, "dist/local/leeds/rolex-servicing.html"))
+	gone, err := w.store.GetPage(pid, model.PageID(pid, "dist/local/leeds/rolex-servicing.html"))
 	if err != nil || gone.SourceMissing == "" {
 		t.Errorf("the deleted file's page is not kept and marked: %v %q", err, gone.SourceMissing)
 	}
-	lines, err := w.Pages(pid, map[string]string{"location": "leeds", "brand": "rolex"})
+	lines, err := w.Pages(context.Background(), pid, map[string]string{"location": "leeds", "brand": "rolex"})
 	if err != nil || len(lines) != 5 {
 		t.Fatalf("pages filtered: %d %v", len(lines), err)
 	}
-	rows, err := w.Audit(pid)
+	rows, err := w.Audit(context.Background(), pid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestExportWritesBackAndCopiesTheRest(t *testing.T) {
 	}
 	// Limited to a batch: the decided page is in the import's batch; an
 	// unknown batch is an error, not a silent full export.
-	page, err := w.Store().GetPage(pid, pageID)
+	page, err := w.store.GetPage(pid, pageID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestExportWritesBackAndCopiesTheRest(t *testing.T) {
 	// (the filter used to be ignorable without a test noticing).
 	other := model.BatchData{BatchID: "batch_20000102_000000", ProjectID: pid, Created: model.Now(), Status: model.BatchQueued, PageCount: 1,
 		Pages: map[string]model.BatchPage{model.PageID(pid, "dist/local/leeds/index.html"): {Status: model.StatusQueued, Uploaded: model.Now()}}}
-	if err := w.Store().Update(ctx, func(tx *localstore.Tx) error {
+	if err := w.store.Update(ctx, func(tx *localstore.Tx) error {
 		return tx.PutJSON(model.NSBatches, model.BatchKey(pid, other.BatchID), other)
 	}); err != nil {
 		t.Fatal(err)
@@ -314,7 +314,7 @@ func TestReimportMarksChangedBlocksStaleAndSettingsReextract(t *testing.T) {
 	if err != nil || r.Written != 310 {
 		t.Fatalf("import after a settings change: %+v %v", r, err)
 	}
-	page, _ := w.Store().GetPage(pid, pageID)
+	page, _ := w.store.GetPage(pid, pageID)
 	if page.Extraction.Dimensions["city"] != "cardiff" || page.Extraction.Dimensions["brand"] != "" {
 		t.Errorf("dimensions after the settings change: %v", page.Extraction.Dimensions)
 	}
@@ -348,7 +348,7 @@ func TestPageJSONIsCanonical(t *testing.T) {
 			Extraction: r.Extraction, ContentHash: model.ContentHash(r.Extraction), Audit: &a, SourceMissing: model.Now(),
 			Optimization: &model.Optimization{Completed: model.Now(), Model: "m", OptimizedBlocks: []model.Block{{ID: "block-0", Type: "h1", Content: "<x>&"}}}},
 	} {
-		if got, want := pageJSON(p, extJSON), model.Canonical(p); !bytes.Equal(got, want) {
+		if got, want := model.CanonicalPage(p, extJSON), model.Canonical(p); !bytes.Equal(got, want) {
 			t.Errorf("pageJSON differs from model.Canonical:\n%s\n%s", got, want)
 		}
 	}
@@ -419,7 +419,7 @@ func TestPartialImportOfRemovedFolder(t *testing.T) {
 	if r.Missing != 31 || r.Written != 31 {
 		t.Errorf("rename of a folder: %+v", r)
 	}
-	p, err := w.Store().GetPage(pid, model.PageID(pid, "dist/local/glasgow/omega-servicing.html"))
+	p, err := w.store.GetPage(pid, model.PageID(pid, "dist/local/glasgow/omega-servicing.html"))
 	if err != nil || p.SourceMissing == "" {
 		t.Errorf("page under the renamed folder: %v %q", err, p.SourceMissing)
 	}
@@ -448,7 +448,7 @@ func TestSubmitAfterImportUsesTheUploadBatch(t *testing.T) {
 	if b.Status != model.BatchQueued || b.PageCount != r.Written {
 		t.Errorf("batch after submit: %s, %d pages", b.Status, b.PageCount)
 	}
-	n, err := w.Store().Count(model.NSBatches, model.ProjectPrefix(model.KindBatch, pid))
+	n, err := w.store.Count(model.NSBatches, model.ProjectPrefix(model.KindBatch, pid))
 	if err != nil || n != 1 {
 		t.Errorf("%d batches (%v)", n, err)
 	}
@@ -539,7 +539,7 @@ func TestImportCommitsInSteps(t *testing.T) {
 		t.Errorf("batch: count %d, %d pages, summary %+v", b.PageCount, len(b.Pages), b.Summary)
 	}
 	n := 0
-	err = w.Store().ListPages(pid, func(p model.PageData) error {
+	err = w.store.ListPages(pid, func(p model.PageData) error {
 		n++
 		st := get[model.StatusData](t, w, model.NSStatus, model.StatusKey(pid, p.PageID))
 		logs := get[model.LogData](t, w, model.NSLogs, model.LogsKey(pid, p.PageID))
@@ -600,7 +600,7 @@ func TestImportLetsOtherWritersIn(t *testing.T) {
 		once.Do(func() {
 			start := time.Now()
 			done := make(chan error, 1)
-			go func() { done <- w.Store().SetMeta("test.other-writer", "in") }()
+			go func() { done <- w.store.SetMeta("test.other-writer", "in") }()
 			select {
 			case werr = <-done:
 			case <-time.After(20 * time.Second):
@@ -615,10 +615,10 @@ func TestImportLetsOtherWritersIn(t *testing.T) {
 	if werr != nil {
 		t.Fatalf("other writer: %v (after %v)", werr, waited)
 	}
-	if v, _ := w.Store().Meta("test.other-writer"); v != "in" {
+	if v, _ := w.store.Meta("test.other-writer"); v != "in" {
 		t.Fatalf("meta %q", v)
 	}
-	n, err := w.Store().Count(model.NSPages, model.ProjectPrefix(model.KindPage, pid))
+	n, err := w.store.Count(model.NSPages, model.ProjectPrefix(model.KindPage, pid))
 	if err != nil || n != 311 {
 		t.Fatalf("%d pages, %v", n, err)
 	}
@@ -659,7 +659,7 @@ func TestImportTransactionOutlivesTheScanContext(t *testing.T) {
 	if _, err := imp.finish(ctx, nil, nil); err != nil {
 		t.Fatalf("finish: %v", err)
 	}
-	if fe, ok, err := w.Store().File(pid, "dist/a.html"); err != nil || !ok || fe.Size != 10 {
+	if fe, ok, err := w.store.File(pid, "dist/a.html"); err != nil || !ok || fe.Size != 10 {
 		t.Fatalf("file entry %+v %v %v", fe, ok, err)
 	}
 }
@@ -705,11 +705,11 @@ func TestImportCollidingFileNames(t *testing.T) {
 			t.Errorf("collision error does not name both files: %+v", e)
 		}
 	}
-	n, err := w.Store().Count(model.NSPages, model.ProjectPrefix(model.KindPage, pid))
+	n, err := w.store.Count(model.NSPages, model.ProjectPrefix(model.KindPage, pid))
 	if err != nil || n != 3 {
 		t.Fatalf("%d page records, want 3: %v", n, err)
 	}
-	logs, err := w.Store().GetLogs(pid, model.PageID(pid, "dist/caf\u00e9.html"))
+	logs, err := w.store.GetLogs(pid, model.PageID(pid, "dist/caf\u00e9.html"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -722,12 +722,12 @@ func TestImportCollidingFileNames(t *testing.T) {
 	if errs != 1 {
 		t.Errorf("%d error log entries for the café page, want 1: %+v", errs, logs.Entries)
 	}
-	before, _ := w.Store().OutboxLen()
+	before, _ := w.store.OutboxLen()
 	r2, err := w.Import(ctx, site, ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	after, _ := w.Store().OutboxLen()
+	after, _ := w.store.OutboxLen()
 	if r2.Written != 0 || after != before || r2.BatchID != "" {
 		t.Fatalf("re-import of the unchanged folder: %d written, batch %q, outbox %d -> %d", r2.Written, r2.BatchID, before, after)
 	}
@@ -760,7 +760,7 @@ func TestPartialRescanCollisions(t *testing.T) {
 	}
 	title := func(sp string) string {
 		t.Helper()
-		pg, err := w.Store().GetPage(pid, model.PageID(pid, sp))
+		pg, err := w.store.GetPage(pid, model.PageID(pid, sp))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -798,15 +798,15 @@ func TestPartialRescanCollisions(t *testing.T) {
 	if got := title("dist/caf\u00e9.html"); got != "NFD" {
 		t.Fatalf("the café page holds %q, want the NFD file's (first in walk order, as in a full import)", got)
 	}
-	n, err := w.Store().Count(model.NSPages, model.ProjectPrefix(model.KindPage, pid))
+	n, err := w.store.Count(model.NSPages, model.ProjectPrefix(model.KindPage, pid))
 	if err != nil || n != 2 {
 		t.Fatalf("%d page records, want 2: %v", n, err)
 	}
 
 	// The same story from a full import: nothing to write, both collisions.
-	before, _ := w.Store().OutboxLen()
+	before, _ := w.store.OutboxLen()
 	r, err = w.Import(ctx, site, ImportOptions{})
-	after, _ := w.Store().OutboxLen()
+	after, _ := w.store.OutboxLen()
 	if err != nil || r.Written != 0 || len(r.Errors) != 2 || after != before {
 		t.Fatalf("full import after the rescans: %+v %v, outbox %d -> %d", r, err, before, after)
 	}
@@ -815,7 +815,7 @@ func TestPartialRescanCollisions(t *testing.T) {
 	if err != nil || r.Written != 0 || len(r.Errors) != 1 {
 		t.Fatalf("second rescan: %+v %v", r, err)
 	}
-	if a, _ := w.Store().OutboxLen(); a != after {
+	if a, _ := w.store.OutboxLen(); a != after {
 		t.Fatalf("the unchanged rescan wrote: outbox %d -> %d", after, a)
 	}
 }
@@ -902,7 +902,7 @@ func TestImportLogsStrayByteWarning(t *testing.T) {
 	if _, err := w.Import(context.Background(), site, ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	logs, err := w.Store().GetLogs(pid, model.PageID(pid, "dist/cafe.html"))
+	logs, err := w.store.GetLogs(pid, model.PageID(pid, "dist/cafe.html"))
 	if err != nil || len(logs.Entries) == 0 {
 		t.Fatalf("logs: %+v %v", logs, err)
 	}
@@ -936,13 +936,13 @@ func TestImportAnotherSite(t *testing.T) {
 	if _, err := w.Import(ctx, a, ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	before, _ := w.Store().OutboxLen()
+	before, _ := w.store.OutboxLen()
 	_, err := w.Import(ctx, other, ImportOptions{})
 	var ose *OtherSiteError
 	if !errors.Is(err, ErrOtherSite) || !errors.As(err, &ose) || ose.Check.Known != 4 || ose.Check.Found != 1 {
 		t.Fatalf("another site: %v", err)
 	}
-	if after, _ := w.Store().OutboxLen(); after != before {
+	if after, _ := w.store.OutboxLen(); after != before {
 		t.Fatalf("a refused import wrote %d changes", after-before)
 	}
 	if _, err := w.Import(ctx, moved, ImportOptions{}); err != nil {
@@ -987,7 +987,7 @@ func TestSubmitFailedPagesAgain(t *testing.T) {
 	}
 	sort.Strings(ids)
 	failed := ids[:2]
-	err = w.Store().Update(ctx, func(tx *localstore.Tx) error {
+	err = w.store.Update(ctx, func(tx *localstore.Tx) error {
 		for _, id := range failed {
 			st := model.StatusData{Status: model.StatusFailed, BatchID: sub.Batches[0], Updated: model.Now(),
 				Error: &model.StatusError{Message: "AI API: HTTP 429", Code: "AI_RATE_LIMITED", Timestamp: model.Now()}}

@@ -12,12 +12,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/nimbus-desktop/nimbus/localstore"
 	"github.com/nimbus-desktop/nimbus/model"
@@ -241,7 +238,7 @@ func (w *Workspace) ReviewPage(projectID, pageID string) ([]ReviewBlock, error) 
 
 // ReviewBlocks returns every block of the project matching f, in page
 // (source path) then document order.
-func (w *Workspace) ReviewBlocks(projectID string, f ReviewFilter) ([]ReviewBlock, error) {
+func (w *Workspace) ReviewBlocks(ctx context.Context, projectID string, f ReviewFilter) ([]ReviewBlock, error) {
 	reviews := map[string]model.ReviewData{}
 	prefix := model.ProjectPrefix(model.KindReview, projectID)
 	if err := w.store.List(model.NSPages, prefix, func(key string, value []byte) error {
@@ -251,7 +248,7 @@ func (w *Workspace) ReviewBlocks(projectID string, f ReviewFilter) ([]ReviewBloc
 		}
 		r := v.(*model.ReviewData)
 		reviews[r.PageID] = *r
-		return nil
+		return ctx.Err()
 	}); err != nil {
 		return nil, fmt.Errorf("list review decisions of %s: %w", projectID, err)
 	}
@@ -273,7 +270,7 @@ func (w *Workspace) ReviewBlocks(projectID string, f ReviewFilter) ([]ReviewBloc
 		if len(keep) > 0 {
 			pages = append(pages, page{p.SourcePath, keep})
 		}
-		return nil
+		return ctx.Err()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list pages of %s for review: %w", projectID, err)
@@ -474,181 +471,4 @@ func findBlock(blocks []ReviewBlock, id string) (ReviewBlock, bool) {
 		}
 	}
 	return ReviewBlock{}, false
-}
-
-var (
-	reNumber = regexp.MustCompile(`\d+(?:[.,]\d+)*`)
-	rePrice  = regexp.MustCompile(`[£$€¥]\s?\d+(?:[.,]\d+)*|\d+(?:[.,]\d+)*\s?(?:GBP|USD|EUR)`)
-	reMarkup = regexp.MustCompile(`<\s*/?\s*[a-zA-Z!][^>]*>|&[a-zA-Z]+;|&#\d+;|\*\*|\]\(`)
-)
-
-// CheckProposal runs the QA checks on a proposed replacement of a block:
-// emptiness, length limits for title/description-like blocks, numbers and
-// prices preserved, brand and location names (the page's dimension values)
-// preserved, no markup injected. Errors block acceptance; warnings only show.
-func CheckProposal(blockType, original, proposal string, dims map[string]string) []QAIssue {
-	var out []QAIssue
-	add := func(code, sev, format string, args ...any) {
-		out = append(out, QAIssue{Code: code, Severity: sev, Message: fmt.Sprintf(format, args...)})
-	}
-	if strings.TrimSpace(proposal) == "" {
-		add("empty", QAError, "the proposal is empty")
-		return out
-	}
-	n := utf8.RuneCountInString(proposal)
-	switch strings.ToLower(blockType) {
-	case "title", "h1":
-		if n > model.TitleMaxChars {
-			add("too_long", QAWarn, "%d characters; titles over %d are truncated in search results", n, model.TitleMaxChars)
-		}
-	case "description", "metadescription", "meta_description":
-		if n > model.MetaDescriptionMaxChars {
-			add("too_long", QAWarn, "%d characters; descriptions over %d are truncated in search results", n, model.MetaDescriptionMaxChars)
-		}
-	}
-	if utf8.RuneCountInString(original) > 0 && n > 3*utf8.RuneCountInString(original)+40 {
-		add("much_longer", QAWarn, "%d characters against %d in the original", n, utf8.RuneCountInString(original))
-	}
-	for _, p := range rePrice.FindAllString(original, -1) {
-		if !strings.Contains(normSpace(proposal), normSpace(p)) {
-			add("price_changed", QAError, "price %q of the original is missing", p)
-		}
-	}
-	for _, num := range reNumber.FindAllString(original, -1) {
-		if !containsToken(reNumber.FindAllString(proposal, -1), num) {
-			add("number_changed", QAError, "number %q of the original is missing", num)
-		}
-	}
-	names := make([]string, 0, len(dims))
-	for k := range dims {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		for _, form := range nameForms(dims[k]) {
-			if containsFold(original, form) && !containsFold(proposal, form) {
-				add("name_missing", QAError, "%s %q of the original is missing", k, form)
-				break
-			}
-		}
-	}
-	if reMarkup.MatchString(proposal) && !reMarkup.MatchString(original) {
-		add("markup_injected", QAError, "the proposal adds markup (%q); only plain text is written back", reMarkup.FindString(proposal))
-	}
-	return out
-}
-
-func normSpace(s string) string { return strings.Join(strings.Fields(s), "") }
-
-func containsToken(tokens []string, t string) bool {
-	for _, x := range tokens {
-		if x == t {
-			return true
-		}
-	}
-	return false
-}
-
-// nameForms turns a dimension value such as "aston-martin" into the forms
-// it appears as in text ("aston-martin", "aston martin").
-func nameForms(v string) []string {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return nil
-	}
-	forms := []string{v}
-	if spaced := strings.NewReplacer("-", " ", "_", " ").Replace(v); spaced != v {
-		forms = append(forms, spaced)
-	}
-	return forms
-}
-
-func containsFold(s, sub string) bool {
-	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
-}
-
-// Diff operations of WordDiff.
-const (
-	DiffEqual  = 0
-	DiffDelete = -1
-	DiffInsert = 1
-)
-
-// DiffOp is one run of a word-level diff.
-type DiffOp struct {
-	Op   int    `json:"op"`
-	Text string `json:"text"`
-}
-
-// WordDiff returns the word-level diff from a to b: runs of equal, deleted
-// and inserted text whose Equal+Delete runs spell a and Equal+Insert runs
-// spell b. Whitespace runs are tokens too, so spacing survives.
-func WordDiff(a, b string) []DiffOp {
-	ta, tb := tokenize(a), tokenize(b)
-	// LCS table; blocks are short (a few hundred words at most).
-	n, m := len(ta), len(tb)
-	lcs := make([][]int32, n+1)
-	for i := range lcs {
-		lcs[i] = make([]int32, m+1)
-	}
-	for i := n - 1; i >= 0; i-- {
-		for j := m - 1; j >= 0; j-- {
-			if ta[i] == tb[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else if lcs[i+1][j] >= lcs[i][j+1] {
-				lcs[i][j] = lcs[i+1][j]
-			} else {
-				lcs[i][j] = lcs[i][j+1]
-			}
-		}
-	}
-	var ops []DiffOp
-	emit := func(op int, s string) {
-		if k := len(ops); k > 0 && ops[k-1].Op == op {
-			ops[k-1].Text += s
-			return
-		}
-		ops = append(ops, DiffOp{Op: op, Text: s})
-	}
-	i, j := 0, 0
-	for i < n && j < m {
-		switch {
-		case ta[i] == tb[j]:
-			emit(DiffEqual, ta[i])
-			i++
-			j++
-		case lcs[i+1][j] >= lcs[i][j+1]:
-			emit(DiffDelete, ta[i])
-			i++
-		default:
-			emit(DiffInsert, tb[j])
-			j++
-		}
-	}
-	for ; i < n; i++ {
-		emit(DiffDelete, ta[i])
-	}
-	for ; j < m; j++ {
-		emit(DiffInsert, tb[j])
-	}
-	return ops
-}
-
-// tokenize splits s into words and whitespace runs.
-func tokenize(s string) []string {
-	var out []string
-	start := 0
-	var prevSpace bool
-	for i, r := range s {
-		sp := unicode.IsSpace(r)
-		if i > 0 && sp != prevSpace {
-			out = append(out, s[start:i])
-			start = i
-		}
-		prevSpace = sp
-	}
-	if start < len(s) {
-		out = append(out, s[start:])
-	}
-	return out
 }

@@ -71,7 +71,7 @@ func reviewFixture(t *testing.T) (*Workspace, string) {
 
 func TestReviewStatesAndQA(t *testing.T) {
 	w, proj := reviewFixture(t)
-	blocks, err := w.ReviewBlocks(proj, ReviewFilter{})
+	blocks, err := w.ReviewBlocks(context.Background(), proj, ReviewFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestReviewStatesAndQA(t *testing.T) {
 		t.Errorf("block-0 QA = %+v, want none", q)
 	}
 
-	brand, err := w.ReviewBlocks(proj, ReviewFilter{Dimensions: map[string]string{"brand": "rolex"}, Fold: "below", QA: "any"})
+	brand, err := w.ReviewBlocks(context.Background(), proj, ReviewFilter{Dimensions: map[string]string{"brand": "rolex"}, Fold: "below", QA: "any"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestDecideAcceptRejectEditStale(t *testing.T) {
 func TestDecideAllAcceptable(t *testing.T) {
 	w, proj := reviewFixture(t)
 	ctx := context.Background()
-	all, err := w.ReviewBlocks(proj, ReviewFilter{States: []string{model.ReviewSuggested}})
+	all, err := w.ReviewBlocks(context.Background(), proj, ReviewFilter{States: []string{model.ReviewSuggested}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +317,7 @@ func TestCheckProposalBoundaries(t *testing.T) {
 func TestDecideUndecidedLeavesFreshDecisions(t *testing.T) {
 	w, proj := reviewFixture(t)
 	ctx := context.Background()
-	blocks, err := w.ReviewBlocks(proj, ReviewFilter{States: []string{model.ReviewSuggested}})
+	blocks, err := w.ReviewBlocks(context.Background(), proj, ReviewFilter{States: []string{model.ReviewSuggested}})
 	if err != nil || len(blocks) < 2 {
 		t.Fatalf("%d suggested blocks: %v", len(blocks), err)
 	}
@@ -336,7 +336,7 @@ func TestDecideUndecidedLeavesFreshDecisions(t *testing.T) {
 	if len(done) != len(refs)-1 {
 		t.Errorf("%d decided, want %d (all but the one decided meanwhile)", len(done), len(refs)-1)
 	}
-	all, _ := w.ReviewBlocks(proj, ReviewFilter{})
+	all, _ := w.ReviewBlocks(context.Background(), proj, ReviewFilter{})
 	for _, b := range all {
 		if b.PageID == blocks[0].PageID && b.BlockID == blocks[0].BlockID && b.State != model.ReviewRejected {
 			t.Errorf("the block rejected meanwhile is %s", b.State)

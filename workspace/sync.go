@@ -206,8 +206,17 @@ func (w *Workspace) pacer(accountID string, rate float64) *nsync.Pacer {
 	return p
 }
 
-// SyncEngine builds the engine for this workspace (setup must have run).
-func (w *Workspace) SyncEngine(o SyncOptions) (*nsync.Engine, error) {
+// Syncer builds the sync engine of this workspace (setup must have run).
+func (w *Workspace) Syncer(o SyncOptions) (*Syncer, error) {
+	e, err := w.engine(o)
+	if err != nil {
+		return nil, err
+	}
+	return &Syncer{e: e}, nil
+}
+
+// engine builds the sync engine (setup must have run).
+func (w *Workspace) engine(o SyncOptions) (*nsync.Engine, error) {
 	ids, err := nsync.NamespaceIDs(w.store)
 	if err != nil {
 		return nil, err
@@ -524,7 +533,7 @@ func (s StatusSummary) Busy() bool {
 }
 
 // Status summarises the local mirror (pull first for live figures).
-func (w *Workspace) Status(projectID, batchID string) (StatusSummary, error) {
+func (w *Workspace) Status(ctx context.Context, projectID, batchID string) (StatusSummary, error) {
 	pid, err := w.ResolveProject(projectID)
 	if err != nil {
 		return StatusSummary{}, err
@@ -533,7 +542,7 @@ func (w *Workspace) Status(projectID, batchID string) (StatusSummary, error) {
 	statuses := map[string]model.StatusData{}
 	if err := w.store.ListStatuses(pid, func(pageID string, st model.StatusData) error {
 		statuses[pageID] = st
-		return nil
+		return ctx.Err()
 	}); err != nil {
 		return s, err
 	}
@@ -566,7 +575,7 @@ func (w *Workspace) Status(projectID, batchID string) (StatusSummary, error) {
 			} else {
 				s.Counts["not_submitted"]++
 			}
-			return nil
+			return ctx.Err()
 		}); err != nil {
 			return s, err
 		}

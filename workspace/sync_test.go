@@ -50,7 +50,7 @@ func TestSetupFindsCreatesAndSurvivesARace(t *testing.T) {
 	if len(res.Found) != 1 || len(res.Created) != 10 || res.Namespaces[string(model.NSPages)] != existing {
 		t.Fatalf("setup: %+v", res)
 	}
-	ids, err := nsync.NamespaceIDs(w.Store())
+	ids, err := nsync.NamespaceIDs(w.store)
 	if err != nil || len(ids) != 11 {
 		t.Fatalf("namespace IDs in settings: %v %v", ids, err)
 	}
@@ -77,7 +77,7 @@ func TestSubmitExistingBatchAndRules(t *testing.T) {
 	stamp := model.Now()
 	batch := "batch_20261127_100000"
 	var ids []string
-	err = w.Store().Update(ctx, func(tx *localstore.Tx) error {
+	err = w.store.Update(ctx, func(tx *localstore.Tx) error {
 		b := model.BatchData{BatchID: batch, ProjectID: p.ProjectID, Created: stamp, Status: model.BatchUploading, Pages: map[string]model.BatchPage{}}
 		for i := 0; i < 3; i++ {
 			src := fmt.Sprintf("dist/%d.html", i)
@@ -128,7 +128,7 @@ func TestSubmitExistingBatchAndRules(t *testing.T) {
 	if _, err := w.Submit(ctx, SubmitOptions{}); err == nil {
 		t.Fatal("a submission with no waiting pages succeeded")
 	}
-	sum, err := w.Status("", batch)
+	sum, err := w.Status(context.Background(), "", batch)
 	if err != nil || sum.Counts[model.StatusQueued] != 3 || sum.Pages != 3 || !sum.Busy() {
 		t.Fatalf("status: %+v %v", sum, err)
 	}
@@ -145,7 +145,7 @@ func TestSubmitTakesTheImportsUploadBatches(t *testing.T) {
 	}
 	stamp := model.Now()
 	batches := []string{"batch_20261127_100000", "batch_20261127_100001"}
-	err = w.Store().Update(ctx, func(tx *localstore.Tx) error {
+	err = w.store.Update(ctx, func(tx *localstore.Tx) error {
 		for bi, batch := range batches {
 			b := model.BatchData{BatchID: batch, ProjectID: p.ProjectID, Created: stamp, Status: model.BatchUploading, Pages: map[string]model.BatchPage{}}
 			for i := 0; i < 2; i++ {
@@ -202,7 +202,7 @@ func TestSubmitSelectedPagesOfAnUploadBatch(t *testing.T) {
 	stamp := model.Now()
 	batch := "batch_20261127_100000"
 	var ids []string
-	err = w.Store().Update(ctx, func(tx *localstore.Tx) error {
+	err = w.store.Update(ctx, func(tx *localstore.Tx) error {
 		b := model.BatchData{BatchID: batch, ProjectID: p.ProjectID, Created: stamp, Status: model.BatchUploading, Pages: map[string]model.BatchPage{}}
 		for i := 0; i < 3; i++ {
 			src := fmt.Sprintf("dist/%d.html", i)

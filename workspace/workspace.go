@@ -2,8 +2,10 @@
 // local store, knows the current project, bootstraps the one local account of
 // a store (user, email index, projects list, session), creates and configures
 // projects and issues API keys. Import, watch, review, export and sync live in
-// further files of this package (intake*.go, sync*.go, ...), each written
-// against the same *Workspace.
+// further files of this package (intake.go, importer.go, review.go, sync.go,
+// ...), each written against the same *Workspace. It is the only door of the
+// GUI and the CLI: what they read of the mirror comes from views.go and
+// pagerows.go; only this package uses localstore, sync and extract.
 //
 // Every write is one localstore transaction per logical operation, so a crash
 // never leaves half an operation in the mirror, and records are never deleted
@@ -94,7 +96,23 @@ func OpenWith(storePath string, opts Options) (*Workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Workspace{store: s, opts: opts}, nil
+	return New(s, opts), nil
+}
+
+// New returns a workspace on a store the caller opened (tests and tools
+// that also write to the store directly, as a pull or the Worker would).
+// The workspace owns the store from then on: Close closes it.
+func New(st *localstore.Store, opts Options) *Workspace {
+	if opts.Email == "" {
+		opts.Email = os.Getenv("NIMBUS_EMAIL")
+	}
+	if opts.Email == "" {
+		opts.Email = DefaultEmail
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "nimbus-desktop/dev"
+	}
+	return &Workspace{store: st, opts: opts}
 }
 
 // Close closes the store.
@@ -102,10 +120,6 @@ func (w *Workspace) Close() error { return w.store.Close() }
 
 // Path is the store file's path.
 func (w *Workspace) Path() string { return w.store.Path() }
-
-// Store is the underlying local store, for the other use-case files of this
-// package, the sync engine and read-only browsing (nimbus kv).
-func (w *Workspace) Store() *localstore.Store { return w.store }
 
 // CurrentProjectID returns the current project's ID, or ErrNoProject.
 func (w *Workspace) CurrentProjectID() (string, error) {

@@ -26,7 +26,7 @@ func openTemp(t *testing.T, opts Options) *Workspace {
 
 func get[T any](t *testing.T, w *Workspace, ns model.Namespace, key string) T {
 	t.Helper()
-	v, err := localstore.GetJSON[T](w.Store(), ns, key)
+	v, err := localstore.GetJSON[T](w.store, ns, key)
 	if err != nil {
 		t.Fatalf("get %s %s: %v", ns, key, err)
 	}
@@ -54,7 +54,7 @@ func TestEnsureAccountBootstrapsOnceAndIsIdempotent(t *testing.T) {
 	if e.UserID != acc.UserID {
 		t.Errorf("email index %+v points elsewhere than %s", e, acc.UserID)
 	}
-	if raw, err := w.Store().Get(model.NSUsers, model.ProjectsKey(acc.UserID)); err != nil || string(raw) != "[]" {
+	if raw, err := w.store.Get(model.NSUsers, model.ProjectsKey(acc.UserID)); err != nil || string(raw) != "[]" {
 		t.Errorf("projects list = %q, %v; want []", raw, err)
 	}
 	s := get[model.SessionData](t, w, model.NSSessions, model.SessionKey(acc.SessionID))
@@ -73,10 +73,10 @@ func TestEnsureAccountBootstrapsOnceAndIsIdempotent(t *testing.T) {
 	if again != acc {
 		t.Errorf("second EnsureAccount = %+v, want %+v", again, acc)
 	}
-	if n, _ := w.Store().Count(model.NSEmails, ""); n != 1 {
+	if n, _ := w.store.Count(model.NSEmails, ""); n != 1 {
 		t.Errorf("%d email records, want 1", n)
 	}
-	if n, _ := w.Store().Count(model.NSSessions, ""); n != 1 {
+	if n, _ := w.store.Count(model.NSSessions, ""); n != 1 {
 		t.Errorf("%d sessions, want 1", n)
 	}
 	got, err := w.Account()
@@ -109,7 +109,7 @@ func TestExpiredSessionIsRenewedNotDeleted(t *testing.T) {
 	ctx := context.Background()
 	past := time.Now().Add(-SessionLifetime - time.Hour)
 	var first Account
-	err := w.Store().Update(ctx, func(tx *localstore.Tx) error {
+	err := w.store.Update(ctx, func(tx *localstore.Tx) error {
 		var err error
 		first, err = w.ensureAccount(tx, "", past)
 		return err
@@ -124,7 +124,7 @@ func TestExpiredSessionIsRenewedNotDeleted(t *testing.T) {
 	if acc.SessionID == first.SessionID {
 		t.Fatal("expired session was reused")
 	}
-	if n, _ := w.Store().Count(model.NSSessions, ""); n != 2 {
+	if n, _ := w.store.Count(model.NSSessions, ""); n != 2 {
 		t.Errorf("%d sessions, want 2 (the expired one is kept)", n)
 	}
 }
@@ -133,7 +133,7 @@ func TestAdoptsPulledUserForSameEmail(t *testing.T) {
 	w := openTemp(t, Options{Email: "ed@example.com"})
 	ctx := context.Background()
 	// As if a pull had brought this editor's records from another desktop.
-	err := w.Store().Update(ctx, func(tx *localstore.Tx) error {
+	err := w.store.Update(ctx, func(tx *localstore.Tx) error {
 		if err := tx.PutJSON(model.NSEmails, model.EmailKey("ed@example.com"), model.EmailData{UserID: "user_aaaaaaaaaaaa", Created: model.Now()}); err != nil {
 			return err
 		}
@@ -161,7 +161,7 @@ func TestCreateProjectSeedShapeAndCurrent(t *testing.T) {
 	if len(p.ProjectID) != len("proj_")+12 {
 		t.Errorf("project id %q", p.ProjectID)
 	}
-	raw, err := w.Store().Get(model.NSProjects, model.ProjectKey(p.ProjectID))
+	raw, err := w.store.Get(model.NSProjects, model.ProjectKey(p.ProjectID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func TestCreateProjectRejects(t *testing.T) {
 		t.Errorf("duplicate name err = %v", err)
 	}
 	// The failed creations wrote nothing (one transaction each).
-	if n, _ := w.Store().Count(model.NSProjects, ""); n != 1 {
+	if n, _ := w.store.Count(model.NSProjects, ""); n != 1 {
 		t.Errorf("%d projects stored, want 1", n)
 	}
 }
@@ -286,7 +286,7 @@ func TestAPIKeysStoreOnlyTheHash(t *testing.T) {
 	}
 	// The key itself appears in no bucket.
 	for _, ns := range model.Namespaces {
-		err := w.Store().List(ns, "", func(k string, v []byte) error {
+		err := w.store.List(ns, "", func(k string, v []byte) error {
 			if strings.Contains(k, key) || strings.Contains(string(v), key) {
 				t.Errorf("%s %s holds the API key", ns, k)
 			}
@@ -326,7 +326,7 @@ func TestAPIKeysStoreOnlyTheHash(t *testing.T) {
 	if _, err := w.DeactivateAPIKey(ctx, "sha256:"+strings.Repeat("0", 64)); !errors.Is(err, ErrNoKey) {
 		t.Errorf("unknown key err = %v", err)
 	}
-	if n, _ := w.Store().Count(model.NSKeys, ""); n != 2 {
+	if n, _ := w.store.Count(model.NSKeys, ""); n != 2 {
 		t.Errorf("%d key records, want 2 (nothing deleted)", n)
 	}
 }
@@ -378,7 +378,7 @@ func TestRefreshUsageCountsTheMirror(t *testing.T) {
 	put := func(projectID, src string) {
 		id := model.PageID(projectID, src)
 		pg := model.PageData{PageID: id, ProjectID: projectID, BatchID: "batch_20260101_000000", SourcePath: src, Uploaded: now, Extraction: ext, ContentHash: model.ContentHash(ext)}
-		if err := w.Store().Update(ctx, func(tx *localstore.Tx) error {
+		if err := w.store.Update(ctx, func(tx *localstore.Tx) error {
 			return tx.PutJSON(model.NSPages, model.PageKey(projectID, id), pg)
 		}); err != nil {
 			t.Fatal(err)
@@ -401,12 +401,12 @@ func TestRefreshUsageCountsTheMirror(t *testing.T) {
 	}
 	// An older activity does not move last_activity back, and an unchanged
 	// usage writes nothing (no sync state change).
-	before, _, _ := w.Store().SyncState(model.NSProjects, model.ProjectKey(p.ProjectID))
+	before, _, _ := w.store.SyncState(model.NSProjects, model.ProjectKey(p.ProjectID))
 	again, err := w.RefreshUsage(ctx, p.ProjectID, time.Now().Add(-time.Hour))
 	if err != nil || again.Usage != got.Usage {
 		t.Fatalf("second refresh %+v, %v", again.Usage, err)
 	}
-	if after, _, _ := w.Store().SyncState(model.NSProjects, model.ProjectKey(p.ProjectID)); after != before {
+	if after, _, _ := w.store.SyncState(model.NSProjects, model.ProjectKey(p.ProjectID)); after != before {
 		t.Errorf("unchanged refresh touched sync state: %+v -> %+v", before, after)
 	}
 }

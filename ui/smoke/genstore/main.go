@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/nimbus-desktop/nimbus/ui/internal/fixture"
-	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
 func main() {
@@ -25,11 +24,11 @@ func main() {
 		log.Fatal("genstore: -store is required")
 	}
 	start := time.Now()
-	ws, err := workspace.Open(*store)
+	st, ws, err := fixture.Open(*store)
 	if err != nil {
 		log.Fatalf("genstore: %v", err)
 	}
-	id, err := fixture.Write(context.Background(), ws, *site, "repairsbypost.com", fixture.Options{Pages: *pages, Optimized: *optimized, Batch: true})
+	id, err := fixture.Write(context.Background(), st, ws, *site, "repairsbypost.com", fixture.Options{Pages: *pages, Optimized: *optimized, Batch: true})
 	if cerr := ws.Close(); err == nil {
 		err = cerr
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Commands for the offline review of the Worker's proposals (workspace/review.go):
 // review list, accept, reject, edit, undo. The same use case the GUI's Review
@@ -16,38 +16,41 @@ import (
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
-func init() {
+// reviewCommands are the review commands (the table: commandTable in cli.go).
+func reviewCommands() []command {
 	filters := "[--project P] [--page ID] [--state S,S] [--dimension name=value]... [--type h1] [--fold above|below] [--qa CODE|any]"
-	register(command{
-		Name:    "review list",
-		Usage:   "nimbus review list " + filters,
-		Summary: "list blocks with their review state, proposal and QA findings (default: blocks with a proposal)",
-		Run:     reviewList,
-	})
-	register(command{
-		Name:    "review accept",
-		Usage:   "nimbus review accept [--page ID --block ID [--text T]] | " + filters,
-		Summary: "accept one block, or every matching proposal that passes QA (QA errors and stale blocks are skipped and counted)",
-		Run:     func(ctx context.Context, e *env, args []string) error { return reviewDecide(ctx, e, "accept", args) },
-	})
-	register(command{
-		Name:    "review reject",
-		Usage:   "nimbus review reject [--page ID --block ID] | " + filters,
-		Summary: "reject one block, or every matching proposal (the original text stays)",
-		Run:     func(ctx context.Context, e *env, args []string) error { return reviewDecide(ctx, e, "reject", args) },
-	})
-	register(command{
-		Name:    "review edit",
-		Usage:   "nimbus review edit --page ID --block ID --text T",
-		Summary: "store the editor's own text for a block (accept it afterwards)",
-		Run:     func(ctx context.Context, e *env, args []string) error { return reviewDecide(ctx, e, "edit", args) },
-	})
-	register(command{
-		Name:    "review undo",
-		Usage:   "nimbus review undo --page ID --block ID",
-		Summary: "take back the decision on a block (a newer 'original' decision; nothing is deleted)",
-		Run:     func(ctx context.Context, e *env, args []string) error { return reviewDecide(ctx, e, "undo", args) },
-	})
+	return []command{
+		{
+			Name:    "review list",
+			Usage:   "nimbus review list " + filters,
+			Summary: "list blocks with their review state, proposal and QA findings (default: blocks with a proposal)",
+			Run:     reviewList,
+		},
+		{
+			Name:    "review accept",
+			Usage:   "nimbus review accept [--page ID --block ID [--text T]] | " + filters,
+			Summary: "accept one block, or every matching proposal that passes QA (QA errors and stale blocks are skipped and counted)",
+			Run:     func(ctx context.Context, e *env, args []string) error { return reviewDecide(ctx, e, "accept", args) },
+		},
+		{
+			Name:    "review reject",
+			Usage:   "nimbus review reject [--page ID --block ID] | " + filters,
+			Summary: "reject one block, or every matching proposal (the original text stays)",
+			Run:     func(ctx context.Context, e *env, args []string) error { return reviewDecide(ctx, e, "reject", args) },
+		},
+		{
+			Name:    "review edit",
+			Usage:   "nimbus review edit --page ID --block ID --text T",
+			Summary: "store the editor's own text for a block (accept it afterwards)",
+			Run:     func(ctx context.Context, e *env, args []string) error { return reviewDecide(ctx, e, "edit", args) },
+		},
+		{
+			Name:    "review undo",
+			Usage:   "nimbus review undo --page ID --block ID",
+			Summary: "take back the decision on a block (a newer 'original' decision; nothing is deleted)",
+			Run:     func(ctx context.Context, e *env, args []string) error { return reviewDecide(ctx, e, "undo", args) },
+		},
+	}
 }
 
 // dimFlags collects repeated --dimension name=value flags.
@@ -140,7 +143,7 @@ func reviewList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	blocks, err := w.ReviewBlocks(pid, rf)
+	blocks, err := w.ReviewBlocks(ctx, pid, rf)
 	if err != nil {
 		return err
 	}
@@ -225,7 +228,7 @@ func reviewDecide(ctx context.Context, e *env, verb string, args []string) error
 	if err != nil {
 		return err
 	}
-	blocks, err := w.ReviewBlocks(pid, rf)
+	blocks, err := w.ReviewBlocks(ctx, pid, rf)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ func TestIntakeCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []string{"local/leeds/rolex-servicing.html", "local/leeds/omega-servicing.html", "local/bristol/rolex-servicing.html", "index.html"} {
-		b, err := os.ReadFile(filepath.Join("testdata/site/dist", p))
+		b, err := os.ReadFile(filepath.Join("../../testdata/site/dist", p))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,40 +1,39 @@
-package main
-
-// The command registry.
+// Package cli is Nimbus Desktop's command line: an explicit table of
+// commands, each area's in its own file (project.go, intake.go, sync.go,
+// review.go, kv.go, version.go), run by Run or a Runner. It talks to
+// workspace only (no localstore, sync or extract: a test checks the
+// imports), so it builds and tests without cgo.
 //
-// Every CLI command is a `command` value registered from an init() in any
-// file of package main, so each area keeps its commands in its own file
-// (cli_project.go, cli_intake.go, cli_sync.go, ...):
+// A command:
 //
-//	func init() {
-//		register(command{
-//			Name:    "project create",            // one or more words
-//			Usage:   "nimbus project create --name N [--domain D]",
-//			Summary: "create a project and make it current",
-//			Run: func(ctx context.Context, e *env, args []string) error {
-//				fs := flag.NewFlagSet("", flag.ContinueOnError)
-//				name := fs.String("name", "", "project name")
-//				pos, err := e.parse("project create", args, fs) // usage error on bad flags
-//				...
-//				w, err := e.Workspace() // opened lazily, closed by run()
-//				...
-//				if e.JSON { return e.printJSON(v) }
-//				e.printf("...")
-//			},
-//		})
+//	{
+//		Name:    "project create",            // one or more words
+//		Usage:   "nimbus project create --name N [--domain D]",
+//		Summary: "create a project and make it current",
+//		Run: func(ctx context.Context, e *env, args []string) error {
+//			fs := flag.NewFlagSet("", flag.ContinueOnError)
+//			name := fs.String("name", "", "project name")
+//			pos, err := e.parse("project create", args, fs) // usage error on bad flags
+//			...
+//			w, err := e.Workspace() // opened lazily, closed by Run
+//			...
+//			if e.JSON { return e.printJSON(v) }
+//			e.printf("...")
+//		},
 //	}
 //
 // Usage starts with "nimbus " + Name and Summary is one line (a test checks
-// every registered command). The longest registered name matching the leading words of the command line
-// wins, so "sync" and "sync push" can both exist. Run gets the arguments after
-// the name. Return usagef(...) for bad invocations (exit 2) and ordinary
-// wrapped errors otherwise (exit 1); run() prints them as one line
-// "nimbus: ..." on stderr. Output goes to e.Stdout only (e.printf,
+// every command of the table). The longest name matching the leading words of
+// the command line wins, so "sync" and "sync push" can both exist. Run gets
+// the arguments after the name. Return usagef(...) for bad invocations (exit
+// 2) and ordinary wrapped errors otherwise (exit 1); Run prints them as one
+// line "nimbus: ..." on stderr. Output goes to e.Stdout only (e.printf,
 // e.printJSON), so tests run commands in-process and read what they print.
 //
 // Global flags, accepted anywhere before a "--": --store PATH (also
 // $NIMBUS_STORE), --email ADDR (also $NIMBUS_EMAIL; the local account's email
 // on first use), --json (machine-readable output on stdout).
+package cli
 
 import (
 	"context"
@@ -44,8 +43,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
+	gosync "sync"
 
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
@@ -58,24 +59,42 @@ type command struct {
 	Run     func(ctx context.Context, e *env, args []string) error
 }
 
-var commands = map[string]command{}
+// commandTable is every command, area by area.
+func commandTable() []command {
+	return slices.Concat(helpCommands(), versionCommands(), projectCommands(), intakeCommands(),
+		kvCommands(), reviewCommands(), syncCommands())
+}
 
-// register adds c to the registry; it panics on a duplicate name because two
-// files claiming one command is a programming error caught by any test run.
-func register(c command) {
-	if c.Name == "" || c.Run == nil {
-		panic("register: command needs a Name and a Run")
-	}
-	if _, dup := commands[c.Name]; dup {
-		panic("register: duplicate command " + c.Name)
-	}
-	commands[c.Name] = c
+var (
+	commandsOnce   gosync.Once
+	commandsByName map[string]command
+)
+
+// commands is the table by name, built on first use; a duplicate name or a
+// command without Run panics, a programming error any test run catches.
+func commands() map[string]command {
+	commandsOnce.Do(func() {
+		m := map[string]command{}
+		for _, c := range commandTable() {
+			if c.Name == "" || c.Run == nil {
+				panic("command table: a command needs a Name and a Run")
+			}
+			if _, dup := m[c.Name]; dup {
+				panic("command table: duplicate command " + c.Name)
+			}
+			m[c.Name] = c
+		}
+		commandsByName = m
+	})
+	return commandsByName
 }
 
 // lookup finds the command named by the longest run of leading words of args.
-func lookup(args []string) (command, []string, bool) {
+func lookup(args []string) (command, []string, bool) { return lookupIn(commands(), args) }
+
+func lookupIn(cmds map[string]command, args []string) (command, []string, bool) {
 	for n := len(args); n > 0; n-- {
-		if c, ok := commands[strings.Join(args[:n], " ")]; ok {
+		if c, ok := cmds[strings.Join(args[:n], " ")]; ok {
 			return c, args[n:], true
 		}
 	}
@@ -95,16 +114,19 @@ func usagef(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
-// env is what a command runs with: its output streams, global flags and the
-// workspace, opened on first use so commands that need no store (help,
-// version) never lock it.
+// env is what a command runs with: its streams, global flags, the build's
+// identity and the workspace, opened on first use so commands that need no
+// store (help, version) never lock it.
 type env struct {
+	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	JSON           bool
 	StorePath      string // --store or $NIMBUS_STORE; "" = localstore's default
 	Email          string // --email or $NIMBUS_EMAIL; "" = workspace default
 
-	ws *workspace.Workspace
+	app AppInfo
+	gui func(open func() (*workspace.Workspace, error)) error
+	ws  *workspace.Workspace
 }
 
 // Workspace opens the workspace on first use and returns the same one after.
@@ -112,7 +134,7 @@ func (e *env) Workspace() (*workspace.Workspace, error) {
 	if e.ws != nil {
 		return e.ws, nil
 	}
-	w, err := workspace.OpenWith(e.StorePath, workspace.Options{Email: e.Email, UserAgent: userAgent()})
+	w, err := workspace.OpenWith(e.StorePath, workspace.Options{Email: e.Email, UserAgent: e.app.userAgent()})
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +178,7 @@ func (e *env) parse(name string, args []string, fs *flag.FlagSet) ([]string, err
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				e.printf("usage: %s\n", commandUsage(name))
-				if c, ok := commands[name]; ok {
+				if c, ok := commands()[name]; ok {
 					e.printf("\n%s\n", c.Summary)
 				}
 				fs.SetOutput(e.Stdout)
@@ -179,7 +201,7 @@ func (e *env) parse(name string, args []string, fs *flag.FlagSet) ([]string, err
 }
 
 func commandUsage(name string) string {
-	if c, ok := commands[name]; ok && c.Usage != "" {
+	if c, ok := commands()[name]; ok && c.Usage != "" {
 		return c.Usage
 	}
 	return "nimbus " + name
@@ -232,14 +254,32 @@ func globalArgs(e *env, args []string) ([]string, error) {
 	return out, nil
 }
 
-// run executes one command line and returns the process exit code: 0 ok,
+// Runner runs command lines for one build.
+type Runner struct {
+	// App is what `nimbus version` reports (ParseAppInfo).
+	App AppInfo
+	// GUI opens the window when no command is given; open opens the
+	// workspace of the global flags (nil GUI: this build has no window).
+	GUI func(open func() (*workspace.Workspace, error)) error
+}
+
+// Run executes one command line without a window and returns the process
+// exit code: 0 ok, 1 error, 2 usage.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return Runner{}.Run(ctx, args, stdin, stdout, stderr)
+}
+
+// Run executes one command line and returns the process exit code: 0 ok,
 // 1 error, 2 usage.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (r Runner) Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{
+		Stdin:     stdin,
 		Stdout:    stdout,
 		Stderr:    stderr,
 		StorePath: os.Getenv("NIMBUS_STORE"),
 		Email:     os.Getenv("NIMBUS_EMAIL"),
+		app:       r.App,
+		gui:       r.GUI,
 	}
 	err := dispatch(ctx, e, args)
 	if cerr := e.close(); cerr != nil && err == nil {
@@ -256,13 +296,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
+// Usagef is a usage error (exit 2), for the GUI hook's refusals.
+func Usagef(format string, args ...any) error { return usagef(format, args...) }
+
 func dispatch(ctx context.Context, e *env, args []string) error {
 	args, err := globalArgs(e, args)
 	if err != nil {
 		return err
 	}
 	if len(args) == 0 {
-		return runGUI(e)
+		if e.gui == nil {
+			return usagef("this build has no window: give a command (nimbus help)")
+		}
+		return e.gui(e.Workspace)
 	}
 	switch args[0] {
 	case "-h", "-help", "--help":
@@ -284,7 +330,7 @@ func dispatch(ctx context.Context, e *env, args []string) error {
 // subcommands lists the second words of commands starting with word.
 func subcommands(word string) []string {
 	var subs []string
-	for name := range commands {
+	for name := range commands() {
 		if first, rest, ok := strings.Cut(name, " "); ok && first == word {
 			subs = append(subs, rest)
 		}
@@ -341,19 +387,22 @@ exit codes: 0 ok, 1 error, 2 usage
 }
 
 func sortedCommands() []command {
-	cs := make([]command, 0, len(commands))
-	for _, c := range commands {
+	cs := make([]command, 0, len(commands()))
+	for _, c := range commands() {
 		cs = append(cs, c)
 	}
 	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
 	return cs
 }
 
-func init() {
-	register(command{
-		Name:    "help",
-		Usage:   "nimbus help [COMMAND]",
-		Summary: "list commands, or show one command's usage",
-		Run:     helpCommand,
-	})
+// helpCommands are the help commands (the table: commandTable in cli.go).
+func helpCommands() []command {
+	return []command{
+		{
+			Name:    "help",
+			Usage:   "nimbus help [COMMAND]",
+			Summary: "list commands, or show one command's usage",
+			Run:     helpCommand,
+		},
+	}
 }

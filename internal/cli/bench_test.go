@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -18,10 +18,11 @@ import (
 func BenchmarkKVListJSON10k(b *testing.B) {
 	const n = 10000
 	store := filepath.Join(b.TempDir(), "bench.db")
-	w, err := workspace.Open(store)
+	st, err := localstore.Open(store)
 	if err != nil {
 		b.Fatal(err)
 	}
+	w := workspace.New(st, workspace.Options{})
 	ctx := context.Background()
 	p, err := w.CreateProject(ctx, "bench.example", workspace.ProjectOptions{})
 	if err != nil {
@@ -39,7 +40,7 @@ func BenchmarkKVListJSON10k(b *testing.B) {
 	}
 	now := model.Now()
 	for start := 0; start < n; start += 500 {
-		err := w.Store().Update(ctx, func(tx *localstore.Tx) error {
+		err := st.Update(ctx, func(tx *localstore.Tx) error {
 			for i := start; i < start+500; i++ {
 				src := fmt.Sprintf("dist/local/page-%05d.html", i)
 				id := model.PageID(p.ProjectID, src)
@@ -60,7 +61,7 @@ func BenchmarkKVListJSON10k(b *testing.B) {
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		if code := run(ctx, []string{"--store", store, "--json", "kv", "list", "NIMBUS_PAGES"}, io.Discard, io.Discard); code != 0 {
+		if code := Run(ctx, []string{"--store", store, "--json", "kv", "list", "NIMBUS_PAGES"}, nil, io.Discard, io.Discard); code != 0 {
 			b.Fatalf("exit %d", code)
 		}
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Commands for sync with Cloudflare Workers KV: setup, push, pull, sync,
 // submit and status (workspace/sync.go, package sync).
@@ -10,54 +10,52 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
-	nsync "github.com/nimbus-desktop/nimbus/sync"
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
-// stdin is where `setup --token-stdin` reads the token (a seam for tests).
-var stdin io.Reader = os.Stdin
-
-func init() {
-	register(command{
-		Name:    "setup",
-		Usage:   "nimbus setup [--account ID] [--token-stdin] [--prefix NIMBUS_] [--rate 3]",
-		Summary: "find the eleven KV namespaces by title, create the missing ones, save their IDs (and the token, from stdin, to the keyring)",
-		Run:     syncSetup,
-	})
-	register(command{
-		Name:    "push",
-		Usage:   "nimbus push",
-		Summary: "write the waiting local changes to Cloudflare KV (bulk, merged with newer remote values)",
-		Run:     func(ctx context.Context, e *env, args []string) error { return syncRun(ctx, e, "push", args) },
-	})
-	register(command{
-		Name:    "pull",
-		Usage:   "nimbus pull",
-		Summary: "fetch what changed in Cloudflare KV (status, results, logs, other editors' work) into the local mirror",
-		Run:     func(ctx context.Context, e *env, args []string) error { return syncRun(ctx, e, "pull", args) },
-	})
-	register(command{
-		Name:    "sync",
-		Usage:   "nimbus sync [--watch] [--fast 10s] [--slow 2m]",
-		Summary: "pull then push; --watch keeps syncing (fast while a batch is processing, slow when idle)",
-		Run:     func(ctx context.Context, e *env, args []string) error { return syncRun(ctx, e, "sync", args) },
-	})
-	register(command{
-		Name:    "submit",
-		Usage:   "nimbus submit [--project P] [--batch B] [--priority 1-10] [--pages ID,ID] [--failed]",
-		Summary: "queue pages for the Worker: batches to queued, queue items, statuses (split by max_pages_per_batch)",
-		Run:     syncSubmit,
-	})
-	register(command{
-		Name:    "status",
-		Usage:   "nimbus status [--project P] [--batch B] [--watch] [--interval 5s]",
-		Summary: "page counts by status per project or batch and changes waiting; --watch pulls and redraws",
-		Run:     syncStatus,
-	})
+// syncCommands are the sync commands (the table: commandTable in cli.go).
+func syncCommands() []command {
+	return []command{
+		{
+			Name:    "setup",
+			Usage:   "nimbus setup [--account ID] [--token-stdin] [--prefix NIMBUS_] [--rate 3]",
+			Summary: "find the eleven KV namespaces by title, create the missing ones, save their IDs (and the token, from stdin, to the keyring)",
+			Run:     syncSetup,
+		},
+		{
+			Name:    "push",
+			Usage:   "nimbus push",
+			Summary: "write the waiting local changes to Cloudflare KV (bulk, merged with newer remote values)",
+			Run:     func(ctx context.Context, e *env, args []string) error { return syncRun(ctx, e, "push", args) },
+		},
+		{
+			Name:    "pull",
+			Usage:   "nimbus pull",
+			Summary: "fetch what changed in Cloudflare KV (status, results, logs, other editors' work) into the local mirror",
+			Run:     func(ctx context.Context, e *env, args []string) error { return syncRun(ctx, e, "pull", args) },
+		},
+		{
+			Name:    "sync",
+			Usage:   "nimbus sync [--watch] [--fast 10s] [--slow 2m]",
+			Summary: "pull then push; --watch keeps syncing (fast while a batch is processing, slow when idle)",
+			Run:     func(ctx context.Context, e *env, args []string) error { return syncRun(ctx, e, "sync", args) },
+		},
+		{
+			Name:    "submit",
+			Usage:   "nimbus submit [--project P] [--batch B] [--priority 1-10] [--pages ID,ID] [--failed]",
+			Summary: "queue pages for the Worker: batches to queued, queue items, statuses (split by max_pages_per_batch)",
+			Run:     syncSubmit,
+		},
+		{
+			Name:    "status",
+			Usage:   "nimbus status [--project P] [--batch B] [--watch] [--interval 5s]",
+			Summary: "page counts by status per project or batch and changes waiting; --watch pulls and redraws",
+			Run:     syncStatus,
+		},
+	}
 }
 
 func syncLogger(e *env) *slog.Logger {
@@ -83,13 +81,12 @@ func syncSetup(ctx context.Context, e *env, args []string) error {
 	}
 	o := workspace.SetupOptions{Prefix: *prefix, SyncOptions: workspace.SyncOptions{Rate: *rate, Logger: syncLogger(e)}}
 	if *account != "" || *tokenStdin {
-		saved, _ := w.Store().Meta(nsync.MetaAccountID)
-		c, _ := nsync.LoadCredentials(saved) // may be incomplete: completed below
+		c, _ := w.LoadCredentials() // may be incomplete: completed below
 		if *account != "" {
 			c.AccountID = *account
 		}
 		if *tokenStdin {
-			line, err := bufio.NewReader(stdin).ReadString('\n')
+			line, err := bufio.NewReader(e.Stdin).ReadString('\n')
 			if err != nil && err != io.EOF {
 				return fmt.Errorf("setup: read token from stdin: %w", err)
 			}
@@ -97,7 +94,7 @@ func syncSetup(ctx context.Context, e *env, args []string) error {
 			o.SaveToken = true
 		}
 		if c.AccountID == "" || c.Token == "" {
-			return nsync.ErrNoCredentials
+			return workspace.ErrNoCredentials
 		}
 		o.Credentials = &c
 	}
@@ -127,8 +124,8 @@ func syncSetup(ctx context.Context, e *env, args []string) error {
 }
 
 type syncJSON struct {
-	Stats nsync.Stats `json:"stats"`
-	State nsync.State `json:"state"`
+	Stats workspace.SyncStats `json:"stats"`
+	State workspace.SyncState `json:"state"`
 }
 
 func syncRun(ctx context.Context, e *env, name string, args []string) error {
@@ -151,11 +148,11 @@ func syncRun(ctx context.Context, e *env, name string, args []string) error {
 	if err != nil {
 		return err
 	}
-	eng, err := w.SyncEngine(workspace.SyncOptions{Logger: syncLogger(e)})
+	eng, err := w.Syncer(workspace.SyncOptions{Logger: syncLogger(e)})
 	if err != nil {
 		return err
 	}
-	report := func(st nsync.Stats, err error) error {
+	report := func(st workspace.SyncStats, err error) error {
 		state := eng.State()
 		if e.JSON {
 			if jerr := e.printJSON(syncJSON{Stats: st, State: state}); jerr != nil {
@@ -178,12 +175,12 @@ func syncRun(ctx context.Context, e *env, name string, args []string) error {
 		return err
 	}
 	if watch != nil && *watch {
-		err := eng.Watch(ctx, nsync.WatchOptions{Fast: *fast, Slow: *slow,
+		err := eng.Watch(ctx, workspace.WatchOptions{Fast: *fast, Slow: *slow,
 			Busy: func() bool {
-				s, err := w.Status("", "")
+				s, err := w.Status(ctx, "", "")
 				return err == nil && s.Busy()
 			},
-			After: func(st nsync.Stats, err error) {
+			After: func(st workspace.SyncStats, err error) {
 				if err != nil {
 					e.printf("sync failed (will retry): %s\n", oneLine(err.Error()))
 				}
@@ -194,7 +191,7 @@ func syncRun(ctx context.Context, e *env, name string, args []string) error {
 		}
 		return err
 	}
-	var st nsync.Stats
+	var st workspace.SyncStats
 	switch name {
 	case "push":
 		st, err = eng.Push(ctx)
@@ -259,9 +256,9 @@ func syncStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var eng *nsync.Engine
+	var eng *workspace.Syncer
 	if *watch {
-		if eng, err = w.SyncEngine(workspace.SyncOptions{Logger: syncLogger(e)}); err != nil {
+		if eng, err = w.Syncer(workspace.SyncOptions{Logger: syncLogger(e)}); err != nil {
 			return err
 		}
 	}
@@ -271,7 +268,7 @@ func syncStatus(ctx context.Context, e *env, args []string) error {
 				e.printf("sync failed (will retry): %s\n", oneLine(err.Error()))
 			}
 		}
-		s, err := w.Status(*project, *batch)
+		s, err := w.Status(ctx, *project, *batch)
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Commands that browse the local mirror: the namespaces exactly as they are
 // (or will be) in Workers KV.
@@ -11,23 +11,26 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/nimbus-desktop/nimbus/localstore"
 	"github.com/nimbus-desktop/nimbus/model"
+	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
-func init() {
-	register(command{
-		Name:    "kv list",
-		Usage:   "nimbus kv list NAMESPACE [PREFIX]",
-		Summary: "list the keys of a namespace in the local mirror (--json: keys and values)",
-		Run:     kvList,
-	})
-	register(command{
-		Name:    "kv get",
-		Usage:   "nimbus kv get NAMESPACE KEY",
-		Summary: "print one value of the local mirror as pretty JSON",
-		Run:     kvGet,
-	})
+// kvCommands are the kv commands (the table: commandTable in cli.go).
+func kvCommands() []command {
+	return []command{
+		{
+			Name:    "kv list",
+			Usage:   "nimbus kv list NAMESPACE [PREFIX]",
+			Summary: "list the keys of a namespace in the local mirror (--json: keys and values)",
+			Run:     kvList,
+		},
+		{
+			Name:    "kv get",
+			Usage:   "nimbus kv get NAMESPACE KEY",
+			Summary: "print one value of the local mirror as pretty JSON",
+			Run:     kvGet,
+		},
+	}
 }
 
 // parseNamespace accepts a namespace as the seed names it (NIMBUS_PAGES) or
@@ -74,7 +77,7 @@ func kvList(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if !e.JSON {
-		keys, err := w.Store().Keys(ns, prefix)
+		keys, err := w.KVKeys(ns, prefix)
 		if err != nil {
 			return err
 		}
@@ -84,7 +87,7 @@ func kvList(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	entries := []kvEntry{}
-	err = w.Store().List(ns, prefix, func(key string, value []byte) error {
+	err = w.KVList(ns, prefix, func(key string, value []byte) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -116,8 +119,8 @@ func kvGet(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	value, err := w.Store().Get(ns, pos[1])
-	if errors.Is(err, localstore.ErrNotFound) {
+	value, err := w.KVGet(ns, pos[1])
+	if errors.Is(err, workspace.ErrNotFound) {
 		return fmt.Errorf("%s has no key %q in %s ('nimbus kv list %s' shows the keys)", ns, pos[1], w.Path(), ns)
 	}
 	if err != nil {

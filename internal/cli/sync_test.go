@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -172,7 +172,7 @@ func TestTokenNeverStored(t *testing.T) {
 	p := decode[model.ProjectData](t, c.ok(t, "--json", "project", "create", "--name", "secure.example"))
 	c.addPages(t, p.ProjectID, 5)
 	stdin = strings.NewReader(cliToken + "\n")
-	defer func() { stdin = os.Stdin }()
+	defer func() { stdin = strings.NewReader("") }()
 	t.Setenv("CLOUDFLARE_API_TOKEN", "")
 	out := c.ok(t, "setup", "--token-stdin", "--rate", "4")
 	if !strings.Contains(out, "token saved (file)") {
@@ -257,7 +257,7 @@ func TestCLISyncWatchStopsOnInterrupt(t *testing.T) {
 func TestCLIImportSubmitPush(t *testing.T) {
 	c := newCLISync(t)
 	p := decode[model.ProjectData](t, c.ok(t, "--json", "project", "create", "--name", "site.example"))
-	c.ok(t, "import", filepath.Join("testdata", "site", "dist"))
+	c.ok(t, "import", filepath.Join("..", "..", "testdata", "site", "dist"))
 	c.ok(t, "setup", "--rate", "4")
 	sub := decode[workspace.SubmitResult](t, c.ok(t, "--json", "submit"))
 	if sub.Pages == 0 || len(sub.Batches) == 0 {

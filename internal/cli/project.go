@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Commands for projects and API keys: the account-level use cases of
 // workspace (project.go, apikeys.go).
@@ -20,55 +20,58 @@ type projectJSON struct {
 	Current bool `json:"current"`
 }
 
-func init() {
-	register(command{
-		Name:    "project create",
-		Usage:   "nimbus project create --name N [--domain D] [--tone premium|professional|casual] [--ai-model M] [--path-pattern P]",
-		Summary: "create a project (seed default settings) and make it current",
-		Run:     projectCreate,
-	})
-	register(command{
-		Name:    "project list",
-		Usage:   "nimbus project list",
-		Summary: "list the projects in the local store (* marks the current one)",
-		Run:     projectList,
-	})
-	register(command{
-		Name:    "project show",
-		Usage:   "nimbus project show [PROJECT_ID]",
-		Summary: "show a project's record (default: the current project)",
-		Run:     projectShow,
-	})
-	register(command{
-		Name:    "project set",
-		Usage:   "nimbus project set [--project P] KEY=VALUE [KEY=VALUE ...]",
-		Summary: "change project settings (" + strings.Join(workspace.SettingKeys, ", ") + "), checked as the GUI's Settings checks them",
-		Run:     projectSet,
-	})
-	register(command{
-		Name:    "project use",
-		Usage:   "nimbus project use PROJECT_ID",
-		Summary: "make a project the current one",
-		Run:     projectUse,
-	})
-	register(command{
-		Name:    "key create",
-		Usage:   "nimbus key create [--name N]",
-		Summary: "create an API key; it is printed once and only its hash is stored",
-		Run:     keyCreate,
-	})
-	register(command{
-		Name:    "key list",
-		Usage:   "nimbus key list",
-		Summary: "list the account's API keys (hashes, names, state, usage)",
-		Run:     keyList,
-	})
-	register(command{
-		Name:    "key deactivate",
-		Usage:   "nimbus key deactivate sha256:HASH",
-		Summary: "deactivate an API key (kept, never deleted)",
-		Run:     keyDeactivate,
-	})
+// projectCommands are the project commands (the table: commandTable in cli.go).
+func projectCommands() []command {
+	return []command{
+		{
+			Name:    "project create",
+			Usage:   "nimbus project create --name N [--domain D] [--tone premium|professional|casual] [--ai-model M] [--path-pattern P]",
+			Summary: "create a project (seed default settings) and make it current",
+			Run:     projectCreate,
+		},
+		{
+			Name:    "project list",
+			Usage:   "nimbus project list",
+			Summary: "list the projects in the local store (* marks the current one)",
+			Run:     projectList,
+		},
+		{
+			Name:    "project show",
+			Usage:   "nimbus project show [PROJECT_ID]",
+			Summary: "show a project's record (default: the current project)",
+			Run:     projectShow,
+		},
+		{
+			Name:    "project set",
+			Usage:   "nimbus project set [--project P] KEY=VALUE [KEY=VALUE ...]",
+			Summary: "change project settings (" + strings.Join(workspace.SettingKeys, ", ") + "), checked as the GUI's Settings checks them",
+			Run:     projectSet,
+		},
+		{
+			Name:    "project use",
+			Usage:   "nimbus project use PROJECT_ID",
+			Summary: "make a project the current one",
+			Run:     projectUse,
+		},
+		{
+			Name:    "key create",
+			Usage:   "nimbus key create [--name N]",
+			Summary: "create an API key; it is printed once and only its hash is stored",
+			Run:     keyCreate,
+		},
+		{
+			Name:    "key list",
+			Usage:   "nimbus key list",
+			Summary: "list the account's API keys (hashes, names, state, usage)",
+			Run:     keyList,
+		},
+		{
+			Name:    "key deactivate",
+			Usage:   "nimbus key deactivate sha256:HASH",
+			Summary: "deactivate an API key (kept, never deleted)",
+			Run:     keyDeactivate,
+		},
+	}
 }
 
 func projectCreate(ctx context.Context, e *env, args []string) error {

@@ -1,12 +1,15 @@
-package main
+package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,13 +17,15 @@ import (
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
-// The test binary doubles as the nimbus binary: run with
-// NIMBUS_TEST_AS_MAIN=1 it executes the real main(), so these tests see real
-// process exit codes and stderr without a separate (cgo) build.
+// The test binary doubles as the nimbus binary (without its window): run
+// with NIMBUS_TEST_AS_MAIN=1 it runs the command line as main does, so these
+// tests see real process exit codes and stderr without a cgo build.
 func TestMain(m *testing.M) {
 	if os.Getenv("NIMBUS_TEST_AS_MAIN") == "1" {
-		main()
-		return
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := testRunner.Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -107,24 +112,6 @@ func TestSecondInstanceFailsFast(t *testing.T) {
 	// Released: the same command now works.
 	if _, errOut, code, _ := execNimbus(t, 10*time.Second, "--store", store, "project", "list"); code != 0 {
 		t.Errorf("after release: exit %d %q", code, errOut)
-	}
-}
-
-// Without a display the window cannot open: one line naming why and what to
-// do, exit 2 (Fyne's driver panicked with a 38-line stack trace).
-func TestNoDisplayIsOneLineAndExit2(t *testing.T) {
-	t.Setenv("DISPLAY", "")
-	t.Setenv("WAYLAND_DISPLAY", "")
-	if noDisplay() == "" {
-		t.Skip("this OS needs no DISPLAY")
-	}
-	_, stderr, code, _ := execNimbus(t, 30*time.Second, "--store", tempStore(t))
-	if code != 2 {
-		t.Errorf("exit %d, want 2; stderr:\n%s", code, stderr)
-	}
-	lines := strings.Split(strings.TrimSpace(stderr), "\n")
-	if len(lines) != 1 || !strings.HasPrefix(lines[0], "nimbus: the window needs a display") || strings.Contains(stderr, "goroutine") {
-		t.Errorf("stderr is not one line naming the missing display:\n%s", stderr)
 	}
 }
 

@@ -1,10 +1,12 @@
-package main
+package cli
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
+	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,8 +20,27 @@ func nimbus(t *testing.T, args ...string) (string, string, int) {
 	t.Setenv("NIMBUS_STORE", "")
 	t.Setenv("NIMBUS_EMAIL", "")
 	var out, errb bytes.Buffer
-	code := run(context.Background(), args, &out, &errb)
+	code := testRunner.Run(context.Background(), args, stdin, &out, &errb)
 	return out.String(), errb.String(), code
+}
+
+// run is one in-process command line with this build's identity.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return testRunner.Run(ctx, args, stdin, stdout, stderr)
+}
+
+// stdin is what the in-process commands read (setup --token-stdin).
+var stdin io.Reader = strings.NewReader("")
+
+// testRunner is the CLI of this build: FyneApp.toml's identity, no window.
+var testRunner = Runner{App: ParseAppInfo(readFyneAppTOML(), "")}
+
+func readFyneAppTOML() string {
+	b, err := os.ReadFile("../../FyneApp.toml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }
 
 // tempStore returns a store path in a fresh temp dir.
@@ -33,7 +54,7 @@ func TestHelpListsEveryCommand(t *testing.T) {
 	if code != 0 || errOut != "" {
 		t.Fatalf("help: code %d stderr %q", code, errOut)
 	}
-	for name, c := range commands {
+	for name, c := range commands() {
 		if !strings.Contains(out, c.Usage) {
 			t.Errorf("help output lacks %q's usage %q", name, c.Usage)
 		}
@@ -77,14 +98,14 @@ func TestVersionMatchesFyneAppTOML(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("version exit %d", code)
 	}
-	var info appInfo
+	var info AppInfo
 	if err := json.Unmarshal([]byte(out), &info); err != nil {
 		t.Fatalf("version --json output %q: %v", out, err)
 	}
 	if info.Version != "0.1.0" || info.Build != 1 || info.ID != "dev.nimbus.desktop" || info.Name != "Nimbus Desktop" {
 		t.Errorf("version info %+v does not match FyneApp.toml", info)
 	}
-	if got := userAgent(); got != "nimbus-desktop/0.1.0" {
+	if got := testRunner.App.userAgent(); got != "nimbus-desktop/0.1.0" {
 		t.Errorf("userAgent() = %q", got)
 	}
 }
@@ -104,14 +125,13 @@ func TestGlobalFlagsAnywhere(t *testing.T) {
 }
 
 func TestLookupPrefersLongestName(t *testing.T) {
-	register(command{Name: "zz", Usage: "nimbus zz", Summary: "test", Run: func(context.Context, *env, []string) error { return nil }})
-	register(command{Name: "zz sub", Usage: "nimbus zz sub", Summary: "test", Run: func(context.Context, *env, []string) error { return nil }})
-	t.Cleanup(func() { delete(commands, "zz"); delete(commands, "zz sub") })
-	c, rest, ok := lookup([]string{"zz", "sub", "arg"})
+	nop := func(context.Context, *env, []string) error { return nil }
+	cmds := map[string]command{"zz": {Name: "zz", Run: nop}, "zz sub": {Name: "zz sub", Run: nop}}
+	c, rest, ok := lookupIn(cmds, []string{"zz", "sub", "arg"})
 	if !ok || c.Name != "zz sub" || len(rest) != 1 || rest[0] != "arg" {
 		t.Errorf("lookup zz sub arg = %q %q %v", c.Name, rest, ok)
 	}
-	c, rest, ok = lookup([]string{"zz", "other"})
+	c, rest, ok = lookupIn(cmds, []string{"zz", "other"})
 	if !ok || c.Name != "zz" || len(rest) != 1 {
 		t.Errorf("lookup zz other = %q %q %v", c.Name, rest, ok)
 	}

@@ -1,4 +1,4 @@
-package ui
+package workspace
 
 import (
 	"encoding/json"
@@ -37,14 +37,14 @@ func TestPageRowsCountProposalsByTheOneRule(t *testing.T) {
 	} {
 		q := p
 		q.Optimization = opt(c.source)
-		if got := rowFromPage(q).proposals; got != c.want {
+		if got := rowFromPage(q).Proposals; got != c.want {
 			t.Errorf("%s: rowFromPage counts %d proposals, want %d", c.name, got, c.want)
 		}
 		var s pageSummary
 		if err := json.Unmarshal(model.Canonical(q), &s); err != nil {
 			t.Fatal(err)
 		}
-		if got := rowFromSummary(&s).proposals; got != c.want {
+		if got := rowFromSummary(&s).Proposals; got != c.want {
 			t.Errorf("%s: rowFromSummary counts %d proposals, want %d", c.name, got, c.want)
 		}
 		if got := len(q.Proposals()); got != c.want {

@@ -1,4 +1,4 @@
-package main
+package cli
 
 // Commands for intake (workspace/intake*.go): import a site folder, watch it,
 // list pages, the page audit and the export with reviewed blocks written
@@ -17,41 +17,43 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nimbus-desktop/nimbus/extract"
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
-func init() {
-	register(command{
-		Name:    "import",
-		Usage:   "nimbus import DIR [--project P] [--workers N] [--another-folder]",
-		Summary: "extract every changed HTML page of a site folder into the local store (progress on stderr)",
-		Run:     importCommand,
-	})
-	register(command{
-		Name:    "watch",
-		Usage:   "nimbus watch DIR [--project P] [--another-folder]",
-		Summary: "import a site folder, then keep importing what changes until interrupted",
-		Run:     watchCommand,
-	})
-	register(command{
-		Name:    "pages",
-		Usage:   "nimbus pages [--project P] [--dimension name=value]...",
-		Summary: "list the project's pages with dimensions, status and audit issue counts",
-		Run:     pagesCommand,
-	})
-	register(command{
-		Name:    "audit",
-		Usage:   "nimbus audit [--project P] [--csv]",
-		Summary: "page issues (missing/duplicate title, description, h1, canonical; lengths; word count)",
-		Run:     auditCommand,
-	})
-	register(command{
-		Name:    "export",
-		Usage:   "nimbus export --out DIR [--batch B] [--project P] [--source DIR]",
-		Summary: "copy the site into a new folder with accepted and edited blocks written back",
-		Run:     exportCommand,
-	})
+// intakeCommands are the intake commands (the table: commandTable in cli.go).
+func intakeCommands() []command {
+	return []command{
+		{
+			Name:    "import",
+			Usage:   "nimbus import DIR [--project P] [--workers N] [--another-folder]",
+			Summary: "extract every changed HTML page of a site folder into the local store (progress on stderr)",
+			Run:     importCommand,
+		},
+		{
+			Name:    "watch",
+			Usage:   "nimbus watch DIR [--project P] [--another-folder]",
+			Summary: "import a site folder, then keep importing what changes until interrupted",
+			Run:     watchCommand,
+		},
+		{
+			Name:    "pages",
+			Usage:   "nimbus pages [--project P] [--dimension name=value]...",
+			Summary: "list the project's pages with dimensions, status and audit issue counts",
+			Run:     pagesCommand,
+		},
+		{
+			Name:    "audit",
+			Usage:   "nimbus audit [--project P] [--csv]",
+			Summary: "page issues (missing/duplicate title, description, h1, canonical; lengths; word count)",
+			Run:     auditCommand,
+		},
+		{
+			Name:    "export",
+			Usage:   "nimbus export --out DIR [--batch B] [--project P] [--source DIR]",
+			Summary: "copy the site into a new folder with accepted and edited blocks written back",
+			Run:     exportCommand,
+		},
+	}
 }
 
 // intakeProject resolves --project, or the current project; with neither,
@@ -71,7 +73,7 @@ func intakeProject(ctx context.Context, w *workspace.Workspace, flagProject, dir
 
 // progressPrinter writes "done/total file" to stderr at most ten times a
 // second, and the final count.
-func progressPrinter(e *env) (func(extract.Progress), func()) {
+func progressPrinter(e *env) (func(workspace.ImportProgress), func()) {
 	// A live counter needs a terminal; piped stderr gets the final line only.
 	live := false
 	if f, ok := e.Stderr.(*os.File); ok {
@@ -82,8 +84,8 @@ func progressPrinter(e *env) (func(extract.Progress), func()) {
 	var mu sync.Mutex
 	var last time.Time
 	var shown bool
-	var final extract.Progress
-	report := func(p extract.Progress) {
+	var final workspace.ImportProgress
+	report := func(p workspace.ImportProgress) {
 		mu.Lock()
 		defer mu.Unlock()
 		final = p
@@ -217,7 +219,7 @@ func pagesCommand(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	lines, err := w.Pages(*project, dims)
+	lines, err := w.Pages(ctx, *project, dims)
 	if err != nil {
 		return err
 	}
@@ -261,7 +263,7 @@ func auditCommand(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rows, err := w.Audit(*project)
+	rows, err := w.Audit(ctx, *project)
 	if err != nil {
 		return err
 	}

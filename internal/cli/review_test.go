@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -15,10 +15,11 @@ import (
 func reviewStore(t *testing.T) (string, string) {
 	t.Helper()
 	path := tempStore(t)
-	w, err := workspace.Open(path)
+	st, err := localstore.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	w := workspace.New(st, workspace.Options{})
 	defer w.Close()
 	ctx := context.Background()
 	p, err := w.CreateProject(ctx, "cli-review.example", workspace.ProjectOptions{})
@@ -30,7 +31,7 @@ func reviewStore(t *testing.T) (string, string) {
 		{"dist/b/rolex-repair.html", "rolex", "Rolex repair in Leeds", "Rolex watch repair in Leeds", "Two year warranty.", "Two year warranty included."},
 		{"dist/a/omega-repair.html", "omega", "Omega repair", "Omega watch repair", "Fast.", "Fast and insured."},
 	}
-	err = w.Store().Update(ctx, func(tx *localstore.Tx) error {
+	err = st.Update(ctx, func(tx *localstore.Tx) error {
 		for _, pg := range pages {
 			id := model.PageID(p.ProjectID, pg.path)
 			ex := model.Extraction{Engine: "html", MainSelector: "main", Head: map[string]string{"title": pg.h1},

@@ -1,0 +1,144 @@
+package workspace
+
+// Intake: importing a site folder into the mirror (extract.Scan over the
+// store's file index), watching it, listing pages, the page audit and the
+// export with reviewed blocks written back (extract.Apply).
+//
+// Review staleness needs no write here: review.go compares each decision's
+// original_hash with the block's current text on read, so a re-imported
+// page whose block text changed shows its decisions as stale.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/nimbus-desktop/nimbus/extract"
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+// AuditRow is one issue of one page (Screaming Frog-style).
+type AuditRow struct {
+	SourcePath        string `json:"source_path"`
+	PageID            string `json:"page_id"`
+	Code              string `json:"code"`
+	Severity          string `json:"severity"`
+	Message           string `json:"message"`
+	TitleLength       int    `json:"title_length"`
+	DescriptionLength int    `json:"description_length"`
+	H1Count           int    `json:"h1_count"`
+	WordCount         int    `json:"word_count"`
+}
+
+// Audit returns the project's page issues: those stored with each page at
+// extraction plus the project-wide duplicates (title, description, h1,
+// canonical), computed now over all pages so they never go stale and never
+// force a page rewrite (a page record is rewritten only when its content
+// changed).
+func (w *Workspace) Audit(ctx context.Context, projectID string) ([]AuditRow, error) {
+	pid, err := w.ResolveProject(projectID)
+	if err != nil {
+		return nil, err
+	}
+	dups, err := w.duplicateIssues(pid)
+	if err != nil {
+		return nil, err
+	}
+	var rows []AuditRow
+	err = w.store.List(model.NSPages, model.ProjectPrefix(model.KindPage, pid), func(key string, v []byte) error {
+		var p model.PageData
+		if err := json.Unmarshal(v, &p); err != nil {
+			return fmt.Errorf("page %s: %w", key, err)
+		}
+		a := model.Audit{}
+		if p.Audit != nil {
+			a = *p.Audit
+		}
+		issues := append(append([]model.AuditIssue{}, a.Issues...), dups[p.PageID]...)
+		for _, is := range issues {
+			rows = append(rows, AuditRow{SourcePath: p.SourcePath, PageID: p.PageID, Code: is.Code, Severity: is.Severity, Message: is.Message,
+				TitleLength: a.TitleLength, DescriptionLength: a.DescriptionLength, H1Count: a.H1Count, WordCount: a.WordCount})
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit %s: %w", pid, err)
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].SourcePath != rows[j].SourcePath {
+			return rows[i].SourcePath < rows[j].SourcePath
+		}
+		return rows[i].Code < rows[j].Code
+	})
+	return rows, nil
+}
+
+// duplicateIssues runs the project-wide duplicate pass (pages whose source
+// is missing do not count).
+func (w *Workspace) duplicateIssues(pid string) (map[string][]model.AuditIssue, error) {
+	return w.duplicateIssuesWith(pid, nil)
+}
+
+// duplicateIssuesWith is duplicateIssues with some pages' fields already
+// known (just written and present), so only the others are decoded.
+func (w *Workspace) duplicateIssuesWith(pid string, known map[string]extract.AuditPage) (map[string][]model.AuditIssue, error) {
+	// Only the fields the pass needs are decoded: the rest of a page record
+	// (blocks' attributes, selector map, optimization) is skipped.
+	type leanBlock struct {
+		Type    string `json:"type"`
+		Content string `json:"content"`
+	}
+	type lean struct {
+		PageID        string `json:"page_id"`
+		SourceMissing string `json:"source_missing"`
+		Extraction    struct {
+			Head  map[string]string `json:"head"`
+			Above []leanBlock       `json:"above_fold_blocks"`
+			Rest  []leanBlock       `json:"rest_of_page_blocks"`
+		} `json:"extraction"`
+	}
+	var pages []extract.AuditPage
+	prefix := model.ProjectPrefix(model.KindPage, pid)
+	err := w.store.Walk(model.NSPages, prefix, func(key string, v []byte) error { // v is decoded, not kept
+		if ap, ok := known[strings.TrimPrefix(key, prefix)]; ok {
+			pages = append(pages, ap)
+			return nil
+		}
+		var p lean
+		if err := json.Unmarshal(v, &p); err != nil {
+			return fmt.Errorf("page %s: %w", key, err)
+		}
+		if p.SourceMissing != "" {
+			return nil
+		}
+		h := p.Extraction.Head
+		ap := extract.AuditPage{Key: p.PageID, Title: h["title"], Description: h["metaDescription"], Canonical: h["canonical"]}
+		for _, b := range append(p.Extraction.Above, p.Extraction.Rest...) {
+			if b.Type == "h1" {
+				ap.H1 = b.Content // as firstH1
+				break
+			}
+		}
+		pages = append(pages, ap)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("duplicate audit of %s: %w", pid, err)
+	}
+	return extract.AuditDuplicates(pages), nil
+}
+
+// firstH1 is the content of the page's first h1 block (the duplicate pass
+// compares these).
+func firstH1(e model.Extraction) string {
+	for _, list := range [][]model.Block{e.AboveFoldBlocks, e.RestOfPageBlocks} {
+		for _, b := range list {
+			if b.Type == "h1" {
+				return b.Content
+			}
+		}
+	}
+	return ""
+}
