@@ -36,15 +36,11 @@ func CheckProposal(blockType, original, proposal string, dims map[string]string)
 		return out
 	}
 	n := utf8.RuneCountInString(proposal)
-	switch strings.ToLower(blockType) {
-	case "title", "h1":
-		if n > model.TitleMaxChars {
-			add("too_long", QAWarn, "%d characters; titles over %d are truncated in search results", n, model.TitleMaxChars)
-		}
-	case "description", "metadescription", "meta_description":
-		if n > model.MetaDescriptionMaxChars {
-			add("too_long", QAWarn, "%d characters; descriptions over %d are truncated in search results", n, model.MetaDescriptionMaxChars)
-		}
+	// An h1 is the page's visible title; search engines show about as much
+	// of a title as model.TitleMaxChars. (The head's title and meta
+	// description are not review blocks: no QA branch waits for them.)
+	if strings.EqualFold(blockType, "h1") && n > model.TitleMaxChars {
+		add("too_long", QAWarn, "%d characters; titles over %d are truncated in search results", n, model.TitleMaxChars)
 	}
 	if utf8.RuneCountInString(original) > 0 && n > 3*utf8.RuneCountInString(original)+40 {
 		add("much_longer", QAWarn, "%d characters against %d in the original", n, utf8.RuneCountInString(original))
