@@ -83,15 +83,6 @@ func OpenWith(storePath string, opts Options) (*Workspace, error) {
 		}
 		storePath = p
 	}
-	if opts.Email == "" {
-		opts.Email = os.Getenv("NIMBUS_EMAIL")
-	}
-	if opts.Email == "" {
-		opts.Email = DefaultEmail
-	}
-	if opts.UserAgent == "" {
-		opts.UserAgent = "nimbus-desktop/dev"
-	}
 	s, err := localstore.Open(storePath)
 	if err != nil {
 		return nil, err
