@@ -201,15 +201,17 @@ func reviewBlocks(p model.PageData, r model.ReviewData) []ReviewBlock {
 				rb.State = model.ReviewSuggested
 			}
 			if d, ok := r.Blocks[b.ID]; ok {
-				rb.Decided = d.Decided
 				switch {
 				case d.OriginalHash != "" && d.OriginalHash != textHash(b.Content):
 					rb.State = model.ReviewStale
+					rb.Decided = d.Decided
 				case d.State == model.ReviewOriginal:
-					// an undone decision: back to what the block offers
+					// an undone decision: back to what the block offers,
+					// with no decision to date
 				default:
 					rb.State = d.State
 					rb.Text = d.Text
+					rb.Decided = d.Decided
 				}
 			}
 			if p := rb.Proposal(); p != "" {

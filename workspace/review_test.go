@@ -135,6 +135,13 @@ func TestDecideAcceptRejectEditStale(t *testing.T) {
 	if _, err := w.Decide(ctx, proj, rolex, "block-2", model.ReviewRejected, ""); err != nil {
 		t.Fatal(err)
 	}
+	// Undo: the block is undecided again, with no "decided" date shown.
+	if b, err := w.Decide(ctx, proj, rolex, "block-2", model.ReviewOriginal, ""); err != nil || b.State != model.ReviewSuggested || b.Decided != "" {
+		t.Fatalf("after undo: %+v %v; want suggested with no decision date", b, err)
+	}
+	if _, err := w.Decide(ctx, proj, rolex, "block-2", model.ReviewRejected, ""); err != nil {
+		t.Fatal(err)
+	}
 
 	r, err := w.store.GetReview(proj, rolex)
 	if err != nil {
