@@ -251,7 +251,7 @@ func (v *pagesView) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
 	switch id.Col {
 	case colPath:
 		l.TextStyle = fyne.TextStyle{Monospace: true}
-		l.SetText(r.path)
+		l.SetText(middleEllipsis(r.path, pageColumns[colPath].width-2*theme.InnerPadding()-2, l.TextStyle))
 	case colTitle:
 		l.SetText(r.title)
 	case colDims:

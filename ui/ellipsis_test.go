@@ -1,0 +1,31 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
+)
+
+// A path too long for its column keeps its file name; a short one is left
+// whole.
+func TestMiddleEllipsisKeepsTheFileName(t *testing.T) {
+	test.NewTempApp(t)
+	mono := fyne.TextStyle{Monospace: true}
+	short := "dist/index.html"
+	width := fyne.MeasureText(short, theme.TextSize(), mono).Width + 1
+	if got := middleEllipsis(short, width, mono); got != short {
+		t.Errorf("a path that fits became %q", got)
+	}
+	long := "dist/local/birmingham-1/audemars-piguet-battery-replacement.html"
+	width = fyne.MeasureText(strings.Repeat("x", 50), theme.TextSize(), mono).Width
+	got := middleEllipsis(long, width, mono)
+	if !strings.Contains(got, "…") || !strings.HasSuffix(got, "/audemars-piguet-battery-replacement.html") || !strings.HasPrefix(got, "dist/") {
+		t.Errorf("middleEllipsis(%q) = %q: want the start, an ellipsis and the file name", long, got)
+	}
+	if w := fyne.MeasureText(got, theme.TextSize(), mono).Width; w > width {
+		t.Errorf("%q is %.0f wide, over %.0f", got, w, width)
+	}
+}
