@@ -60,9 +60,13 @@ func newBatchesView(s *Shell) *batchesView {
 			st.Importance = batchImportance(b.Status)
 			st.SetText(b.Status)
 			bar := box.Objects[1].(*widget.ProgressBar)
-			done := b.Summary.Completed + b.Summary.Failed
-			bar.Max = float64(max(b.PageCount, 1))
-			bar.SetValue(float64(done))
+			if b.Status == model.BatchUploading {
+				bar.Hide() // an import, not work in flight
+			} else {
+				bar.Show()
+				bar.Max = float64(max(b.PageCount, 1))
+				bar.SetValue(float64(b.Summary.Completed + b.Summary.Failed))
+			}
 			box.Objects[2].(*widget.Label).SetText(batchFigures(b, v.concurrency()))
 		},
 	)
@@ -133,22 +137,74 @@ func batchImportance(status string) widget.Importance {
 	return widget.MediumImportance
 }
 
-// batchFigures is "95 done · 2 failed · 3 pending · 2.5 s/page · ETA 2 min".
+// batchFigures is "95 done · 2 failed · 3 pending · 2.5 s/page · ETA 2 min"
+// for work in flight. An import's upload batch is no work in flight: it says
+// how many pages it holds and that they wait to be submitted; pages a
+// finished batch never got to are "not submitted", with no ETA.
 func batchFigures(b model.BatchData, concurrency int) string {
 	s := b.Summary
+	if b.Status == model.BatchUploading {
+		return fmt.Sprintf("import of %s pages · not submitted yet (Submit… sends them to the Worker)", groupDigits(max(b.PageCount, len(b.Pages))))
+	}
+	inFlight := b.Status == model.BatchQueued || b.Status == model.BatchProcessing
 	parts := []string{
 		fmt.Sprintf("%s done", groupDigits(s.Completed)),
 		fmt.Sprintf("%s failed", groupDigits(s.Failed)),
-		fmt.Sprintf("%s pending", groupDigits(s.Pending)),
+	}
+	if s.Pending > 0 {
+		if inFlight {
+			parts = append(parts, fmt.Sprintf("%s pending", groupDigits(s.Pending)))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s not submitted", groupDigits(s.Pending)))
+		}
 	}
 	if s.AverageTimeMs > 0 {
 		parts = append(parts, fmt.Sprintf("%.1f s/page", float64(s.AverageTimeMs)/1000))
-		if s.Pending > 0 {
-			eta := time.Duration(int64(s.Pending)*s.AverageTimeMs/int64(max(concurrency, 1))) * time.Millisecond
+	}
+	if inFlight && s.Pending > 0 {
+		if eta, ok := batchETA(b, concurrency); ok {
 			parts = append(parts, "ETA "+eta.Round(time.Second).String())
 		}
 	}
 	return strings.Join(parts, " · ")
+}
+
+// batchETA is the time the pending pages of b will take at the rate
+// observed so far (pages finished per second since the first one started);
+// before two pages have finished, from the average time per page and the
+// concurrency. No ETA before anything has finished.
+func batchETA(b model.BatchData, concurrency int) (time.Duration, bool) {
+	var first, last time.Time
+	done := 0
+	for _, p := range b.Pages {
+		if p.Completed == "" {
+			continue
+		}
+		c, err := model.ParseTime(p.Completed)
+		if err != nil {
+			continue
+		}
+		start := c
+		if st, err := model.ParseTime(p.Started); err == nil && p.Started != "" {
+			start = st
+		}
+		if first.IsZero() || start.Before(first) {
+			first = start
+		}
+		if c.After(last) {
+			last = c
+		}
+		done++
+	}
+	pending := b.Summary.Pending
+	if done >= 2 && last.After(first) {
+		perPage := last.Sub(first) / time.Duration(done)
+		return perPage * time.Duration(pending), true
+	}
+	if b.Summary.AverageTimeMs > 0 {
+		return time.Duration(int64(pending)*b.Summary.AverageTimeMs/int64(max(concurrency, 1))) * time.Millisecond, true
+	}
+	return 0, false
 }
 
 func (v *batchesView) load(projectID string) {

@@ -1000,3 +1000,32 @@ func TestShortcutsFromFocusedFields(t *testing.T) {
 		t.Errorf("paste into the search field: %q", s.pages.search.Text)
 	}
 }
+
+// Batches tell the truth: an import's upload batch is not work in flight,
+// a finished batch's unsent pages are "not submitted" with no ETA, and the
+// ETA of a running batch comes from the rate observed so far.
+func TestBatchFiguresTellTheTruth(t *testing.T) {
+	at := func(s int) string { return model.FormatTime(time.Date(2026, 12, 1, 12, 0, s, 0, time.UTC)) }
+	upload := model.BatchData{BatchID: "batch_20261201_120000", Status: model.BatchUploading, PageCount: 1000,
+		Summary: model.BatchSummary{Pending: 1000}}
+	if got := batchFigures(upload, 2); strings.Contains(got, "pending") || strings.Contains(got, "ETA") || !strings.Contains(got, "import of 1,000 pages") {
+		t.Errorf("upload batch: %q", got)
+	}
+	pages := map[string]model.BatchPage{}
+	for i := 0; i < 10; i++ { // 10 pages finished 6 s apart: 0.1 pages/s
+		pages[fmt.Sprintf("page_%012d", i)] = model.BatchPage{Status: model.StatusDone, Uploaded: at(0), Started: at(0), Completed: at(6 * (i + 1))}
+	}
+	for i := 10; i < 30; i++ {
+		pages[fmt.Sprintf("page_%012d", i)] = model.BatchPage{Status: model.StatusQueued, Uploaded: at(0)}
+	}
+	running := model.BatchData{BatchID: "batch_20261201_120001", Status: model.BatchProcessing, PageCount: 30, Pages: pages,
+		Summary: model.BatchSummary{Completed: 10, Pending: 20, AverageTimeMs: 500}}
+	if got := batchFigures(running, 2); !strings.Contains(got, "20 pending") || !strings.Contains(got, "ETA 2m0s") {
+		t.Errorf("running batch (20 pending at one page per 6 s): %q, want ETA 2m0s", got)
+	}
+	done := running
+	done.Status = model.BatchCompleted
+	if got := batchFigures(done, 2); strings.Contains(got, "ETA") || !strings.Contains(got, "20 not submitted") {
+		t.Errorf("completed batch with unsent pages: %q", got)
+	}
+}
