@@ -66,3 +66,10 @@ const (
 	TitleMaxChars           = 60
 	MetaDescriptionMaxChars = 155
 )
+
+// NotSubmitted reports whether a page with this status (status "" for a
+// page without a status record) still waits to be submitted to the Worker:
+// it has none, or it was only imported (uploaded, in its upload batch).
+// Submit, the Pages table and its filter all use it.
+func NotSubmitted(status string) bool { return status == "" || status == StatusUploaded }
+

@@ -64,8 +64,8 @@ func (r *pageRow) statusText() string {
 	if r.missing {
 		return "source missing"
 	}
-	if r.status == "" {
-		return "not submitted"
+	if model.NotSubmitted(r.status) {
+		return statusNotSent
 	}
 	if r.statusDetail != "" {
 		return r.status + " · " + r.statusDetail
@@ -179,7 +179,13 @@ func newPagesView(s *Shell) *pagesView {
 	v.search.OnChanged = func(string) { v.applyFilter() }
 	v.dimFilter = widget.NewSelect(nil, func(string) { v.applyFilter() })
 	v.dimFilter.PlaceHolder = dimFilterAllLabel
-	v.statusSel = widget.NewSelect(append([]string{filterAll, statusNotSent}, model.PageStatuses...), func(string) { v.applyFilter() })
+	statuses := []string{filterAll, statusNotSent} // "not submitted" covers "uploaded" (only imported)
+	for _, st := range model.PageStatuses {
+		if !model.NotSubmitted(st) {
+			statuses = append(statuses, st)
+		}
+	}
+	v.statusSel = widget.NewSelect(statuses, func(string) { v.applyFilter() })
 	v.statusSel.PlaceHolder = "Any status"
 	v.auditSel = widget.NewSelect(nil, func(string) { v.applyFilter() })
 	v.auditSel.PlaceHolder = "Any audit"
@@ -406,7 +412,7 @@ func (v *pagesView) matches(r *pageRow) bool {
 	switch st := v.statusSel.Selected; st {
 	case "", filterAll:
 	case statusNotSent:
-		if r.status != "" {
+		if !model.NotSubmitted(r.status) {
 			return false
 		}
 	default:
@@ -720,16 +726,23 @@ func (v *pagesView) submitIDs(scope string) []string {
 	return nil
 }
 
+// notSubmitted counts the pages that wait to be submitted (model's rule,
+// Submit's too).
+func (v *pagesView) notSubmitted() int {
+	n := 0
+	for _, r := range v.rows {
+		if model.NotSubmitted(r.status) {
+			n++
+		}
+	}
+	return n
+}
+
 func (v *pagesView) askSubmit() {
 	if v.project == "" {
 		return
 	}
-	notSent := 0
-	for _, r := range v.rows {
-		if r.status == "" {
-			notSent++
-		}
-	}
+	notSent := v.notSubmitted()
 	labels := map[string]string{
 		submitAll:      fmt.Sprintf("Every page not yet submitted (%s)", groupDigits(notSent)),
 		submitFiltered: fmt.Sprintf("The pages matching the filter (%s)", groupDigits(len(v.filtered))),

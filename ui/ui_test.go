@@ -536,6 +536,17 @@ func TestDropImportsSite(t *testing.T) {
 	if s.intake.progress.Value != s.intake.progress.Max || s.intake.progress.Max < float64(res.Files) {
 		t.Errorf("progress %v of %v after importing %d files", s.intake.progress.Value, s.intake.progress.Max, res.Files)
 	}
+	// Every imported page waits to be submitted, by the rule Submit uses
+	// (the dialog offered "Every page not yet submitted (0)" when the rows
+	// said "uploaded").
+	for _, r := range s.pages.rows {
+		if got := r.statusText(); got != statusNotSent {
+			t.Fatalf("%s reads %q after the import, want %q", r.path, got, statusNotSent)
+		}
+	}
+	if n := s.pages.notSubmitted(); n != res.Written {
+		t.Errorf("Submit would offer %d pages not yet submitted, want %d", n, res.Written)
+	}
 }
 
 func TestExportWritesAcceptedChanges(t *testing.T) {

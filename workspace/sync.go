@@ -499,7 +499,7 @@ func unsubmittedPages(tx *localstore.Tx, pid string, ids []string) ([]model.Page
 		// still waiting to be submitted.
 		if st, ok, err := getJSON[model.StatusData](tx, model.NSStatus, model.StatusKey(pid, pg.PageID)); err != nil {
 			return err
-		} else if ok && len(want) == 0 && st.Status != model.StatusUploaded {
+		} else if ok && len(want) == 0 && !model.NotSubmitted(st.Status) {
 			return nil
 		}
 		out = append(out, pg)
