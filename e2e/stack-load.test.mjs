@@ -164,6 +164,9 @@ async function drain(stack, pid) {
     // budgets for it. The Store refuses the 1,001st, which shows up as an
     // error in the report (asserted below); the count is printed.
     totals.maxOps = Math.max(totals.maxOps, whole.kv.reads + whole.kv.writes);
+    // With the fan-out the work runs in queue consumer invocations and the
+    // coordinator's folds; the account keeps their highest counts.
+    for (const inv of Object.values(whole.invocations ?? {})) totals.maxOps = Math.max(totals.maxOps, inv.max_kv_ops);
     totals.runs++;
     totals.done += rep.done;
     totals.failed += rep.failed;
