@@ -173,6 +173,9 @@ export async function startStack(opts = {}) {
     host: "127.0.0.1",
     port: opts.port ?? 0,
     unsafeLocalExplorer: true,
+    // quietWorker: the Worker's console output is dropped (the bench's
+    // consumers log a line per invocation).
+    ...(opts.quietWorker ? { handleRuntimeStdio: (out, err) => (out.resume(), err.resume()) } : {}),
     kvPersist: path.join(persist, "v3", "kv"),
     durableObjectsPersist: path.join(persist, "v3", "do"),
     workers: [

@@ -150,6 +150,8 @@ export interface ConsumeReport {
   ai_calls: number;
   kv_ops: number;
   max_in_flight: number;
+  /** Wall time of the invocation. */
+  ms: number;
   /** delaySeconds of every message.retry, by message id (tests read them). */
   retries: Record<string, number>;
   errors: string[];
@@ -167,7 +169,8 @@ export async function consume(
 ): Promise<ConsumeReport> {
   const now = opts.now ?? (() => new Date());
   const store = new Store(env);
-  const rep: ConsumeReport = { messages: batch.messages.length, done: 0, failed: 0, retried: 0, skipped: 0, deferred: 0, stale: 0, ai_calls: 0, kv_ops: 0, max_in_flight: 0, retries: {}, errors: [] };
+  const t0 = Date.now();
+  const rep: ConsumeReport = { messages: batch.messages.length, done: 0, failed: 0, retried: 0, skipped: 0, deferred: 0, stale: 0, ai_calls: 0, kv_ops: 0, max_in_flight: 0, ms: 0, retries: {}, errors: [] };
   const concurrency = intVar(env.QUEUE_CONCURRENCY, 25, 1);
   const maxAttempts = intVar(env.MAX_ATTEMPTS, 3, 1);
   const leaseMs = intVar(env.LEASE_MS, 120000, 1000);
@@ -282,6 +285,7 @@ export async function consume(
   });
   await Promise.all(runners);
   rep.kv_ops = store.total();
+  rep.ms = Date.now() - t0;
   await accountStub(env).record("consumer", rep.kv_ops, rep.done + rep.failed);
   console.log(JSON.stringify({ msg: "consumed", ...rep, retries: undefined }));
   return rep;
