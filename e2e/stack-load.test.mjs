@@ -86,7 +86,8 @@ class Client {
 }
 
 /** Pushes a project with N pages in one submitted batch, as the desktop would. */
-async function pushProject(c, pid, { unique, model = "gpt-fake" }) {
+async function pushProject(c, pid, { unique, model = "gpt-fake", n = N }) {
+  const N = n;
   const pages = [];
   for (let i = 0; i < N; i++) {
     const source = `dist/local/city-${i}/rolex-repair.html`;
@@ -317,5 +318,64 @@ describe(`stack end to end: ${N} pages`, () => {
     t.diagnostic((await kvcheck(c, pid, kvcheckBin)).out);
     // with p = 0.5 per call and 3 attempts, about 1/8 of the pages exhaust them
     assert.ok(r.failed < N / 4, `failed ${r.failed} is far above the expected ~${N / 8}`);
+  });
+
+  test("fan-out: two overlapping cron runs with slow AI answers cost exactly one AI request a page", async (t) => {
+    stack.ai.setFailRate(0);
+    stack.ai.setLatency(400);
+    const c = new Client(stack);
+    await c.ids();
+    const pid = "proj_e2e000000003";
+    const n = 60;
+    const pages = await pushProject(c, pid, { unique: true, n });
+    const before = stack.ai.stats().calls;
+    // two cron runs a moment apart, both waiting for what they sent
+    const [a, b] = await Promise.all([stack.process(pid), new Promise((r) => setTimeout(r, 300)).then(() => stack.process(pid))]);
+    assert.equal(a.dispatch.sent + b.dispatch.sent, n, `sent ${a.dispatch.sent} + ${b.dispatch.sent}`);
+    const totals = await drain(stack, pid);
+    stack.ai.setLatency(0);
+    const calls = stack.ai.stats().calls - before;
+    t.diagnostic(`${n} pages, two overlapping runs sent ${a.dispatch.sent} + ${b.dispatch.sent}; AI calls ${calls}; highest KV count of one invocation ${totals.maxOps}`);
+    assert.equal(calls, n, "each page exactly one AI request");
+    const st = await c.list("NIMBUS_STATUS", `status:${pid}:`);
+    assert.deepEqual([...new Set(st.map((k) => k.metadata.s))], ["done"]);
+    assert.equal(pages.length, n);
+  });
+
+  test("fan-out: 429 with Retry-After: 5, then success: the pages end done, retried no sooner than 5 s", async (t) => {
+    stack.ai.setRateLimit(0.25, 5);
+    const c = new Client(stack);
+    await c.ids();
+    const pid = "proj_e2e000000004";
+    const n = 40;
+    const pages = await pushProject(c, pid, { unique: true, n });
+    const totals = await drain(stack, pid);
+    stack.ai.setRateLimit(0);
+    const logs = await c.getAll("NIMBUS_LOGS", pages.map((p) => `logs:${pid}:${p.id}`));
+    const status = await c.getAll("NIMBUS_STATUS", pages.map((p) => `status:${pid}:${p.id}`));
+    let limited = 0;
+    let minGap = Infinity;
+    for (const p of pages) {
+      const entries = JSON.parse(logs[`logs:${pid}:${p.id}`].value).entries;
+      const s = JSON.parse(status[`status:${pid}:${p.id}`].value);
+      const starts = entries.filter((e) => e.step === "process" && /^attempt \d+ of \d+: optimizing/.test(e.message));
+      const fails = entries.filter((e) => e.step === "process" && /AI_RATE_LIMITED/.test(e.message));
+      if (fails.length === 0) {
+        assert.equal(s.status, "done");
+        continue;
+      }
+      limited++;
+      // every attempt after a rate-limited one started 5 s or more later
+      for (const f of fails) {
+        const next = starts.find((e) => e.timestamp > f.timestamp);
+        if (!next) continue;
+        minGap = Math.min(minGap, Date.parse(next.timestamp) - Date.parse(f.timestamp));
+      }
+      if (s.status === "failed") assert.equal(s.error.code, "AI_RATE_LIMITED", `${p.id}: ${JSON.stringify(s.error)}`);
+      else assert.equal(s.status, "done");
+    }
+    t.diagnostic(`${limited} of ${n} pages met a 429 (Retry-After: 5); shortest wait before the next attempt ${minGap} ms; ${totals.runs} runs, highest KV count ${totals.maxOps}`);
+    assert.ok(limited > 0, "some pages were rate limited");
+    assert.ok(minGap >= 5000, `a retry came ${minGap} ms after its 429`);
   });
 });
