@@ -128,13 +128,17 @@ export class ProjectCoordinator extends DurableObject<Env> {
     now: number,
   ): Promise<{ leased: LeasedItem[]; busy: number; terminal: number }> {
     await this.ctx.storage.put("project", projectId);
-    const st = await this.states(items.map(itemKey));
     const leased: LeasedItem[] = [];
     const changed = new Map<string, ItemState>();
     let busy = 0;
     let terminal = 0;
     const prune: string[] = [];
-    for (const it of items) {
+    // Item states are read a chunk at a time, and the walk stops once `max`
+    // are leased: a queue of 100,000 items costs what the run can send.
+    let st = new Map<string, ItemState>();
+    for (const [i, it] of items.entries()) {
+      if (leased.length >= max) break;
+      if (i % CHUNK === 0) st = await this.states(items.slice(i, i + CHUNK).map(itemKey));
       const k = itemKey(it);
       const s = st.get(k);
       if (s?.terminal) {
@@ -146,7 +150,6 @@ export class ProjectCoordinator extends DurableObject<Env> {
         busy++;
         continue;
       }
-      if (leased.length >= max) continue;
       const token = crypto.randomUUID();
       const attempts = Math.max(it.attempts ?? 0, s?.attempts ?? 0);
       changed.set(k, { ...(s ?? {}), batch_id: it.batch_id, page_id: it.page_id, token, lease_until: now + leaseMs, attempts });

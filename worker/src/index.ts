@@ -26,7 +26,8 @@ async function processAndWait(env: Env, project: string | undefined, waitMs: num
   if (pids) for (const p of pids) before.set(p, (await projectStub(env, p).progress(Date.now())).counters);
   const d = await dispatch(env, { project });
   const ids = pids ?? d.projects.map((p) => p.project_id);
-  if (!pids) for (const p of ids) before.set(p, { leased: 0, done: 0, failed: 0, superseded: 0, skipped: 0, retried: 0, deferred: 0, duplicates: 0, folds: 0, fold_max_kv_ops: 0 });
+  // Without ?project the projects are known after the dispatch: counted from then.
+  if (!pids) for (const p of ids) before.set(p, (await projectStub(env, p).progress(Date.now())).counters);
   const deadline = Date.now() + waitMs;
   const last = new Map<string, Awaited<ReturnType<ReturnType<typeof projectStub>["progress"]>>>();
   for (const p of ids) {
