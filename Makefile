@@ -152,7 +152,7 @@ DEV_STATE  ?= $(BUILD_DIR)/dev-state
 # Fixed loopback ports, so NIMBUS_CF_API_BASE stays the same across restarts.
 DEV_ARGS   ?= --port 8787 --adapter-port 8788 --ai-port 8789 --process-every 5
 
-.PHONY: worker-deps test-worker test-e2e dev
+.PHONY: worker-deps test-worker test-e2e dev bench-worker
 
 # npm ci only when node_modules is missing or older than the lockfile.
 worker-deps:
@@ -170,6 +170,15 @@ test-worker: worker-deps
 dev: worker-deps
 	mkdir -p $(DEV_STATE)
 	cd $(WORKER_DIR) && node dev/stack.mjs --persist $(abspath $(DEV_STATE)) $(DEV_ARGS)
+
+# Throughput of the old cron processor and of the fan-out on Queues, side by
+# side in one run, on the local stack with the limits on and a fake AI
+# answering after 500 ms: 2,000 pages, pages/minute of both, the ratio, and
+# the new design's pages/minute over its AI request budget. Not part of
+# make test (about 3 minutes). BENCH_WORKER_ARGS="--pages 500" for a quick one.
+BENCH_WORKER_ARGS ?= --pages 2000 --latency-ms 500 --budget 1500 --old-runs 3
+bench-worker: worker-deps
+	cd $(WORKER_DIR) && node dev/bench.mjs $(BENCH_WORKER_ARGS)
 
 # End to end on workerd: 200 pages pushed through the KV REST adapter (by a
 # Node client, then by the desktop's own sync engine and cloudflare-go

@@ -106,7 +106,7 @@ step "process until the queue is empty"
 for run in $(seq 1 40); do
 	rep=$(curl -fsS -X POST -H "X-Nimbus-Process-Secret: $NIMBUS_PROCESS_SECRET" "$NIMBUS_WORKER_URL/__process?project=$PROJECT")
 	remaining=$(node -e 'console.log(JSON.parse(process.argv[1]).projects[0].remaining)' "$rep")
-	echo "   run $run: $(node -e 'const r=JSON.parse(process.argv[1]),p=r.projects[0];console.log(`${p.done} done, ${p.failed} failed, ${p.retried} retried, ${p.remaining} remaining; ${r.kv.reads+r.kv.writes} KV operations (limit 1,000)`)' "$rep")" >&2
+	echo "   run $run: $(node -e 'const r=JSON.parse(process.argv[1]),p=r.projects[0];console.log(`${p.done} done, ${p.failed} failed, ${p.retried} retried, ${p.remaining} remaining; ${r.kv.reads+r.kv.writes} KV operations in the cron run, highest of any invocation ${Math.max(r.kv.reads+r.kv.writes,...Object.values(r.invocations??{}).map(i=>i.max_kv_ops))} (limit 1,000)`)' "$rep")" >&2
 	[ "$remaining" = 0 ] && break
 done
 [ "$remaining" = 0 ] || { echo "run.sh: queue not drained" >&2; exit 1; }

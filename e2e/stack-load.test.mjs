@@ -86,7 +86,8 @@ class Client {
 }
 
 /** Pushes a project with N pages in one submitted batch, as the desktop would. */
-async function pushProject(c, pid, { unique, model = "gpt-fake" }) {
+async function pushProject(c, pid, { unique, model = "gpt-fake", n = N }) {
+  const N = n;
   const pages = [];
   for (let i = 0; i < N; i++) {
     const source = `dist/local/city-${i}/rolex-repair.html`;
@@ -155,15 +156,39 @@ async function pushProject(c, pid, { unique, model = "gpt-fake" }) {
   return pages;
 }
 
-async function drain(stack, pid) {
-  const totals = { runs: 0, done: 0, failed: 0, retried: 0, maxOps: 0 };
+/**
+ * The batch as the desktop pulls it: its summary must equal the counts of
+ * its page entries at every observation, and it reads `processing` until
+ * its last page is terminal.
+ */
+async function checkBatch(c, pid) {
+  const b = JSON.parse((await c.getAll("NIMBUS_BATCHES", [`batch:${pid}:${BATCH}`]))[`batch:${pid}:${BATCH}`].value);
+  const entries = Object.values(b.pages);
+  const done = entries.filter((e) => e.status === "done").length;
+  const failed = entries.filter((e) => e.status === "failed").length;
+  assert.deepEqual(
+    { completed: b.summary.completed, failed: b.summary.failed, pending: b.summary.pending },
+    { completed: done, failed, pending: entries.length - done - failed },
+    "summary equals the entries",
+  );
+  if (done + failed < entries.length) assert.equal(b.status, "processing", `${done + failed}/${entries.length} terminal`);
+  else assert.equal(b.status, "completed");
+  return `${b.status} ${done + failed}/${entries.length}`;
+}
+
+async function drain(stack, pid, c) {
+  const totals = { runs: 0, done: 0, failed: 0, retried: 0, maxOps: 0, seen: [] };
   for (let run = 0; run < 40; run++) {
     const whole = await stack.process(pid);
     const rep = whole.projects[0];
+    totals.seen.push(await checkBatch(c, pid));
     // Cloudflare allows 1,000 KV operations per invocation; the Worker
     // budgets for it. The Store refuses the 1,001st, which shows up as an
     // error in the report (asserted below); the count is printed.
     totals.maxOps = Math.max(totals.maxOps, whole.kv.reads + whole.kv.writes);
+    // With the fan-out the work runs in queue consumer invocations and the
+    // coordinator's folds; the account keeps their highest counts.
+    for (const inv of Object.values(whole.invocations ?? {})) totals.maxOps = Math.max(totals.maxOps, inv.max_kv_ops);
     totals.runs++;
     totals.done += rep.done;
     totals.failed += rep.failed;
@@ -271,7 +296,9 @@ describe(`stack end to end: ${N} pages`, () => {
   test("healthy AI: every page done; wrangler sees the same keys", async (t) => {
     kvcheckBin = await buildKVCheck(dir);
     // 100 pages a run at most: the KV budget (1,000 operations) decides.
-    stack = await startStack({ persist: dir, log: () => {}, maxPagesPerRun: 100 });
+    // 100 pages a run at most on the cron path; 50 messages a cron run on
+    // the fan-out, so a batch is processed a few pages at a time.
+    stack = await startStack({ persist: dir, log: () => {}, maxPagesPerRun: 100, dispatchMax: 50 });
     const c = new Client(stack);
     await c.ids();
     const pid = "proj_e2e000000001";
@@ -279,11 +306,13 @@ describe(`stack end to end: ${N} pages`, () => {
     // response_format with OpenAI's 400 and the rest in a ```json fence.
     const pages = await pushProject(c, pid, { unique: false, model: "gpt-4" });
     const t0 = Date.now();
-    const totals = await drain(stack, pid);
+    const totals = await drain(stack, pid, c);
     const ms = Date.now() - t0;
     const r = await check(c, pid, pages, { expectFailures: false });
     t.diagnostic(`${N} pages in ${ms} ms over ${totals.runs} runs (${Math.round(N / (ms / 1000))} pages/s); AI calls ${stack.ai.stats().calls}`);
     t.diagnostic(`highest KV operation count of one invocation: ${totals.maxOps} (limit 1,000)`);
+    t.diagnostic(`batch after each run: ${totals.seen.join(", ")}`);
+    assert.ok(totals.seen.length >= 4, "processed a few pages at a time");
     assert.ok(totals.maxOps < 1000, `an invocation made ${totals.maxOps} KV operations`);
     assert.equal(r.byState.done, N);
     const kc = await kvcheck(c, pid, kvcheckBin);
@@ -302,7 +331,7 @@ describe(`stack end to end: ${N} pages`, () => {
     const pid = "proj_e2e000000002";
     const before = stack.ai.stats();
     const pages = await pushProject(c, pid, { unique: true });
-    const totals = await drain(stack, pid);
+    const totals = await drain(stack, pid, c);
     const r = await check(c, pid, pages, { expectFailures: true });
     const after = stack.ai.stats();
     t.diagnostic(
@@ -314,5 +343,64 @@ describe(`stack end to end: ${N} pages`, () => {
     t.diagnostic((await kvcheck(c, pid, kvcheckBin)).out);
     // with p = 0.5 per call and 3 attempts, about 1/8 of the pages exhaust them
     assert.ok(r.failed < N / 4, `failed ${r.failed} is far above the expected ~${N / 8}`);
+  });
+
+  test("fan-out: two overlapping cron runs with slow AI answers cost exactly one AI request a page", async (t) => {
+    stack.ai.setFailRate(0);
+    stack.ai.setLatency(400);
+    const c = new Client(stack);
+    await c.ids();
+    const pid = "proj_e2e000000003";
+    const n = 60;
+    const pages = await pushProject(c, pid, { unique: true, n });
+    const before = stack.ai.stats().calls;
+    // two cron runs a moment apart, both waiting for what they sent
+    const [a, b] = await Promise.all([stack.process(pid), new Promise((r) => setTimeout(r, 300)).then(() => stack.process(pid))]);
+    assert.equal(a.dispatch.sent + b.dispatch.sent, n, `sent ${a.dispatch.sent} + ${b.dispatch.sent}`);
+    const totals = await drain(stack, pid, c);
+    stack.ai.setLatency(0);
+    const calls = stack.ai.stats().calls - before;
+    t.diagnostic(`${n} pages, two overlapping runs sent ${a.dispatch.sent} + ${b.dispatch.sent}; AI calls ${calls}; highest KV count of one invocation ${totals.maxOps}`);
+    assert.equal(calls, n, "each page exactly one AI request");
+    const st = await c.list("NIMBUS_STATUS", `status:${pid}:`);
+    assert.deepEqual([...new Set(st.map((k) => k.metadata.s))], ["done"]);
+    assert.equal(pages.length, n);
+  });
+
+  test("fan-out: 429 with Retry-After: 5, then success: the pages end done, retried no sooner than 5 s", async (t) => {
+    stack.ai.setRateLimit(0.25, 5);
+    const c = new Client(stack);
+    await c.ids();
+    const pid = "proj_e2e000000004";
+    const n = 40;
+    const pages = await pushProject(c, pid, { unique: true, n });
+    const totals = await drain(stack, pid, c);
+    stack.ai.setRateLimit(0);
+    const logs = await c.getAll("NIMBUS_LOGS", pages.map((p) => `logs:${pid}:${p.id}`));
+    const status = await c.getAll("NIMBUS_STATUS", pages.map((p) => `status:${pid}:${p.id}`));
+    let limited = 0;
+    let minGap = Infinity;
+    for (const p of pages) {
+      const entries = JSON.parse(logs[`logs:${pid}:${p.id}`].value).entries;
+      const s = JSON.parse(status[`status:${pid}:${p.id}`].value);
+      const starts = entries.filter((e) => e.step === "process" && /^attempt \d+ of \d+: optimizing/.test(e.message));
+      const fails = entries.filter((e) => e.step === "process" && /AI_RATE_LIMITED/.test(e.message));
+      if (fails.length === 0) {
+        assert.equal(s.status, "done");
+        continue;
+      }
+      limited++;
+      // every attempt after a rate-limited one started 5 s or more later
+      for (const f of fails) {
+        const next = starts.find((e) => e.timestamp > f.timestamp);
+        if (!next) continue;
+        minGap = Math.min(minGap, Date.parse(next.timestamp) - Date.parse(f.timestamp));
+      }
+      if (s.status === "failed") assert.equal(s.error.code, "AI_RATE_LIMITED", `${p.id}: ${JSON.stringify(s.error)}`);
+      else assert.equal(s.status, "done");
+    }
+    t.diagnostic(`${limited} of ${n} pages met a 429 (Retry-After: 5); shortest wait before the next attempt ${minGap} ms; ${totals.runs} runs, highest KV count ${totals.maxOps}`);
+    assert.ok(limited > 0, "some pages were rate limited");
+    assert.ok(minGap >= 5000, `a retry came ${minGap} ms after its 429`);
   });
 });

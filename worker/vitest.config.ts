@@ -18,6 +18,9 @@ export default defineConfig({
           PROCESS_SECRET: "test-process-secret",
           MAX_PAGES_PER_RUN: "50",
           AI_RETRIES: "0",
+          // The old in-cron path for the processor suites; test/fanout.test.ts
+          // runs the queue path with FANOUT "queues" and its own producer.
+          FANOUT: "cron",
         },
       },
     }),

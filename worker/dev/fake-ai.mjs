@@ -8,8 +8,11 @@
 // gpt-4-32k, gpt-3.5-turbo-0613) answer response_format json_object with
 // OpenAI's 400 (param "response_format"); asked without JSON mode, every
 // model answers in a ```json fence with a line of prose before it, as chat
-// models do. What it lacks: latency, 429 with Retry-After, refusals,
-// partial answers and token limits (issue: the Worker at production scale).
+// models do; a fixed latency (latencyMs, POST /__fault {"latency_ms"}); 429
+// with Retry-After for a share of calls (POST /__fault {"rate429": 0.2,
+// "retry_after": 5}), as a provider's rate limit answers. What it lacks:
+// refusals, partial answers, token limits, and a rate limit of its own
+// that counts requests per minute (the 429s are injected by share).
 import http from "node:http";
 
 const SWAPS = {
@@ -71,26 +74,42 @@ function send(res, status, body) {
  * Returns { url (…/v1), stats(), setFailRate(r), close() }.
  * Control endpoints: GET /__stats, POST /__fault {"rate":0.5}.
  */
-export async function startFakeAI({ port = 0, failRate = 0, seed = 1 } = {}) {
+export async function startFakeAI({ port = 0, failRate = 0, seed = 1, latencyMs = 0 } = {}) {
   let rate = failRate;
+  let latency = latencyMs;
+  let rate429 = 0;
+  let retryAfter = 5;
   let rand = mulberry32(seed);
-  const stats = { calls: 0, failed: 0, blocks: 0 };
+  const stats = { calls: 0, failed: 0, blocks: 0, rate_limited: 0 };
   const server = http.createServer(async (req, res) => {
     const chunks = [];
     for await (const c of req) chunks.push(c);
     const raw = Buffer.concat(chunks).toString("utf8");
     if (req.url === "/__stats") return send(res, 200, { ...stats, fail_rate: rate });
     if (req.url === "/__fault" && req.method === "POST") {
-      const r = Number(JSON.parse(raw || "{}").rate);
-      if (!(r >= 0 && r <= 1)) return send(res, 400, { error: "rate must be within 0..1" });
-      rate = r;
+      const f = JSON.parse(raw || "{}");
+      if (f.latency_ms !== undefined) latency = Math.max(0, Number(f.latency_ms) || 0);
+      if (f.rate429 !== undefined) rate429 = Math.min(1, Math.max(0, Number(f.rate429) || 0));
+      if (f.retry_after !== undefined) retryAfter = Number(f.retry_after);
+      if (f.rate !== undefined) {
+        const r = Number(f.rate);
+        if (!(r >= 0 && r <= 1)) return send(res, 400, { error: "rate must be within 0..1" });
+        rate = r;
+      }
       rand = mulberry32(seed);
-      return send(res, 200, { fail_rate: rate });
+      return send(res, 200, { fail_rate: rate, latency_ms: latency, rate429, retry_after: retryAfter });
     }
     if (req.method !== "POST" || !/\/chat\/completions$/.test(req.url ?? "")) {
       return send(res, 404, { error: { message: `no route ${req.method} ${req.url}`, type: "invalid_request_error" } });
     }
     stats.calls++;
+    if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+    if (rate429 > 0 && rand() < rate429) {
+      stats.rate_limited++;
+      const b = JSON.stringify({ error: { message: "Rate limit reached for requests", type: "requests", code: "rate_limit_exceeded" } });
+      res.writeHead(429, { "content-type": "application/json", "content-length": Buffer.byteLength(b), "retry-after": String(retryAfter) });
+      return res.end(b);
+    }
     if (rand() < rate) {
       stats.failed++;
       return send(res, 503, { error: { message: "fake AI: injected failure", type: "server_error" } });
@@ -138,6 +157,13 @@ export async function startFakeAI({ port = 0, failRate = 0, seed = 1 } = {}) {
     stats: () => ({ ...stats, fail_rate: rate }),
     setFailRate(r) {
       rate = r;
+    },
+    setLatency(ms) {
+      latency = ms;
+    },
+    setRateLimit(share, retryAfterS = 5) {
+      rate429 = share;
+      retryAfter = retryAfterS;
     },
     close: () => new Promise((r) => server.close(() => r())),
   };

@@ -11,7 +11,8 @@
 // Worker's AI calls.
 //
 //   node dev/stack.mjs --persist DIR [--port N] [--adapter-port N] [--ai-port N]
-//        [--ai-fail-rate 0.5] [--ai-seed 1] [--process-every SECONDS]
+//        [--ai-fail-rate 0.5] [--ai-seed 1] [--ai-latency-ms MS] [--process-every SECONDS]
+//        [--fanout queues|cron] [--ai-budget REQUESTS_PER_MINUTE]
 //
 // It prints NIMBUS_CF_API_BASE=..., NIMBUS_WORKER_URL=..., NIMBUS_PROCESS_SECRET=...
 // (also written to DIR/stack.env) and runs until SIGINT/SIGTERM.
@@ -69,6 +70,7 @@ async function bundleWorker(outDir) {
     target: "es2022",
     conditions: ["workerd", "worker", "browser"],
     outfile,
+    external: ["cloudflare:*"],
     logLevel: "warning",
   });
   return outfile;
@@ -114,7 +116,9 @@ export async function startStack(opts = {}) {
   const createdFile = path.join(persist, "namespaces.json");
   const created = fs.existsSync(createdFile) ? JSON.parse(fs.readFileSync(createdFile, "utf8")) : {};
 
-  const ai = opts.aiURL ? null : await startFakeAI({ port: opts.aiPort ?? 0, failRate: opts.aiFailRate ?? 0, seed: opts.aiSeed ?? 1 });
+  const ai = opts.aiURL
+    ? null
+    : await startFakeAI({ port: opts.aiPort ?? 0, failRate: opts.aiFailRate ?? 0, seed: opts.aiSeed ?? 1, latencyMs: opts.aiLatencyMs ?? 0 });
   const aiURL = opts.aiURL ?? ai.url;
   const scriptPath = await bundleWorker(path.join(persist, ".build"));
 
@@ -132,13 +136,48 @@ export async function startStack(opts = {}) {
     KV_OPS_LIMIT: String(opts.kvOpsLimit ?? 1000),
     KV_MIN_WRITE_INTERVAL_MS: String(opts.kvWriteIntervalMs ?? 1000),
     LEASE_MS: String(opts.leaseMs ?? 120000),
+    // "queues" (the default, as deployed): the cron fans out on the page
+    // queue below; "cron": the old in-cron processor (bench-worker measures both).
+    FANOUT: opts.fanout ?? cfg.vars?.FANOUT ?? "queues",
+    AI_REQUESTS_PER_MINUTE: String(opts.aiBudget ?? cfg.vars?.AI_REQUESTS_PER_MINUTE ?? 600),
+    // Backoff base of retried messages: 2 s here so a failing run settles
+    // in seconds (production: 10 s, wrangler.jsonc).
+    QUEUE_RETRY_BASE_S: String(opts.retryBaseS ?? 2),
     PROCESS_SECRET: processSecret,
   };
+  if (opts.queueConcurrency) vars.QUEUE_CONCURRENCY = String(opts.queueConcurrency);
+  if (opts.dispatchMax) vars.DISPATCH_MAX_PER_RUN = String(opts.dispatchMax);
+  // The page queue and its dead-letter queue, and the two Durable Objects,
+  // exactly as wrangler.jsonc declares them. Miniflare's queue broker
+  // delivers batches (max_batch_size, max_batch_timeout), honours
+  // message.retry({delaySeconds}) and max_retries, and moves exhausted
+  // messages to the dead-letter queue, as Cloudflare does. What it lacks:
+  // it delivers one batch at a time per queue (Cloudflare runs up to
+  // max_concurrency consumer invocations at once), and it keeps messages
+  // in memory (a restart of the stack loses those in flight; the leases
+  // then expire and the cron sends them again).
+  const queueProducers = Object.fromEntries((cfg.queues?.producers ?? []).map((p) => [p.binding, { queueName: p.queue }]));
+  const queueConsumers = Object.fromEntries(
+    (cfg.queues?.consumers ?? []).map((c) => [
+      c.queue,
+      {
+        maxBatchSize: c.max_batch_size,
+        maxBatchTimeout: c.max_batch_timeout,
+        maxRetries: c.max_retries,
+        deadLetterQueue: c.dead_letter_queue,
+      },
+    ]),
+  );
+  const durableObjects = Object.fromEntries((cfg.durable_objects?.bindings ?? []).map((b) => [b.name, b.class_name]));
   const mfOptions = () => ({
     host: "127.0.0.1",
     port: opts.port ?? 0,
     unsafeLocalExplorer: true,
+    // quietWorker: the Worker's console output is dropped (the bench's
+    // consumers log a line per invocation).
+    ...(opts.quietWorker ? { handleRuntimeStdio: (out, err) => (out.resume(), err.resume()) } : {}),
     kvPersist: path.join(persist, "v3", "kv"),
+    durableObjectsPersist: path.join(persist, "v3", "do"),
     workers: [
       {
         name: cfg.name ?? "nimbus-worker",
@@ -148,6 +187,9 @@ export async function startStack(opts = {}) {
         compatibilityDate: cfg.compatibility_date,
         kvNamespaces,
         bindings: vars,
+        queueProducers,
+        queueConsumers,
+        durableObjects,
       },
       {
         // Binds every namespace (also ones created through the adapter) so
@@ -353,8 +395,11 @@ export async function startStack(opts = {}) {
   const adapterURL = `http://127.0.0.1:${adapter.address().port}`;
   const apiBase = adapterURL + "/client/v4/";
 
-  async function triggerProcess(project) {
-    const q = project ? `?project=${encodeURIComponent(project)}` : "";
+  async function triggerProcess(project, { wait } = {}) {
+    const params = new URLSearchParams();
+    if (project) params.set("project", project);
+    if (wait !== undefined) params.set("wait", String(wait));
+    const q = params.size ? `?${params}` : "";
     const r = await fetch(workerURL + "/__process" + q, { method: "POST", headers: { "x-nimbus-process-secret": processSecret } });
     const text = await r.text();
     if (!r.ok) throw new Error(`POST /__process: HTTP ${r.status}: ${text.slice(0, 300)}`);
@@ -400,6 +445,12 @@ export async function startStack(opts = {}) {
     mf,
     ai,
     process: triggerProcess,
+    /** The account's invocation statistics (KV operations per consumer, fold and dispatch invocation). */
+    async stats() {
+      const r = await fetch(workerURL + "/__stats", { headers: { "x-nimbus-process-secret": processSecret } });
+      if (!r.ok) throw new Error(`GET /__stats: HTTP ${r.status}`);
+      return r.json();
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -445,6 +496,15 @@ function parseArgs(argv) {
         break;
       case "--process-every":
         o.processEvery = Number(val());
+        break;
+      case "--fanout":
+        o.fanout = val();
+        break;
+      case "--ai-budget":
+        o.aiBudget = Number(val());
+        break;
+      case "--ai-latency-ms":
+        o.aiLatencyMs = Number(val());
         break;
       case "--max-pages-per-run":
         o.maxPagesPerRun = Number(val());

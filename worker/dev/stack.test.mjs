@@ -134,14 +134,22 @@ test("desktop writes through the adapter; the Worker processes them; both sides 
   assert.equal(seen.value.page_id, PAGE);
   assert.equal(seen.metadata.u, T);
 
-  // the AI fails every call: the page is retried, not lost
+  // the AI fails the first call: the cron sends the page's message, the
+  // consumer's attempt fails, message.retry brings it back after a backoff,
+  // and the second attempt succeeds: retried, not lost
   stack.ai.setFailRate(1);
-  let rep = await stack.process(P);
-  assert.equal(rep.projects[0].retried, 1, JSON.stringify(rep));
+  let rep = await stack.process(P, { wait: 0 });
+  assert.equal(rep.mode, "queues");
+  assert.equal(rep.dispatch.sent, 1, JSON.stringify(rep));
+  while (stack.ai.stats().calls < 1) await new Promise((r) => setTimeout(r, 20));
   stack.ai.setFailRate(0);
   rep = await stack.process(P);
+  assert.equal(rep.dispatch.sent, 0, "the leased item is not sent twice");
   assert.equal(rep.projects[0].done, 1, JSON.stringify(rep));
-  assert.ok(stack.ai.stats().calls >= 2);
+  assert.equal(rep.projects[0].remaining, 0, JSON.stringify(rep));
+  assert.equal(stack.ai.stats().calls, 2);
+  assert.ok(rep.invocations.consumer.count >= 2, JSON.stringify(rep.invocations));
+  assert.ok(rep.invocations.consumer.max_kv_ops < 1000);
 
   // read the results back the way the desktop pulls: list with metadata, bulk get with metadata
   const list = await cf("GET", `/${ids.NIMBUS_STATUS}/keys?prefix=${encodeURIComponent(`status:${P}:`)}&limit=1000`);

@@ -1,5 +1,15 @@
 // The Worker's bindings and configuration (wrangler.jsonc vars and secrets).
 
+import type { AccountCoordinator, ProjectCoordinator } from "./coordinator";
+
+/** One message of the page queue: one queue item, leased by the cron. */
+export interface PageMessage {
+  project_id: string;
+  item: { page_id: string; batch_id: string; priority: number; queued_at: string; attempts: number };
+  /** The lease token (ProjectCoordinator.start checks it). */
+  token: string;
+}
+
 export interface Env {
   NIMBUS_USERS: KVNamespace;
   NIMBUS_PROJECTS: KVNamespace;
@@ -12,6 +22,23 @@ export interface Env {
   NIMBUS_QUEUE: KVNamespace;
   NIMBUS_STATUS: KVNamespace;
   NIMBUS_LOGS: KVNamespace;
+
+  /** Producer binding of the page queue (fan-out; wrangler.jsonc "queues"). */
+  PAGE_QUEUE?: Queue<PageMessage>;
+  /** One per project: leases queue items, folds outcomes into batch: and queue:. */
+  PROJECT_COORDINATOR: DurableObjectNamespace<ProjectCoordinator>;
+  /** One per account: the AI request budget and invocation statistics. */
+  ACCOUNT_COORDINATOR: DurableObjectNamespace<AccountCoordinator>;
+  /** "queues" (default): the cron leases and sends one message per page; "cron": the old in-cron processor. */
+  FANOUT?: string;
+  /** Account-wide AI requests per minute (dispatch and pacing of every AI request). */
+  AI_REQUESTS_PER_MINUTE?: string;
+  /** Pages one consumer invocation processes at once. */
+  QUEUE_CONCURRENCY?: string;
+  /** Base of the exponential retry backoff, in seconds (jittered, doubled per attempt, at most 15 min). */
+  QUEUE_RETRY_BASE_S?: string;
+  /** Messages one cron run sends at most (all projects). */
+  DISPATCH_MAX_PER_RUN?: string;
 
   /** "openai" (default): OpenAI-compatible chat completions; "local": the deterministic test/demo provider. */
   AI_PROVIDER?: string;

@@ -297,6 +297,9 @@ async function processProjectIn(
       if (outcome.kind === "done") rep.done++;
       else if (outcome.kind === "failed") rep.failed++;
       else if (outcome.kind === "superseded") rep.superseded++;
+      else if (outcome.kind === "skipped") {
+        // already terminal: pruned from the queue below
+      }
       else rep.retried++;
       if (outcome.kind === "retry") attempts.set(itemKey(it), it.attempts + 1);
       else terminal.add(itemKey(it));
@@ -347,7 +350,7 @@ async function processProjectIn(
   return rep;
 }
 
-interface PageContext {
+export interface PageContext {
   model: string;
   tone: string;
   domain: string;
@@ -357,11 +360,16 @@ interface PageContext {
   batchCreated?: string;
 }
 
-interface Outcome {
-  kind: "done" | "failed" | "retry" | "superseded";
+export interface Outcome {
+  /** skipped: the page's status was already terminal for this batch (or belongs to a later one). */
+  kind: "done" | "failed" | "retry" | "superseded" | "skipped";
   entry?: BatchPage;
   aiCalls: number;
   cacheHits: number;
+  /** retry: how long the provider asked us to wait (Retry-After), when it did. */
+  retryAfterMs?: number;
+  /** retry: the error that ended the attempt. */
+  error?: string;
 }
 
 /**
@@ -388,7 +396,7 @@ function elapsed(t0: number): number {
   return Math.max(0, Date.now() - t0);
 }
 
-async function processPage(
+export async function processPage(
   env: Env,
   store: Store,
   provider: Provider,
@@ -433,12 +441,18 @@ async function processPage(
         false,
       );
     }
-    await store.put<StatusData>(statusKey, {
+    const st = await store.put<StatusData>(statusKey, {
       status: "processing",
       batch_id: it.batch_id,
       updated: now().toISOString(),
       processing: { started, current_step: "ai_optimization", progress: 30 },
     });
+    // The merge keeps a terminal status (rank) and a later batch's: this
+    // item was already finished (a duplicate delivery, or a run that did
+    // not get to prune it), so no AI call and no further writes.
+    if (st.batch_id > it.batch_id || (st.batch_id === it.batch_id && TERMINAL.has(st.status))) {
+      return { kind: "skipped", aiCalls: 0, cacheHits: 0 };
+    }
     log("info", "process", `attempt ${attempt} of ${ctx.maxAttempts}: optimizing with ${ctx.model} (${ctx.tone})`, {
       data: { attempt, model: ctx.model, tone: ctx.tone },
     });
@@ -539,6 +553,13 @@ async function processPage(
       data: { code: e.code, attempt },
     });
     await writeLogs();
-    return { kind: "retry", entry: { status: "processing", uploaded: "", started }, aiCalls: calls.n, cacheHits };
+    return {
+      kind: "retry",
+      entry: { status: "processing", uploaded: "", started },
+      aiCalls: calls.n,
+      cacheHits,
+      retryAfterMs: e.retryAfterMs,
+      error: `${e.code}: ${e.message}`,
+    };
   }
 }

@@ -9,6 +9,7 @@
 import { canonicalKind, kindOf, sha256Hex } from "./canonical";
 import { intVar, KIND_NAMESPACE, type Env } from "./env";
 import { mergeKind } from "./merge";
+import { validateRecord } from "./validate";
 
 export interface KVMeta {
   h: string;
@@ -166,6 +167,9 @@ export class Store {
         merged = mergeKind<T>(kind, parsed, next);
       }
       if (prepare) merged = await prepare(merged);
+      // Validate before storing (the seed's rule 4), as model does.
+      const problems = validateRecord(key, merged);
+      if (problems.length) throw new RecordError(key, `invalid record, not written: ${problems.join("; ")}`);
       const bytes = canonicalKind(kind, merged);
       if (bytes === cur) {
         this.ops.skipped++;
@@ -191,6 +195,8 @@ export class Store {
   async putFresh<T>(key: string, value: T): Promise<void> {
     const kind = kindOf(key);
     const merged = mergeKind<T>(kind, value, value);
+    const problems = validateRecord(key, merged);
+    if (problems.length) throw new RecordError(key, `invalid record, not written: ${problems.join("; ")}`);
     const bytes = canonicalKind(kind, merged);
     const meta: KVMeta = { h: await sha256Hex(bytes), u: updatedOf(kind, merged) };
     this.count("writes");

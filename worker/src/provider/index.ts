@@ -13,7 +13,7 @@ import { LocalProvider } from "./local";
 import { OpenAIProvider } from "./openai";
 import { ProcessError, type BlockInput, type BlockOutput, type OptimizeRequest, type Provider } from "./types";
 
-export function providerFor(env: Env): Provider {
+export function providerFor(env: Env, over: { retries?: number; maxRetryAfterMs?: number } = {}): Provider {
   const which = (env.AI_PROVIDER ?? "openai").toLowerCase();
   if (which === "local") return new LocalProvider();
   if (which !== "openai") {
@@ -23,7 +23,8 @@ export function providerFor(env: Env): Provider {
     baseURL: env.AI_BASE_URL ?? "",
     apiKey: env.AI_API_KEY,
     timeoutMs: intVar(env.AI_TIMEOUT_MS, 30000, 1),
-    retries: intVar(env.AI_RETRIES, 2),
+    retries: over.retries ?? intVar(env.AI_RETRIES, 2),
+    maxRetryAfterMs: over.maxRetryAfterMs,
   });
 }
 
