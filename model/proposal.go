@@ -72,4 +72,3 @@ const (
 // it has none, or it was only imported (uploaded, in its upload batch).
 // Submit, the Pages table and its filter all use it.
 func NotSubmitted(status string) bool { return status == "" || status == StatusUploaded }
-
