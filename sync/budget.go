@@ -27,6 +27,29 @@ type budgetState struct {
 	PausedUntil int64 `json:"paused_until"`
 }
 
+// lockWait bounds how long a process waits for another to release the
+// schedule file's lock (held for microseconds; longer means that process is
+// stopped, say suspended in a debugger): then this one spaces its requests
+// alone rather than hang.
+const lockWait = 2 * time.Second
+
+var errLockBusy = errors.New("held by another process")
+
+// lockFile takes the file's exclusive lock, polling, for at most lockWait.
+func lockFile(f *os.File) error {
+	deadline := time.Now().Add(lockWait)
+	for {
+		err := tryLockFile(f)
+		if err != errLockBusy {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w for %v", err, lockWait)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // maxAhead bounds how far in the future a stored time may lie; anything
 // later is a corrupt file or a clock that jumped back, and is ignored.
 const maxAhead = time.Hour

@@ -3,14 +3,21 @@
 package sync
 
 import (
+	"errors"
 	"os"
 
 	"golang.org/x/sys/windows"
 )
 
-func lockFile(f *os.File) error {
+// tryLockFile takes the exclusive lock if it is free; errLockBusy if
+// another process holds it.
+func tryLockFile(f *os.File) error {
 	var ol windows.Overlapped
-	return windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, &ol)
+	err := windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK|windows.LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &ol)
+	if errors.Is(err, windows.ERROR_LOCK_VIOLATION) || errors.Is(err, windows.ERROR_IO_PENDING) {
+		return errLockBusy
+	}
+	return err
 }
 
 func unlockFile(f *os.File) {

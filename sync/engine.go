@@ -66,6 +66,12 @@ type Engine struct {
 
 	runMu gosync.Mutex // one push/pull at a time per engine
 
+	// pollAgain holds the pages ("project:page") whose batch entry the live
+	// poll saw terminal while their status read here was not (a read that
+	// KV's eventual consistency served old): the next poll reads them again.
+	// Guarded by runMu.
+	pollAgain map[string]string
+
 	mu       gosync.Mutex
 	lastSync time.Time
 	lastErr  error

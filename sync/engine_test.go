@@ -523,3 +523,55 @@ func TestPullVerifiesValuesAgainstTheirMetadata(t *testing.T) {
 		t.Errorf("desktop a did not get the repaired page 0: %s", got)
 	}
 }
+
+// A stale read (the listing shows a newer write than the edge serves) is
+// not a lie: the older value, consistent with its own metadata, is stored
+// as what the remote held and read again; the newer remote value is never
+// overwritten with it.
+func TestStaleReadIsNotAMetadataLie(t *testing.T) {
+	w := newWorld(t, kvfake.Config{})
+	a := w.desktop("a", 3, 1)
+	putProject(t, a.store, projA)
+	pages := putPages(t, a.store, projA, 2)
+	ctx := context.Background()
+	if _, err := a.engine.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	k := model.PageKey(projA, pages[1].PageID)
+	old, _, _ := w.fake.Read(w.nsIDs[model.NSPages], k)
+	newer := model.Canonical(testPage(projA, 1, model.FormatTime(t0.Add(2*time.Hour))))
+	w.fake.Write(w.nsIDs[model.NSPages], k, newer, json.RawMessage(`{"h":"`+model.ValueHash(newer)+`"}`))
+	eng := engineOn(t, w, a, &staleGet{Remote: remoteOf(t, w), key: k, old: old}, false)
+	for i := 0; i < 4; i++ {
+		if st, err := eng.Sync(ctx); err != nil || st.Repairs != 0 {
+			t.Fatalf("sync %d: %+v %v", i, st, err)
+		}
+	}
+	if remote, _, _ := w.fake.Read(w.nsIDs[model.NSPages], k); !bytes.Equal(remote, newer) {
+		t.Fatalf("the newer remote page was overwritten by the stale one")
+	}
+	if local, _ := a.store.Get(model.NSPages, k); !bytes.Equal(local, newer) {
+		t.Errorf("the newer page did not arrive after the stale read")
+	}
+}
+
+// A cache entry without metadata (the desktop mirrors the Worker's cache
+// with CacheFull) is not queued for a repair the push never sends: the
+// outbox empties (it stayed at 1, and Watch ran a full sync every fast
+// interval).
+func TestCacheIsNeverQueuedForRepair(t *testing.T) {
+	w := newWorld(t, kvfake.Config{})
+	a := w.desktop("a", 3, 1)
+	eng := engineOn(t, w, a, remoteOf(t, w), true)
+	cache := model.Canonical(model.CacheData{Data: json.RawMessage(`{"x":1}`), Created: model.FormatTime(t0), Expires: model.FormatTime(t0.Add(time.Hour)), Type: "ai"})
+	w.fake.Write(w.nsIDs[model.NSCache], model.CacheKey("abc123"), cache, nil)
+	w.fake.Write(w.nsIDs[model.NSCache], model.CacheKey("abc124"), []byte(`{not json`), nil)
+	for i := 0; i < 3; i++ {
+		if _, err := eng.Sync(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := a.store.OutboxLen(); n != 0 {
+		t.Fatalf("outbox holds %d entries after 3 syncs", n)
+	}
+}

@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	gosync "sync"
 	"time"
@@ -99,19 +100,24 @@ type Pacer struct {
 	interval time.Duration
 	slot     chan struct{} // one token: acquisition (and its wait) is serialised
 
-	mu          gosync.Mutex
-	next        time.Time
-	pausedUntil time.Time
-	rng         *rand.Rand
-	requests    int64
-	retries     int64
-	writesDay   string
-	writesToday int64
-	lastErr     error
-	lastOK      time.Time
-	shared      *sharedSchedule
-	sharedErr   error
+	mu            gosync.Mutex
+	next          time.Time
+	pausedUntil   time.Time
+	rng           *rand.Rand
+	requests      int64
+	retries       int64
+	writesDay     string
+	writesToday   int64
+	lastErr       error
+	lastOK        time.Time
+	shared        *sharedSchedule
+	sharedErr     error
+	sharedRetryAt time.Time // after a failure of the file, when to try it again
 }
+
+// sharedRetry is how long a pacer spaces its requests alone after the
+// shared schedule file failed (each try can cost lockWait).
+const sharedRetry = time.Minute
 
 // NewPacer returns a pacer with defaults filled in.
 func NewPacer(cfg PacerConfig) *Pacer {
@@ -189,6 +195,9 @@ func (p *Pacer) Wait(ctx context.Context) error {
 		p.mu.Lock()
 		now := p.cfg.Clock.Now()
 		interval, shared, paused := p.interval, p.shared, p.pausedUntil
+		if shared != nil && now.Before(p.sharedRetryAt) {
+			shared = nil // it failed a moment ago: not again before sharedRetryAt
+		}
 		p.mu.Unlock()
 		if shared != nil {
 			if paused.After(now) {
@@ -199,7 +208,13 @@ func (p *Pacer) Wait(ctx context.Context) error {
 			}
 			wait, err := shared.take(p.cfg.Clock, interval)
 			p.mu.Lock()
+			if err != nil && p.sharedErr == nil {
+				slog.Warn("request budget: the schedule shared with the other Nimbus processes cannot be used; this one spaces its requests alone", "err", err.Error())
+			}
 			p.sharedErr = err
+			if err != nil {
+				p.sharedRetryAt = now.Add(sharedRetry)
+			}
 			p.mu.Unlock()
 			if err == nil {
 				if wait <= 0 {

@@ -40,13 +40,15 @@ func newLiveSite(t testing.TB, n, batchPages int) *liveSite {
 		if err := tx.PutJSON(model.NSBatches, model.BatchKey(projA, b.BatchID), b); err != nil {
 			return err
 		}
+		q := model.QueueData{}
 		for _, p := range pages[:batchPages] {
 			s := model.StatusData{Status: model.StatusQueued, BatchID: b.BatchID, Updated: stamp}
 			if err := tx.PutJSON(model.NSStatus, model.StatusKey(projA, p.PageID), s); err != nil {
 				return err
 			}
+			q.Items = append(q.Items, model.QueueItem{PageID: p.PageID, BatchID: b.BatchID, Priority: 5, QueuedAt: stamp})
 		}
-		return nil
+		return tx.PutJSON(model.NSQueue, model.QueueKey(projA), q)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -93,8 +95,8 @@ func TestLivePollReadsOnlyWhatMoves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Lists != 0 || st.BulkGets != 4 {
-		t.Errorf("poll after 37 pages finished: %d lists, %d bulk gets; want 0 and 4 (batch, then status, page, logs of the 37)", st.Lists, st.BulkGets)
+	if st.Lists != 0 || st.BulkGets != 5 {
+		t.Errorf("poll after 37 pages finished: %d lists, %d bulk gets; want 0 and 5 (batch; status of the 37 and of the queue's next 100; page and logs of the 37)", st.Lists, st.BulkGets)
 	}
 	for _, id := range ids {
 		got, err := s.d.store.GetStatus(projA, id)
@@ -106,10 +108,11 @@ func TestLivePollReadsOnlyWhatMoves(t *testing.T) {
 	if err != nil || b.Summary.Completed != 37 {
 		t.Fatalf("batch after the poll: %+v %v", b.Summary, err)
 	}
-	if st, err := s.d.engine.Poll(ctx); err != nil || requests(st) != 1 {
-		t.Errorf("poll with nothing changed: %d requests (%+v), want 1 (the batch) %v", requests(st), st, err)
+	if st, err := s.d.engine.Poll(ctx); err != nil || requests(st) != 2 {
+		t.Errorf("poll with nothing changed: %d requests (%+v), want 2 (the batch, the queue's next statuses) %v", requests(st), st, err)
 	}
-	// 150 more: two bulk gets per kind.
+	// 150 more: two bulk gets per kind (the statuses of the 150 and of the
+	// queue's 13 waiting pages fit in two).
 	s.finish(t, 150)
 	if st, err := s.d.engine.Poll(ctx); err != nil || st.BulkGets != 1+3*2 || st.Lists != 0 {
 		t.Errorf("poll after 150 finished: %+v %v", st, err)
@@ -119,8 +122,10 @@ func TestLivePollReadsOnlyWhatMoves(t *testing.T) {
 	if _, err := s.d.engine.Sync(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if d := delta(before, s.w.fake.Counts()); d[kvfake.OpBulkGet] != 0 || d[kvfake.OpBulkPut] != 0 {
-		t.Errorf("a full sync after the polls read or wrote again: %v", d)
+	// (It may write the queue: the full sync prunes the finished pages from
+	// it, as the Worker would.)
+	if d := delta(before, s.w.fake.Counts()); d[kvfake.OpBulkGet] != 0 {
+		t.Errorf("a full sync after the polls read again: %v", d)
 	}
 }
 
@@ -195,3 +200,85 @@ func TestWatchPollsBetweenFullSyncs(t *testing.T) {
 		}
 	}
 }
+
+// engineOn is another engine on desktop d's store, through remote r.
+func engineOn(t *testing.T, w *world, d *desktop, r nsync.Remote, cacheFull bool) *nsync.Engine {
+	t.Helper()
+	ids, _ := nsync.NamespaceIDs(d.store)
+	pacer := nsync.NewPacer(nsync.PacerConfig{Rate: 3, Clock: w.clk, Seed: 1, MaxAttempts: 6})
+	eng, err := nsync.NewEngine(nsync.EngineConfig{Store: d.store, Remote: r, Pacer: pacer, NamespaceIDs: ids, CacheFull: cacheFull})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
+
+func remoteOf(t *testing.T, w *world) nsync.Remote {
+	t.Helper()
+	cf, err := nsync.NewCloudflare(nsync.CloudflareConfig{AccountID: w.fake.AccountID(), Token: testToken, BaseURL: w.fake.BaseURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cf
+}
+
+// staleGet serves one key's first bulk get from an edge that has not seen
+// its newest write: the old bytes with their own old metadata (old nil: not
+// found yet), as KV's eventual consistency does for up to a minute.
+type staleGet struct {
+	nsync.Remote
+	key  string
+	old  []byte
+	done bool
+}
+
+func (s *staleGet) BulkGet(ctx context.Context, ns string, keys []string) (map[string]nsync.Item, error) {
+	m, err := s.Remote.BulkGet(ctx, ns, keys)
+	if err == nil && !s.done {
+		if _, ok := m[s.key]; ok {
+			if s.old == nil {
+				m[s.key] = nsync.Item{}
+			} else {
+				m[s.key] = nsync.Item{Value: s.old, Meta: nsync.Meta{H: model.ValueHash(s.old)}, Found: true}
+			}
+			s.done = true
+		}
+	}
+	return m, err
+}
+
+// A status the live poll reads before its write reached this edge is read
+// again by the next poll (the batch entry, merged already, no longer shows
+// it moved).
+func TestLivePollRereadsAStatusReadTooEarly(t *testing.T) {
+	s := newLiveSite(t, 20, 5)
+	ids := s.finish(t, 1)
+	eng := engineOn(t, s.w, s.d, &staleGet{Remote: remoteOf(t, s.w), key: model.StatusKey(projA, ids[0])}, false)
+	for i := 0; i < 3; i++ {
+		if _, err := eng.Poll(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := s.d.store.GetStatus(projA, ids[0]); got.Status != model.StatusDone {
+		t.Errorf("after 3 live polls the page shows %q; its batch entry says done", got.Status)
+	}
+}
+
+// The Worker writes a page's batch entry when the page ends; while it runs
+// only its status says "processing". The live poll reads the statuses of
+// the queue's next pages, so that shows without a full sync.
+func TestLivePollShowsPagesBeingProcessed(t *testing.T) {
+	s := newLiveSite(t, 20, 5)
+	at := model.FormatTime(t0.Add(time.Second))
+	p := s.pages[0]
+	st := model.Canonical(model.StatusData{Status: model.StatusProcessing, BatchID: s.batch.BatchID, Updated: at,
+		Processing: &model.ProcessingInfo{Started: at, CurrentStep: "ai_optimization", Progress: 30}})
+	s.put(model.NSStatus, model.StatusKey(projA, p.PageID), st)
+	if _, err := s.d.engine.Poll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.d.store.GetStatus(projA, p.PageID); got.Status != model.StatusProcessing {
+		t.Errorf("after a live poll the page shows %q; the remote says processing", got.Status)
+	}
+}
+

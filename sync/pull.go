@@ -308,7 +308,7 @@ func (e *Engine) storePulled(ctx context.Context, ns model.Namespace, keys []str
 				// types): a value that decodes but breaks a rule may be a
 				// newer desktop's or Worker's (a new state, a new tone), and
 				// writing ours over it would lose their work.
-				repair := !errors.Is(verr, model.ErrInvalid)
+				repair := !errors.Is(verr, model.ErrInvalid) && writesBack(ns)
 				if err := tx.RefuseRemote(ns, k, rh, recheck, repair); err != nil {
 					return err
 				}
@@ -338,13 +338,9 @@ func (e *Engine) storePulled(ctx context.Context, ns model.Namespace, keys []str
 				return fmt.Errorf("pull %s %s: %w", ns, k, err)
 			}
 			st.Pulled++
-			if lh, ok := listed[k]; ok && lh != rh {
-				why := "has no metadata hash"
-				if lh != "" {
-					why = fmt.Sprintf("has metadata hash %s but its bytes hash to %s", lh, rh)
-				}
+			if why := metadataLie(it, rh, listed, k); why != "" && writesBack(ns) {
 				e.log.Warn("remote value's metadata does not match it: merged, and written back with its own", "ns", string(ns), "key", k, "reason", why)
-				if err := tx.RefuseRemote(ns, k, distrusted(lh), "", true); err != nil {
+				if err := tx.RefuseRemote(ns, k, distrusted(listed[k]), "", true); err != nil {
 					return err
 				}
 				st.Repairs++
@@ -409,3 +405,30 @@ func healQueue(tx *localstore.Tx, key string, value []byte) ([]byte, error) {
 	}
 	return model.Canonical(model.MergeQueueData(q, model.QueueData{Items: add})), nil
 }
+
+// metadataLie says why a value read by a pull cannot be trusted to be what
+// its metadata claims ("" when it can): its own metadata hash (served with
+// the value) is not the hash of its bytes (rh), or it has no metadata at all
+// (neither in the listing nor with the value), so no listing can show its
+// changes. A value whose own metadata matches its bytes but not the listing
+// (listed) is an ordinary stale read of an older version: it is stored as
+// what the remote held, and read again while the listing shows another hash.
+// Without the value's metadata (a server that drops it from bulk reads)
+// only the no-metadata case can be told.
+func metadataLie(it Item, rh string, listed map[string]string, key string) string {
+	lh, ok := listed[key]
+	switch {
+	case !ok:
+		return "" // not from a listing (the live poll, the cache): nothing to compare
+	case it.Meta.H != "" && it.Meta.H != rh:
+		return fmt.Sprintf("has metadata hash %s but its bytes hash to %s", it.Meta.H, rh)
+	case it.Meta.H == "" && lh == "":
+		return "has no metadata hash"
+	}
+	return ""
+}
+
+// writesBack reports whether the push writes ns: everything but the cache,
+// which is the Worker's (the desktop only reads it), so nothing of it is
+// queued for a repair that would never be sent.
+func writesBack(ns model.Namespace) bool { return ns != model.NSCache }

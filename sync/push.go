@@ -32,7 +32,7 @@ func (e *Engine) push(ctx context.Context, idx index) (Stats, error) {
 	var order []model.Namespace
 	groups := map[model.Namespace][]localstore.OutboxEntry{}
 	for _, en := range entries {
-		if en.NS == model.NSCache {
+		if !writesBack(en.NS) {
 			continue // the Worker owns the cache; the desktop only reads it
 		}
 		if _, ok := groups[en.NS]; !ok {

@@ -337,10 +337,12 @@ func (v *pagesView) loadAll(projectID string) {
 		prs, err := v.s.ws.PageRows(ctx, projectID, 0)
 		rows := rowsOf(prs)
 		return func() {
-			v.loading = false
 			if v.project != projectID || ctx.Err() != nil {
-				return // the editor switched projects meanwhile
+				// A newer load (another project, or this one again) took
+				// over: its own full read clears loading, not this one.
+				return
 			}
+			v.loading = false
 			if err != nil {
 				v.s.showErr(err)
 			}

@@ -1040,3 +1040,21 @@ func TestBatchFiguresTellTheTruth(t *testing.T) {
 		t.Errorf("completed batch with unsent pages: %q", got)
 	}
 }
+
+// A full page read that a newer load cancelled leaves the table to the
+// newer one: it neither sets rows nor clears loading (it used to clear it,
+// and the newer load's timer then never read past the first 200 rows).
+func TestCancelledPageReadLeavesTheNewerLoad(t *testing.T) {
+	s, _, proj := fixtureShell(t)
+	v := s.pages
+	before := len(v.rows)
+	v.loading = true
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	v.loadCtx = ctx
+	v.rows = v.rows[:10]
+	v.loadAll(proj) // synchronous in tests: its callback runs here
+	if !v.loading || len(v.rows) != 10 {
+		t.Fatalf("a cancelled read changed the table: loading %v, %d rows (of %d)", v.loading, len(v.rows), before)
+	}
+}

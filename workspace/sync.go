@@ -191,8 +191,11 @@ func (w *Workspace) rate(r float64) float64 {
 // config dir, at the rate of this call (a changed setting applies at once).
 func (w *Workspace) pacer(accountID string, rate float64) *nsync.Pacer {
 	file, err := nsync.BudgetFile(accountID)
+	if err != nil && accountID != "" {
+		slog.Warn("request budget: no config dir for the schedule shared with the other Nimbus processes; this one spaces its requests alone", "err", err.Error())
+	}
 	if err != nil {
-		file = "" // no config dir: this process's requests are spaced alone
+		file = ""
 	}
 	p := nsync.AccountPacer(accountID, nsync.PacerConfig{Rate: w.rate(rate), SharedFile: file})
 	if rate <= 0 {
