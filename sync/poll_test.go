@@ -281,4 +281,3 @@ func TestLivePollShowsPagesBeingProcessed(t *testing.T) {
 		t.Errorf("after a live poll the page shows %q; the remote says processing", got.Status)
 	}
 }
-
