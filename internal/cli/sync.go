@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nimbus-desktop/nimbus/model"
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
@@ -305,7 +306,15 @@ func printStatus(e *env, s workspace.StatusSummary) {
 		}
 	}
 	for _, b := range s.Batches {
-		e.printf("  batch %s  %-10s %d pages: %d done, %d failed, %d pending\n", b.BatchID, b.Status, b.PageCount, b.Summary.Completed, b.Summary.Failed, b.Summary.Pending)
+		switch {
+		case b.Status == model.BatchUploading:
+			// An import's upload batch: no work in flight.
+			e.printf("  batch %s  %-10s %d pages imported, not submitted yet (nimbus submit)\n", b.BatchID, b.Status, b.PageCount)
+		case b.Status == model.BatchQueued || b.Status == model.BatchProcessing:
+			e.printf("  batch %s  %-10s %d pages: %d done, %d failed, %d pending\n", b.BatchID, b.Status, b.PageCount, b.Summary.Completed, b.Summary.Failed, b.Summary.Pending)
+		default:
+			e.printf("  batch %s  %-10s %d pages: %d done, %d failed, %d not submitted\n", b.BatchID, b.Status, b.PageCount, b.Summary.Completed, b.Summary.Failed, b.Summary.Pending)
+		}
 	}
 	e.printf("%d changes waiting to be pushed\n", s.Waiting)
 }

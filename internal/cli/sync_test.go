@@ -259,6 +259,10 @@ func TestCLIImportSubmitPush(t *testing.T) {
 	p := decode[model.ProjectData](t, c.ok(t, "--json", "project", "create", "--name", "site.example"))
 	c.ok(t, "import", filepath.Join("..", "..", "testdata", "site", "dist"))
 	c.ok(t, "setup", "--rate", "4")
+	// The import's upload batch is not shown as work in flight.
+	if out := c.ok(t, "status"); !strings.Contains(out, "imported, not submitted yet") || strings.Contains(out, "pending") {
+		t.Errorf("status after an import:\n%s", out)
+	}
 	sub := decode[workspace.SubmitResult](t, c.ok(t, "--json", "submit"))
 	if sub.Pages == 0 || len(sub.Batches) == 0 {
 		t.Fatalf("submit after import: %+v", sub)
