@@ -517,7 +517,9 @@ func (v *pagesView) changed(cs *changeSet) {
 		if err != nil {
 			continue
 		}
-		v.rows[i] = rowOf(nr)
+		row := rowOf(nr)
+		row.issues = v.rows[i].issues // a status or decision changes no audit finding (the project-wide duplicates among them)
+		v.rows[i] = row
 		v.refreshRow(pageID)
 	}
 	if structural {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/nimbus-desktop/nimbus/extract"
 	"github.com/nimbus-desktop/nimbus/model"
 )
 
@@ -31,6 +32,8 @@ type pageSummary struct {
 	Extraction struct {
 		Head       map[string]string `json:"head"`
 		Dimensions map[string]string `json:"dimensions"`
+		Above      []summaryBlock    `json:"above_fold_blocks"`
+		Rest       []summaryBlock    `json:"rest_of_page_blocks"`
 	} `json:"extraction"`
 	Optimization *struct {
 		SourceHash      string `json:"source_hash"`
@@ -42,6 +45,29 @@ type pageSummary struct {
 	ContentHash   string       `json:"content_hash"`
 	Audit         *model.Audit `json:"audit"`
 	SourceMissing string       `json:"source_missing"`
+}
+
+// summaryBlock is what the duplicate audit needs of a block.
+type summaryBlock struct {
+	Type    string `json:"type"`
+	Content string `json:"content"`
+}
+
+// auditPage is the page's part of the project-wide duplicate audit (the
+// fields workspace.Audit compares), or false for a page whose file is gone.
+func (p *pageSummary) auditPage() (extract.AuditPage, bool) {
+	if p.SourceMissing != "" {
+		return extract.AuditPage{}, false
+	}
+	h := p.Extraction.Head
+	ap := extract.AuditPage{Key: p.PageID, Title: h["title"], Description: h["metaDescription"], Canonical: h["canonical"]}
+	for _, b := range append(p.Extraction.Above, p.Extraction.Rest...) {
+		if b.Type == "h1" {
+			ap.H1 = b.Content // as firstH1
+			break
+		}
+	}
+	return ap, true
 }
 
 func rowFromSummary(p *pageSummary) PageRow {
@@ -90,6 +116,7 @@ var errEnough = errors.New("enough rows")
 func (w *Workspace) PageRows(ctx context.Context, projectID string, limit int) ([]PageRow, error) {
 	st := w.store
 	var rows []PageRow
+	var audit []extract.AuditPage
 	if err := st.List(model.NSPages, model.ProjectPrefix(model.KindPage, projectID), func(key string, value []byte) error {
 		if limit > 0 && len(rows) >= limit {
 			return errEnough
@@ -102,6 +129,9 @@ func (w *Workspace) PageRows(ctx context.Context, projectID string, limit int) (
 			return fmt.Errorf("decode %s: %w", key, err)
 		}
 		rows = append(rows, rowFromSummary(&p))
+		if ap, ok := p.auditPage(); ok && limit <= 0 {
+			audit = append(audit, ap)
+		}
 		return nil
 	}); err != nil && !errors.Is(err, errEnough) {
 		return rows, fmt.Errorf("list pages of %s: %w", projectID, err)
@@ -109,6 +139,14 @@ func (w *Workspace) PageRows(ctx context.Context, projectID string, limit int) (
 	idx := make(map[string]int, len(rows))
 	for i, r := range rows {
 		idx[r.PageID] = i
+	}
+	// The project-wide duplicate issues (same title, description, h1 or
+	// canonical as other pages), as workspace.Audit reports them; the first
+	// screen (limit) has too few pages to tell.
+	for id, issues := range extract.AuditDuplicates(audit) {
+		if i, ok := idx[id]; ok {
+			rows[i].Issues = append(append([]model.AuditIssue(nil), rows[i].Issues...), issues...)
+		}
 	}
 	sortRows := func() { sort.Slice(rows, func(i, j int) bool { return rows[i].SourcePath < rows[j].SourcePath }) }
 	if limit > 0 {

@@ -1,7 +1,10 @@
 package workspace
 
 import (
+	"context"
 	"encoding/json"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nimbus-desktop/nimbus/model"
@@ -50,5 +53,57 @@ func TestPageRowsCountProposalsByTheOneRule(t *testing.T) {
 		if got := len(q.Proposals()); got != c.want {
 			t.Errorf("%s: model counts %d proposals, want %d", c.name, got, c.want)
 		}
+	}
+}
+
+// The Pages rows carry the project-wide duplicate issues (same title,
+// description, h1 or canonical as other pages) that Audit reports; they
+// never appeared in the GUI.
+func TestPageRowsCarryDuplicateIssues(t *testing.T) {
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	site := filepath.Join(t.TempDir(), "dist")
+	copySite(t, "../testdata/site/dist", site)
+	ctx := context.Background()
+	if _, err := w.Import(ctx, site, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	audit, err := w.Audit(ctx, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]map[string]bool{}
+	for _, a := range audit {
+		if strings.HasSuffix(a.Code, "_duplicate") {
+			if want[a.PageID] == nil {
+				want[a.PageID] = map[string]bool{}
+			}
+			want[a.PageID][a.Code] = true
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("the fixture site has no duplicate issues to show")
+	}
+	rows, err := w.PageRows(ctx, pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for _, r := range rows {
+		for _, is := range r.Issues {
+			if strings.HasSuffix(is.Code, "_duplicate") {
+				if !want[r.PageID][is.Code] {
+					t.Errorf("%s: row has %s, Audit does not", r.SourcePath, is.Code)
+				}
+				got++
+			}
+		}
+	}
+	n := 0
+	for _, codes := range want {
+		n += len(codes)
+	}
+	if got != n {
+		t.Errorf("rows carry %d duplicate issues, Audit reports %d", got, n)
 	}
 }
