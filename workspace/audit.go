@@ -86,17 +86,13 @@ func (w *Workspace) duplicateIssues(pid string) (map[string][]model.AuditIssue, 
 func (w *Workspace) duplicateIssuesWith(pid string, known map[string]extract.AuditPage) (map[string][]model.AuditIssue, error) {
 	// Only the fields the pass needs are decoded: the rest of a page record
 	// (blocks' attributes, selector map, optimization) is skipped.
-	type leanBlock struct {
-		Type    string `json:"type"`
-		Content string `json:"content"`
-	}
 	type lean struct {
 		PageID        string `json:"page_id"`
 		SourceMissing string `json:"source_missing"`
 		Extraction    struct {
 			Head  map[string]string `json:"head"`
-			Above []leanBlock       `json:"above_fold_blocks"`
-			Rest  []leanBlock       `json:"rest_of_page_blocks"`
+			Above []summaryBlock    `json:"above_fold_blocks"`
+			Rest  []summaryBlock    `json:"rest_of_page_blocks"`
 		} `json:"extraction"`
 	}
 	var pages []extract.AuditPage
@@ -110,18 +106,9 @@ func (w *Workspace) duplicateIssuesWith(pid string, known map[string]extract.Aud
 		if err := json.Unmarshal(v, &p); err != nil {
 			return fmt.Errorf("page %s: %w", key, err)
 		}
-		if p.SourceMissing != "" {
-			return nil
+		if ap, ok := auditPageOf(p.PageID, p.SourceMissing, p.Extraction.Head, p.Extraction.Above, p.Extraction.Rest); ok {
+			pages = append(pages, ap)
 		}
-		h := p.Extraction.Head
-		ap := extract.AuditPage{Key: p.PageID, Title: h["title"], Description: h["metaDescription"], Canonical: h["canonical"]}
-		for _, b := range append(p.Extraction.Above, p.Extraction.Rest...) {
-			if b.Type == "h1" {
-				ap.H1 = b.Content // as firstH1
-				break
-			}
-		}
-		pages = append(pages, ap)
 		return nil
 	})
 	if err != nil {

@@ -53,15 +53,21 @@ type summaryBlock struct {
 	Content string `json:"content"`
 }
 
-// auditPage is the page's part of the project-wide duplicate audit (the
-// fields workspace.Audit compares), or false for a page whose file is gone.
+// auditPage is the page's part of the project-wide duplicate audit, or
+// false for a page whose file is gone.
 func (p *pageSummary) auditPage() (extract.AuditPage, bool) {
-	if p.SourceMissing != "" {
+	return auditPageOf(p.PageID, p.SourceMissing, p.Extraction.Head, p.Extraction.Above, p.Extraction.Rest)
+}
+
+// auditPageOf is what the duplicate audit compares of a page (the fields
+// workspace.Audit reports duplicates of), from a partly decoded record;
+// false for a page whose file is gone.
+func auditPageOf(pageID, sourceMissing string, head map[string]string, above, rest []summaryBlock) (extract.AuditPage, bool) {
+	if sourceMissing != "" {
 		return extract.AuditPage{}, false
 	}
-	h := p.Extraction.Head
-	ap := extract.AuditPage{Key: p.PageID, Title: h["title"], Description: h["metaDescription"], Canonical: h["canonical"]}
-	for _, b := range append(p.Extraction.Above, p.Extraction.Rest...) {
+	ap := extract.AuditPage{Key: pageID, Title: head["title"], Description: head["metaDescription"], Canonical: head["canonical"]}
+	for _, b := range append(above, rest...) {
 		if b.Type == "h1" {
 			ap.H1 = b.Content // as firstH1
 			break
