@@ -486,7 +486,18 @@ func (v *reviewView) copyOriginal() {
 		return
 	}
 	v.editor.SetText(b.Original)
+	v.focusEditor()
+}
+
+// focusEditor puts the keyboard in the editor with the caret at the end of
+// its text, where an editor adding to a proposal types (it landed at the
+// start: "E" then typing prefixed the text).
+func (v *reviewView) focusEditor() {
+	lines := strings.Split(v.editor.Text, "\n")
+	v.editor.CursorRow = len(lines) - 1
+	v.editor.CursorColumn = len([]rune(lines[len(lines)-1]))
 	v.s.win.Canvas().Focus(v.editor)
+	v.editor.Refresh()
 }
 
 // replace swaps in the new state of a block shown in the list.
@@ -522,7 +533,7 @@ func (v *reviewView) typedRune(r rune) bool {
 	case 'r', 'R':
 		v.decide(model.ReviewRejected, true)
 	case 'e', 'E':
-		v.s.win.Canvas().Focus(v.editor)
+		v.focusEditor()
 	case 'o', 'O':
 		v.copyOriginal()
 	case 'j', 'J':

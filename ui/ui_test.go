@@ -251,7 +251,11 @@ func TestReviewByTapsAndShortcuts(t *testing.T) {
 	if s.review.editor.Text != third.Original {
 		t.Fatalf("o put %q in the editor, want the original", s.review.editor.Text)
 	}
-	s.review.editor.SetText(third.Original + " Call today.")
+	// The keyboard is in the editor, caret at the end: typing adds to the text.
+	test.Type(s.review.editor, " Call today.")
+	if s.review.editor.Text != third.Original+" Call today." {
+		t.Fatalf("typing after o gave %q", s.review.editor.Text)
+	}
 	test.Tap(s.review.saveBtn)
 	if d := stored(third); d.State != model.ReviewEdited || d.Text != third.Original+" Call today." {
 		t.Fatalf("after saving an edit: %+v", d)
