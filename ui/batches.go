@@ -307,7 +307,7 @@ func (v *batchesView) retryFailed() {
 	if n == "1" {
 		what = "the failed page"
 	}
-	dialog.ShowConfirm("Retry failed pages", "Submit "+what+" of "+batch+" again, in a new batch?\nThey are sent at the next sync.", func(ok bool) {
+	v.s.confirm("Retry failed pages", "Submit "+what+" of "+batch+" again, in a new batch?\nThey are sent at the next sync.", true, func(ok bool) {
 		if !ok {
 			return
 		}
@@ -324,7 +324,7 @@ func (v *batchesView) retryFailed() {
 				dialog.ShowInformation("Submitted again", fmt.Sprintf("%s pages in %s. They are sent at the next sync.", groupDigits(res.Pages), strings.Join(res.Batches, ", ")), v.s.win)
 			}
 		})
-	}, v.s.win)
+	})
 }
 
 func (v *batchesView) pathOf(pageID string) string {

@@ -651,11 +651,11 @@ func (v *reviewView) bulk(state string) {
 	if len(notes) > 0 {
 		msg += "\n" + strings.Join(notes, "\n")
 	}
-	dialog.ShowConfirm("Bulk decision", msg, func(ok bool) {
+	v.s.confirm("Bulk decision", msg, true, func(ok bool) {
 		if ok {
 			v.applyBulk(targets, state)
 		}
-	}, v.s.win)
+	})
 }
 
 // applyBulk decides targets off the UI goroutine in chunks of bulkChunk

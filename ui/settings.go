@@ -386,7 +386,7 @@ func (v *settingsView) createKey() {
 }
 
 func (v *settingsView) deactivate(hash string) {
-	dialog.ShowConfirm("Deactivate key", "Requests with this key will be refused. Deactivation cannot be undone.", func(ok bool) {
+	v.s.confirm("Deactivate key", "Requests with this key will be refused. Deactivation cannot be undone.", false, func(ok bool) {
 		if !ok {
 			return
 		}
@@ -394,7 +394,7 @@ func (v *settingsView) deactivate(hash string) {
 			v.s.showErr(err)
 		}
 		v.loadKeys()
-	}, v.s.win)
+	})
 }
 
 func (v *settingsView) changed(cs *changeSet) {

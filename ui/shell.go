@@ -70,6 +70,11 @@ type Shell struct {
 	opts Options
 	hub  *hub
 
+	// dlg is the dialog on screen (Esc closes it; dlgEnter, when set, is
+	// what Enter does); keys meant for the views behind it are not passed on.
+	dlg      dialog.Dialog
+	dlgEnter func()
+
 	project  string
 	projects []model.ProjectData
 
@@ -473,6 +478,17 @@ func (s *Shell) installShortcuts() {
 		}
 	})
 	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
+		if s.dlg != nil {
+			switch ev.Name {
+			case fyne.KeyEscape:
+				s.dlg.Hide()
+			case fyne.KeyReturn, fyne.KeyEnter:
+				if s.dlgEnter != nil {
+					s.dlgEnter()
+				}
+			}
+			return
+		}
 		if ev.Name == fyne.KeyF1 {
 			s.showShortcuts()
 			return
@@ -482,6 +498,9 @@ func (s *Shell) installShortcuts() {
 		}
 	})
 	c.SetOnTypedRune(func(r rune) {
+		if s.dlg != nil {
+			return // "a" must not accept a block behind a dialog
+		}
 		if r == '?' {
 			s.showShortcuts()
 			return
@@ -504,7 +523,36 @@ func (s *Shell) showShortcuts() {
 	}
 	section("Everywhere", globalShortcuts)
 	section("Review (when no text field has the focus)", reviewShortcuts)
-	dialog.ShowCustom("Keyboard shortcuts", "Close", container.NewVScroll(grid), s.win)
+	d := dialog.NewCustom("Keyboard shortcuts", "Close", container.NewVScroll(grid), s.win)
+	// A scroll's minimum is one line: size the sheet to its content, within
+	// the window (it collapsed to one line).
+	win := s.win.Canvas().Size()
+	want := grid.MinSize().Add(fyne.NewSize(60, 140))
+	d.Resize(fyne.NewSize(min(want.Width, win.Width-40), min(want.Height, win.Height-40)))
+	s.present(d, nil)
+}
+
+// present shows d so that Esc closes it and, with enter set, Enter does
+// what its confirm button does (dialogs ignored both keys).
+func (s *Shell) present(d dialog.Dialog, enter func()) {
+	s.dlg, s.dlgEnter = d, enter
+	d.SetOnClosed(func() {
+		if s.dlg == d {
+			s.dlg, s.dlgEnter = nil, nil
+		}
+	})
+	d.Show()
+}
+
+// confirm asks a yes/no question; Esc answers no, and Enter yes when
+// enterConfirms (not for what cannot be undone).
+func (s *Shell) confirm(title, msg string, enterConfirms bool, cb func(bool)) {
+	d := dialog.NewConfirm(title, msg, cb, s.win)
+	var enter func()
+	if enterConfirms {
+		enter = d.Confirm
+	}
+	s.present(d, enter)
 }
 
 // groupDigits renders 10000 as "10,000".

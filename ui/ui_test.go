@@ -1062,3 +1062,52 @@ func TestCancelledPageReadLeavesTheNewerLoad(t *testing.T) {
 		t.Fatalf("a cancelled read changed the table: loading %v, %d rows (of %d)", v.loading, len(v.rows), before)
 	}
 }
+
+// Dialogs answer the keyboard: Esc closes the shortcut sheet, which shows
+// more than one line; Enter confirms a bulk decision; and keys meant for
+// the review behind an open dialog are not passed on.
+func TestDialogsAnswerEscAndEnter(t *testing.T) {
+	s, _, _ := fixtureShell(t)
+	c := s.win.Canvas()
+	key := func(k fyne.KeyName) {
+		c.(interface{ OnTypedKey() func(*fyne.KeyEvent) }).OnTypedKey()(&fyne.KeyEvent{Name: k})
+	}
+	s.tabs.SelectIndex(2)
+	first := s.review.blocks[0]
+	s.showShortcuts()
+	if s.dlg == nil || c.Overlays().Top() == nil {
+		t.Fatal("no shortcut sheet")
+	}
+	if h := c.Overlays().Top().Size().Height; h < 200 {
+		t.Errorf("the shortcut sheet is %.0f high: collapsed", h)
+	}
+	test.TypeOnCanvas(c, "a")
+	if b, _ := s.review.current(); b.State != first.State {
+		t.Errorf("typing a behind the sheet changed the block to %q", b.State)
+	}
+	key(fyne.KeyEscape)
+	if s.dlg != nil || c.Overlays().Top() != nil {
+		t.Fatal("Esc did not close the shortcut sheet")
+	}
+	accepted := func() int {
+		n := 0
+		for _, b := range s.review.blocks {
+			if b.State == model.ReviewAccepted {
+				n++
+			}
+		}
+		return n
+	}
+	before := accepted()
+	test.Tap(s.review.acceptAll)
+	if s.dlg == nil {
+		t.Fatal("no confirmation for a bulk accept")
+	}
+	key(fyne.KeyReturn)
+	if s.dlg != nil {
+		t.Fatal("Enter did not answer the confirmation")
+	}
+	if after := accepted(); after <= before {
+		t.Errorf("Enter did not accept: %d accepted blocks before, %d after", before, after)
+	}
+}
