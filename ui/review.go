@@ -173,7 +173,9 @@ func newReviewView(s *Shell) *reviewView {
 	v.prev = widget.NewButtonWithIcon("", theme.NavigateBackIcon(), func() { v.move(-1) })
 	v.next = widget.NewButtonWithIcon("", theme.NavigateNextIcon(), func() { v.move(1) })
 	v.nextOpen = widget.NewButton("Next unfinished (N)", v.nextUnfinished)
-	v.empty = widget.NewLabel("No blocks match. Proposals appear here once the Worker has optimized pages.")
+	// Two short lines: as one, it set the window's minimum width past 1024
+	// while blocks loaded (and wrapping made the window tall).
+	v.empty = widget.NewLabel("No blocks match.\nProposals appear here once the Worker has optimized pages.")
 	v.empty.Alignment = fyne.TextAlignCenter
 	v.detail = container.NewStack(container.NewCenter(v.empty))
 	return v

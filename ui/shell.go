@@ -523,7 +523,7 @@ func (s *Shell) showShortcuts() {
 	}
 	section("Everywhere", globalShortcuts)
 	section("Review (when no text field has the focus)", reviewShortcuts)
-	d := dialog.NewCustom("Keyboard shortcuts", "Close", container.NewVScroll(grid), s.win)
+	d := dialog.NewCustom("Keyboard shortcuts", "Close", container.NewScroll(grid), s.win)
 	// A scroll's minimum is one line: size the sheet to its content, within
 	// the window (it collapsed to one line).
 	win := s.win.Canvas().Size()
