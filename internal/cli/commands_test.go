@@ -91,8 +91,17 @@ func TestProjectListShowUse(t *testing.T) {
 		t.Errorf("flags not applied: %+v %+v", a.Settings, b.Settings)
 	}
 	list := decode[[]projectJSON](t, ok(t, "--store", store, "project", "list", "--json"))
-	if len(list) != 2 || list[0].ProjectID != a.ProjectID || list[0].Current || !list[1].Current {
-		t.Fatalf("list %+v: want a then b, b current", list)
+	// Oldest first; two projects created in the same millisecond (the
+	// stamps' precision) are in ID order, so look them up by ID.
+	byID := map[string]projectJSON{}
+	for _, p := range list {
+		byID[p.ProjectID] = p
+	}
+	if len(list) != 2 || byID[a.ProjectID].Current || !byID[b.ProjectID].Current {
+		t.Fatalf("list %+v: want a and b, b current", list)
+	}
+	if a.Created < b.Created && list[0].ProjectID != a.ProjectID {
+		t.Fatalf("list %+v: want the older project first", list)
 	}
 	if cur := decode[model.ProjectData](t, ok(t, "--store", store, "--json", "project", "show")); cur.ProjectID != b.ProjectID {
 		t.Errorf("show without ID = %s, want current %s", cur.ProjectID, b.ProjectID)
