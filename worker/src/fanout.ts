@@ -77,28 +77,47 @@ export async function dispatch(env: Env, opts: { project?: string; now?: () => D
   const wanted = Math.min(maxRun, queues.reduce((n, q) => n + q.items.length, 0));
   const account = accountStub(env);
   const granted = wanted ? await account.take(wanted, perMinute, now().getTime()) : 0;
-  const reports: DispatchProjectReport[] = [];
+  const reports = new Map<string, DispatchProjectReport>();
+  for (const q of queues) reports.set(q.pid, { project_id: q.pid, queued: q.items.length, busy: 0, terminal: 0, sent: 0 });
   let left = granted;
   let sends = 0;
-  for (const [i, q] of queues.entries()) {
-    // An equal share of what is left; what one project does not use passes on.
-    const share = Math.ceil(left / (queues.length - i));
-    const r = await projectStub(env, q.pid).lease(q.pid, q.items, share, leaseMs, now().getTime());
-    const msgs = r.leased.map((it: LeasedItem) => ({
-      body: { project_id: q.pid, item: { page_id: it.page_id, batch_id: it.batch_id, priority: it.priority, queued_at: it.queued_at, attempts: it.attempts }, token: it.token } satisfies PageMessage,
-      contentType: "json" as const,
-    }));
-    for (let j = 0; j < msgs.length; j += SEND_CHUNK) {
-      await queue.sendBatch(msgs.slice(j, j + SEND_CHUNK));
-      sends++;
+  // Shares are handed out smallest queue first, an equal share of what is
+  // left each, so what a small project does not use passes on to the bigger
+  // ones. A project's queue can still hold fewer leasable items than its
+  // length (terminal or busy ones): a project that took its whole share is
+  // offered what is left in another round, so no token is refunded while a
+  // leasable item waits.
+  let round = queues.map((q, i) => ({ q, i })).sort((a, b) => a.q.items.length - b.q.items.length || a.i - b.i).map((x) => x.q);
+  for (let pass = 0; left > 0 && round.length > 0 && pass < 4; pass++) {
+    const again: typeof round = [];
+    for (const [i, q] of round.entries()) {
+      const share = Math.ceil(left / (round.length - i));
+      if (share <= 0) break;
+      const r = await projectStub(env, q.pid).lease(q.pid, q.items, share, leaseMs, now().getTime());
+      const msgs = r.leased.map((it: LeasedItem) => ({
+        body: { project_id: q.pid, item: { page_id: it.page_id, batch_id: it.batch_id, priority: it.priority, queued_at: it.queued_at, attempts: it.attempts }, token: it.token } satisfies PageMessage,
+        contentType: "json" as const,
+      }));
+      for (let j = 0; j < msgs.length; j += SEND_CHUNK) {
+        await queue.sendBatch(msgs.slice(j, j + SEND_CHUNK));
+        sends++;
+      }
+      left -= msgs.length;
+      const rep = reports.get(q.pid)!;
+      rep.sent += msgs.length;
+      // Later passes see this run's own leases as busy: count the first pass only.
+      if (pass === 0) {
+        rep.busy = r.busy;
+        rep.terminal = r.terminal;
+      }
+      if (msgs.length >= share) again.push(q);
     }
-    left -= msgs.length;
-    reports.push({ project_id: q.pid, queued: q.items.length, busy: r.busy, terminal: r.terminal, sent: msgs.length });
+    round = again;
   }
   if (left > 0) await account.refund(left, perMinute);
   const sent = granted - left;
   await account.record("dispatch", store.total() + sends, sent);
-  return { mode: "queues", projects: reports, granted, sent, kv: { ...store.ops }, queue_sends: sends };
+  return { mode: "queues", projects: queues.map((q) => reports.get(q.pid)!), granted, sent, kv: { ...store.ops }, queue_sends: sends };
 }
 
 /** Thrown by BudgetedProvider when the AI budget has no slot soon enough: the message waits, no attempt is spent. */

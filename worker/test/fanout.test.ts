@@ -300,6 +300,34 @@ describe("fan-out on Queues", () => {
   });
 });
 
+describe("the dispatcher's shares", () => {
+  it("no token is refunded while a leasable item waits, whichever project the minute's rotation puts first", async () => {
+    const q = new RecordingQueue();
+    // A: one item under a long lease (busy). B: three leasable items: first
+    // in the rotation, B's equal share of 4 tokens would be 2.
+    const a = await seedProject({ pages: pages(1, 800) });
+    await dispatch(fanEnv(q, { LEASE_MS: "3600000" }), { project: a });
+    const b = await seedProject({ pages: pages(3, 900) });
+    q.take();
+    const env = fanEnv(q, { LEASE_MS: "1000" });
+    const listed = (await env.NIMBUS_QUEUE.list({ prefix: "queue:" })).keys.length;
+    expect(listed).toBeGreaterThanOrEqual(2);
+    const base = Date.now();
+    const firsts = new Set<string>();
+    for (let shift = 0; shift < listed; shift++) {
+      // A minute later each time: every rotation, and B's earlier leases expired.
+      const r = await dispatch(env, { now: () => new Date(base + (shift + 1) * 60000) });
+      firsts.add(r.projects[0].project_id);
+      const leasable = r.projects.reduce((n, p) => n + p.queued - p.busy - p.terminal, 0);
+      expect(r.sent).toBe(leasable);
+      expect(r.projects.find((p) => p.project_id === b)).toMatchObject({ queued: 3, sent: 3 });
+      expect(r.projects.find((p) => p.project_id === a)).toMatchObject({ queued: 1, busy: 1, sent: 0 });
+      expect(q.take().filter((m) => m.project_id === b)).toHaveLength(3);
+    }
+    expect(firsts.has(a) && firsts.has(b)).toBe(true);
+  });
+});
+
 describe("the account's AI budget", () => {
   it("paces AI requests at the budget (a second's burst) and caps what the cron sends ahead at a minute's budget", async () => {
     const acct = testEnv.ACCOUNT_COORDINATOR.get(testEnv.ACCOUNT_COORDINATOR.idFromName("budget-test"));
