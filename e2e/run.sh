@@ -191,7 +191,7 @@ step "review $DIMENSION and export"
 # the decisions go to KV like everything else the editor does
 "$NIMBUS" push
 "$NIMBUS" export --out "$WORK/out"
-"$WORK/exportcheck" -store "$NIMBUS_STORE" -project "$PROJECT" -src "$WORK/site" -out "$WORK/out" -min-changed 1
+"$WORK/exportcheck" -store "$NIMBUS_STORE" -project "$PROJECT" -src "$WORK/site" -out "$WORK/out" -min-changed 1 -min-head 1
 
 step "the corrupt project record was repaired by the push"
 remote_project=$(curl -fsS -H "Authorization: Bearer $CLOUDFLARE_API_TOKEN" "$api/$projects/values/project:$PROJECT")

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/andybalholm/cascadia"
+	"github.com/nimbus-desktop/nimbus/model"
 	"golang.org/x/net/html"
 	"golang.org/x/net/html/atom"
 )
@@ -106,19 +107,32 @@ func Apply(original []byte, sel map[string]string, changes map[string]Change) ([
 		refuse := func(format string, args ...any) {
 			refusals = append(refusals, Refusal{BlockID: id, Selector: s, Reason: fmt.Sprintf(format, args...)})
 		}
-		if s == "" {
-			refuse("the block has no selector in the selector map")
-			continue
-		}
-		compiled, err := cascadia.Compile(s)
-		if err != nil {
-			refuse("the selector is not valid CSS: %v", err)
-			continue
-		}
-		matches := compiled.MatchAll(doc)
-		if len(matches) != 1 {
-			refuse("the selector matches %d elements, not exactly one", len(matches))
-			continue
+		var matches []*html.Node
+		if what, ok := headBlockElements[id]; ok {
+			// The head's title and meta description (model.HeadBlocks) are
+			// found by the rule the extraction reads them with, not by a
+			// selector: the selector map has none for them.
+			s = what
+			matches = headElements(doc, id)
+			if len(matches) != 1 {
+				refuse("the page has %d %s elements, not exactly one", len(matches), what)
+				continue
+			}
+		} else {
+			if s == "" {
+				refuse("the block has no selector in the selector map")
+				continue
+			}
+			compiled, err := cascadia.Compile(s)
+			if err != nil {
+				refuse("the selector is not valid CSS: %v", err)
+				continue
+			}
+			matches = compiled.MatchAll(doc)
+			if len(matches) != 1 {
+				refuse("the selector matches %d elements, not exactly one", len(matches))
+				continue
+			}
 		}
 		n := matches[0]
 		want := collapse(ch.Original)
@@ -140,22 +154,32 @@ func Apply(original []byte, sel map[string]string, changes map[string]Change) ([
 			return out, nil, fmt.Errorf("apply: no source tag at byte %d (tokenizer and annotation disagree)", pos)
 		}
 		tag := original[toks[ti].start:toks[ti].end]
-		if n.DataAtom == atom.Img {
-			vs, ve, quoted, ok := attrValueSpan(tag, "alt")
+		if n.DataAtom == atom.Img || n.DataAtom == atom.Meta {
+			// The text is an attribute's value: an image's alt, the meta
+			// description's content.
+			name, what := "alt", "alt text"
+			if n.DataAtom == atom.Meta {
+				name, what = "content", "meta description"
+			}
+			vs, ve, quoted, ok := attrValueSpan(tag, name)
 			if !ok {
-				refuse("the image has no alt attribute in the source")
+				refuse("the element has no %s attribute in the source", name)
 				continue
 			}
 			cur, err := enc.decodeFragment(tag[vs:ve])
 			if err != nil {
-				refuse("the alt text cannot be decoded: %v", err)
+				refuse("the %s cannot be decoded: %v", what, err)
 				continue
 			}
 			if got := collapse(html.UnescapeString(cur)); got != want {
-				refuse("the alt text changed since extraction (now %q, expected %q)", clip(got), clip(want))
+				refuse("the %s changed since extraction (now %q, expected %q)", what, clip(got), clip(want))
 				continue
 			}
-			repl, err := enc.fromUTF8(escapeAttr(ch.Text))
+			val := escapeAttr(ch.Text)
+			if quoted && tag[vs-1] == '\'' {
+				val = strings.ReplaceAll(val, "'", "&#39;")
+			}
+			repl, err := enc.fromUTF8(val)
 			if err != nil {
 				refuse("the new text cannot be encoded: %v", err)
 				continue
@@ -227,6 +251,50 @@ func Apply(original []byte, sel map[string]string, changes map[string]Change) ([
 	b.Write(original[last:])
 	sort.Slice(refusals, func(i, j int) bool { return refusals[i].BlockID < refusals[j].BlockID })
 	return b.Bytes(), refusals, nil
+}
+
+// headBlockElements names what each reserved head block id
+// (model.HeadBlocks) stands for in a page, for refusals.
+var headBlockElements = map[string]string{
+	model.BlockIDTitle:           "<title>",
+	model.BlockIDMetaDescription: `<meta name="description">`,
+}
+
+// headElements finds the elements a reserved head block id stands for, by
+// the rule the extraction reads the head with (pageState.walk, meta): every
+// <title> and every <meta> whose name (else property) is "description",
+// outside svg and math and outside script, style, template and noscript.
+func headElements(doc *html.Node, id string) []*html.Node {
+	var out []*html.Node
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			if c.Type != html.ElementNode || c.Namespace != "" {
+				continue
+			}
+			switch c.DataAtom {
+			case atom.Title:
+				if id == model.BlockIDTitle {
+					out = append(out, c)
+				}
+				continue
+			case atom.Meta:
+				key := strings.ToLower(strings.TrimSpace(attr(c, "name")))
+				if key == "" {
+					key = strings.ToLower(strings.TrimSpace(attr(c, "property")))
+				}
+				if id == model.BlockIDMetaDescription && key == "description" {
+					out = append(out, c)
+				}
+				continue
+			case atom.Script, atom.Style, atom.Template, atom.Noscript:
+				continue
+			}
+			walk(c)
+		}
+	}
+	walk(doc)
+	return out
 }
 
 // tokenize splits src into raw tokens with byte offsets and returns a copy

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nimbus-desktop/nimbus/model"
 	"golang.org/x/text/encoding/charmap"
 )
 
@@ -171,5 +172,73 @@ func TestApplySourceQuirks(t *testing.T) {
 	exp := "<main>\r\n<p>X block-0</p>\r\n<p>X block-1\r\n<p>Next<!-- note --> one</p>\r\n<ul><li>X block-3<li>X block-4</ul></main>"
 	if string(out) != exp {
 		t.Errorf("got  %q\nwant %q", out, exp)
+	}
+}
+
+// The head's title and meta description (model.HeadBlocks) are written in
+// place, byte-exactly, HTML-escaped, found by the rule the extraction reads
+// them with (not the selector map, which has no entry for them).
+func TestApplyHeadTitleAndMetaDescription(t *testing.T) {
+	src := []byte("<!doctype html>\n<html><head>\n<TITLE>\n  Rolex &amp; Tudor repair </TITLE>\n<meta charset=utf-8><meta property=og:title content=\"Rolex\">\n<meta NAME=\"Description\" content='Rolex repair in Birmingham.'>\n</head><body><svg><title>icon</title></svg><main><h1>Rolex repair</h1></main></body></html>\n")
+	e, err := Page(src, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	title, desc := e.Head["title"], e.Head["metaDescription"]
+	if title != "Rolex & Tudor repair" || desc != "Rolex repair in Birmingham." {
+		t.Fatalf("head %q %q", title, desc)
+	}
+	out, ref, err := Apply(src, e.SelectorMap, map[string]Change{
+		model.BlockIDTitle:           {Original: title, Text: "Rolex & Tudor <Repair> | Birmingham"},
+		model.BlockIDMetaDescription: {Original: desc, Text: "Rolex's \"certified\" repair & servicing in Birmingham."},
+	})
+	if err != nil || len(ref) != 0 {
+		t.Fatalf("refusals %+v, err %v", ref, err)
+	}
+	want := "<!doctype html>\n<html><head>\n<TITLE>\n  Rolex &amp; Tudor &lt;Repair&gt; | Birmingham </TITLE>\n<meta charset=utf-8><meta property=og:title content=\"Rolex\">\n<meta NAME=\"Description\" content='Rolex&#39;s &quot;certified&quot; repair &amp; servicing in Birmingham.'>\n</head><body><svg><title>icon</title></svg><main><h1>Rolex repair</h1></main></body></html>\n"
+	if string(out) != want {
+		t.Fatalf("got\n%s\nwant\n%s", out, want)
+	}
+	// What was written reads back as the new text.
+	e2, err := Page(out, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e2.Head["title"] != "Rolex & Tudor <Repair> | Birmingham" || e2.Head["metaDescription"] != "Rolex's \"certified\" repair & servicing in Birmingham." {
+		t.Errorf("read back %q %q", e2.Head["title"], e2.Head["metaDescription"])
+	}
+	// An unquoted content gets quotes.
+	src2 := []byte("<head><title>A</title><meta name=description content=Short></head><p>x</p>")
+	out2, ref2, err := Apply(src2, nil, map[string]Change{model.BlockIDMetaDescription: {Original: "Short", Text: "Longer text"}})
+	if err != nil || len(ref2) != 0 || string(out2) != "<head><title>A</title><meta name=description content=\"Longer text\"></head><p>x</p>" {
+		t.Errorf("unquoted: %s %+v %v", out2, ref2, err)
+	}
+}
+
+func TestApplyHeadRefusals(t *testing.T) {
+	cases := []struct {
+		name, src, id, orig, reason string
+	}{
+		{"two titles", "<head><title>A</title><title>B</title></head>", model.BlockIDTitle, "A", "2 <title> elements"},
+		{"no title", "<head></head><p>x</p>", model.BlockIDTitle, "A", "0 <title> elements"},
+		{"title changed", "<head><title>New title</title></head>", model.BlockIDTitle, "Old title", "changed since extraction"},
+		{"two descriptions", `<meta name=description content=a><meta property=description content=b>`, model.BlockIDMetaDescription, "a", `2 <meta name="description"> elements`},
+		{"description changed", `<meta name=description content="now">`, model.BlockIDMetaDescription, "then", "meta description changed since extraction"},
+		{"description without content", `<meta name=description>`, model.BlockIDMetaDescription, "then", "no content attribute"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := []byte(c.src)
+			out, ref, err := Apply(src, nil, map[string]Change{c.id: {Original: c.orig, Text: "Replacement"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ref) != 1 || ref[0].BlockID != c.id || !strings.Contains(ref[0].Reason, c.reason) {
+				t.Fatalf("refusals %+v, want one naming %q", ref, c.reason)
+			}
+			if !bytes.Equal(out, src) {
+				t.Errorf("a refused change altered the page: %s", out)
+			}
+		})
 	}
 }

@@ -32,15 +32,67 @@ func ProposalText(optimized, original string) string {
 	return optimized
 }
 
-// Proposals maps the id of every block of the page's extraction that has a
-// current proposal to the proposed text.
+// The head's title and meta description are optimized and reviewed as
+// blocks (HeadBlocks) with reserved ids and types: the Worker sends them to
+// the AI with the page's other blocks and writes their proposals into
+// optimized_blocks like any block's; the review checks them against
+// TitleMaxChars and MetaDescriptionMaxChars; export writes them into the
+// page's one <title> and one <meta name="description" content="...">. They
+// are not stored in the extraction's block lists (its content_hash, and so
+// every existing optimization, stays as it was) and have no selector_map
+// entry: the extraction's head fields are their content, and write-back
+// finds the elements by the rule the extraction read them with. Extracted
+// block ids are "block-N", so the reserved ids never collide with one.
+const (
+	BlockIDTitle             = "head-title"
+	BlockIDMetaDescription   = "head-meta-description"
+	BlockTypeTitle           = "title"
+	BlockTypeMetaDescription = "meta_description"
+)
+
+// HeadBlocks returns the blocks of the page's head: its title and its meta
+// description, each when the page has one that is not empty (a page without
+// one gets no proposal for it: adding a missing element is an edit of the
+// template, not of a page's copy).
+func HeadBlocks(e Extraction) []Block {
+	var out []Block
+	if t := e.Head["title"]; t != "" {
+		out = append(out, Block{ID: BlockIDTitle, Type: BlockTypeTitle, Content: t})
+	}
+	if d := e.Head["metaDescription"]; d != "" {
+		out = append(out, Block{ID: BlockIDMetaDescription, Type: BlockTypeMetaDescription, Content: d})
+	}
+	return out
+}
+
+// IsHeadBlock reports whether id is one of HeadBlocks' reserved ids.
+func IsHeadBlock(id string) bool { return id == BlockIDTitle || id == BlockIDMetaDescription }
+
+// HeadBlockMaxChars is the length limit of a head block type (TitleMaxChars,
+// MetaDescriptionMaxChars), 0 for every other type: what search results
+// show of it, so a proposal over it is cut off where it matters most.
+func HeadBlockMaxChars(blockType string) int {
+	switch blockType {
+	case BlockTypeTitle:
+		return TitleMaxChars
+	case BlockTypeMetaDescription:
+		return MetaDescriptionMaxChars
+	}
+	return 0
+}
+
+// Proposals maps the id of every block of the page (HeadBlocks and the
+// extraction's blocks) that has a current proposal to the proposed text.
 func (p PageData) Proposals() map[string]string {
 	out := map[string]string{}
 	o := p.CurrentOptimization()
 	if o == nil {
 		return out
 	}
-	orig := make(map[string]string, len(p.Extraction.AboveFoldBlocks)+len(p.Extraction.RestOfPageBlocks))
+	orig := make(map[string]string, 2+len(p.Extraction.AboveFoldBlocks)+len(p.Extraction.RestOfPageBlocks))
+	for _, b := range HeadBlocks(p.Extraction) {
+		orig[b.ID] = b.Content
+	}
 	for _, b := range p.Extraction.AboveFoldBlocks {
 		orig[b.ID] = b.Content
 	}

@@ -98,7 +98,7 @@ func newReviewView(s *Shell) *reviewView {
 	v.stateSel.PlaceHolder = stateWithProposal
 	v.dimSel = widget.NewSelect(nil, reload)
 	v.dimSel.PlaceHolder = dimFilterAllLabel
-	v.typeSel = widget.NewSelect([]string{filterAll, "h1", "h2", "h3", "h4", "p", "li", "img", "a", "button", "td", "th", "blockquote", "figcaption", "dt", "dd", "summary"}, reload)
+	v.typeSel = widget.NewSelect([]string{filterAll, model.BlockTypeTitle, model.BlockTypeMetaDescription, "h1", "h2", "h3", "h4", "p", "li", "img", "a", "button", "td", "th", "blockquote", "figcaption", "dt", "dd", "summary"}, reload)
 	v.typeSel.PlaceHolder = "Any block type"
 	v.foldSel = widget.NewSelect([]string{filterAll, foldAbove, foldBelow}, reload)
 	v.foldSel.PlaceHolder = "Above and below"
@@ -369,7 +369,10 @@ func (v *reviewView) show(i int) {
 	v.cur = i
 	b := v.blocks[i]
 	fold := "below the fold"
-	if b.AboveFold {
+	switch {
+	case model.IsHeadBlock(b.BlockID):
+		fold = fmt.Sprintf("head, at most %d characters", model.HeadBlockMaxChars(b.Type))
+	case b.AboveFold:
 		fold = "above the fold"
 	}
 	v.header.SetText(fmt.Sprintf("%s · %s · %s · %s", b.SourcePath, b.BlockID, b.Type, fold))

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -206,6 +207,32 @@ func TestExportWritesBackAndCopiesTheRest(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("exported page differs beyond the h1")
 	}
+	// The head's title and meta description are blocks too: accepted, they
+	// are written into <title> and the description's content, HTML-escaped,
+	// and nothing else changes.
+	if _, err := w.Decide(ctx, pid, pageID, model.BlockIDTitle, model.ReviewEdited, "Omega Polishing & Refinishing in Bristol | Timekeepers"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Decide(ctx, pid, pageID, model.BlockIDMetaDescription, model.ReviewEdited, `Omega "mirror" polishing in Bristol. Fixed prices from £99, 4-day turnaround and a 2-year guarantee.`); err != nil {
+		t.Fatal(err)
+	}
+	out6 := filepath.Join(t.TempDir(), "out6")
+	if r, err = w.Export(ctx, ExportOptions{Out: out6}); err != nil || r.Blocks != 3 || len(r.Refusals) != 1 {
+		t.Fatalf("export with the head decided: %+v %v", r, err)
+	}
+	got, _ = os.ReadFile(filepath.Join(out6, rel))
+	ts, te := bytes.Index(want, []byte("<title>")), bytes.Index(want, []byte("</title>"))
+	want = slices.Concat(want[:ts], []byte("<title>Omega Polishing &amp; Refinishing in Bristol | Timekeepers"), want[te:])
+	want = bytes.Replace(want, []byte(`content="Expert Omega polishing in Bristol. Fixed prices from £99, 4-day turnaround and a 2-year guarantee from our South West workshop."`),
+		[]byte(`content="Omega &quot;mirror&quot; polishing in Bristol. Fixed prices from £99, 4-day turnaround and a 2-year guarantee."`), 1)
+	if !bytes.Equal(got, want) {
+		t.Errorf("exported page with the head decided:\n%s\nwant\n%s", got, want)
+	}
+	for _, id := range []string{model.BlockIDTitle, model.BlockIDMetaDescription} {
+		if _, err := w.Decide(ctx, pid, pageID, id, model.ReviewOriginal, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// Limited to a batch: the decided page is in the import's batch; an
 	// unknown batch is an error, not a silent full export.
 	page, err := w.store.GetPage(pid, pageID)
@@ -299,8 +326,8 @@ func TestReimportMarksChangedBlocksStaleAndSettingsReextract(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if blocks[0].State != model.ReviewStale || blocks[5].State != model.ReviewEdited {
-		t.Errorf("states after the rebuild: block-0 %s, block-5 %s", blocks[0].State, blocks[5].State)
+	if b0, b5 := blockOf(blocks, "block-0"), blockOf(blocks, "block-5"); b0.State != model.ReviewStale || b5.State != model.ReviewEdited {
+		t.Errorf("states after the rebuild: block-0 %s, block-5 %s", b0.State, b5.State)
 	}
 	// A new path pattern re-extracts every file; only pages whose
 	// extraction changed are written.

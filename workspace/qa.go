@@ -36,10 +36,19 @@ func CheckProposal(blockType, original, proposal string, dims map[string]string)
 		return out
 	}
 	n := utf8.RuneCountInString(proposal)
-	// An h1 is the page's visible title; search engines show about as much
-	// of a title as model.TitleMaxChars. (The head's title and meta
-	// description are not review blocks: no QA branch waits for them.)
-	if strings.EqualFold(blockType, "h1") && n > model.TitleMaxChars {
+	// The head's title and meta description (model.HeadBlocks) exist to be
+	// shown in search results, which cut them off past their limit: a
+	// proposal over it cannot be accepted (edit it shorter). An h1 is the
+	// page's visible title; search engines show about as much of a title
+	// as model.TitleMaxChars, so a longer one only warns.
+	switch max := model.HeadBlockMaxChars(blockType); {
+	case max > 0 && n > max:
+		what := "titles"
+		if blockType == model.BlockTypeMetaDescription {
+			what = "meta descriptions"
+		}
+		add("too_long", QAError, "%d characters; %s over %d are cut off in search results", n, what, max)
+	case strings.EqualFold(blockType, "h1") && n > model.TitleMaxChars:
 		add("too_long", QAWarn, "%d characters; titles over %d are truncated in search results", n, model.TitleMaxChars)
 	}
 	if utf8.RuneCountInString(original) > 0 && n > 3*utf8.RuneCountInString(original)+40 {

@@ -220,6 +220,7 @@ func reviewBlocks(p model.PageData, r model.ReviewData) []ReviewBlock {
 			out = append(out, rb)
 		}
 	}
+	add(model.HeadBlocks(p.Extraction), true)
 	add(p.Extraction.AboveFoldBlocks, true)
 	add(p.Extraction.RestOfPageBlocks, false)
 	return out

@@ -22,19 +22,26 @@ func reviewFixture(t *testing.T) (*Workspace, string) {
 	}
 	pages := []struct {
 		path, brand string
+		head        map[string]string
 		blocks      []model.Block
 		optimized   map[string]string
 	}{
-		{"dist/local/rolex-repair.html", "rolex", []model.Block{
+		// The head's title and meta description are blocks too
+		// (model.HeadBlocks): rolex's title proposal is 90 characters.
+		{"dist/local/rolex-repair.html", "rolex", map[string]string{
+			"title": "Rolex Repair Birmingham", "metaDescription": "Rolex repair in Birmingham.",
+		}, []model.Block{
 			{ID: "block-0", Type: "h1", Content: "Rolex repair in Birmingham"},
 			{ID: "block-1", Type: "p", Content: "Servicing from £199 with a 2 year warranty."},
 			{ID: "block-2", Type: "p", Content: "Free collection."},
 		}, map[string]string{
-			"block-0": "Expert Rolex repair in Birmingham",
-			"block-1": "Full servicing from £149 with a warranty.",
-			"block-2": "Free <b>insured</b> collection.",
+			model.BlockIDTitle:           "Expert Rolex Repair and Servicing in Birmingham by Certified Watchmakers, Since 1982 Only!", // 90
+			model.BlockIDMetaDescription: "Expert Rolex repair in Birmingham by certified watchmakers.",
+			"block-0":                    "Expert Rolex repair in Birmingham",
+			"block-1":                    "Full servicing from £149 with a warranty.",
+			"block-2":                    "Free <b>insured</b> collection.",
 		}},
-		{"dist/local/omega-repair.html", "omega", []model.Block{
+		{"dist/local/omega-repair.html", "omega", map[string]string{"title": "Omega repair"}, []model.Block{
 			{ID: "block-0", Type: "h1", Content: "Omega repair"},
 		}, map[string]string{"block-0": "Omega watch repair by post"}},
 	}
@@ -43,7 +50,7 @@ func reviewFixture(t *testing.T) (*Workspace, string) {
 			id := model.PageID(p.ProjectID, pg.path)
 			ex := model.Extraction{
 				Engine: "html", MainSelector: "main",
-				Head:            map[string]string{"title": pg.path},
+				Head:            pg.head,
 				Dimensions:      map[string]string{"brand": pg.brand, "location": "birmingham"},
 				AboveFoldBlocks: pg.blocks[:1], RestOfPageBlocks: pg.blocks[1:],
 				SelectorMap: map[string]string{},
@@ -53,8 +60,10 @@ func reviewFixture(t *testing.T) (*Workspace, string) {
 			}
 			hash := model.ContentHash(ex)
 			opt := &model.Optimization{Completed: model.Now(), Model: "gpt-4", Confidence: 0.9, SourceHash: hash}
-			for _, b := range pg.blocks {
-				opt.OptimizedBlocks = append(opt.OptimizedBlocks, model.Block{ID: b.ID, Type: b.Type, Content: b.Content, OptimizedContent: pg.optimized[b.ID]})
+			for _, b := range append(model.HeadBlocks(ex), pg.blocks...) {
+				if pg.optimized[b.ID] != "" {
+					opt.OptimizedBlocks = append(opt.OptimizedBlocks, model.Block{ID: b.ID, Type: b.Type, Content: b.Content, OptimizedContent: pg.optimized[b.ID]})
+				}
 			}
 			pd := model.PageData{PageID: id, ProjectID: p.ProjectID, SourcePath: pg.path, Uploaded: model.Now(), Extraction: ex, Optimization: opt, ContentHash: hash}
 			if err := tx.PutJSON(model.NSPages, model.PageKey(p.ProjectID, id), pd); err != nil {
@@ -75,16 +84,34 @@ func TestReviewStatesAndQA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(blocks) != 4 {
-		t.Fatalf("got %d blocks, want 4", len(blocks))
+	var ids []string
+	for _, b := range blocks {
+		ids = append(ids, b.SourcePath[len("dist/local/"):]+" "+b.BlockID+" "+b.State)
 	}
-	// sorted by source path: omega first
-	if blocks[0].SourcePath != "dist/local/omega-repair.html" || blocks[0].State != model.ReviewSuggested {
-		t.Fatalf("first block = %+v", blocks[0])
+	// Sorted by source path (omega first), the head's blocks first, then
+	// document order.
+	want := []string{
+		"omega-repair.html head-title original",
+		"omega-repair.html block-0 suggested",
+		"rolex-repair.html head-title suggested",
+		"rolex-repair.html head-meta-description suggested",
+		"rolex-repair.html block-0 suggested",
+		"rolex-repair.html block-1 suggested",
+		"rolex-repair.html block-2 suggested",
+	}
+	if strings.Join(ids, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("blocks:\n%s\nwant:\n%s", strings.Join(ids, "\n"), strings.Join(want, "\n"))
 	}
 	byID := map[string]ReviewBlock{}
-	for _, b := range blocks[1:] {
+	for _, b := range blocks[2:] {
 		byID[b.BlockID] = b
+	}
+	// The head's limits block: a 90-character title cannot be accepted.
+	if q := byID[model.BlockIDTitle].QA; !hasCode(q, "too_long") || q[0].Severity != QAError || byID[model.BlockIDTitle].Type != model.BlockTypeTitle {
+		t.Errorf("the 90-character title's QA = %+v, want a too_long error", q)
+	}
+	if q := byID[model.BlockIDMetaDescription].QA; len(q) != 0 {
+		t.Errorf("meta description QA = %+v, want none", q)
 	}
 	if q := byID["block-1"].QA; !hasCode(q, "price_changed") || !hasCode(q, "number_changed") {
 		t.Errorf("block-1 QA = %+v, want price_changed and number_changed", q)
@@ -173,8 +200,8 @@ func TestDecideAcceptRejectEditStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if page[0].State != model.ReviewStale {
-		t.Fatalf("block-0 after a rebuild = %q, want stale", page[0].State)
+	if b := blockOf(page, "block-0"); b.State != model.ReviewStale {
+		t.Fatalf("block-0 after a rebuild = %q, want stale", b.State)
 	}
 	if _, err := w.Decide(ctx, proj, rolex, "block-0", model.ReviewEdited, "  "); err == nil {
 		t.Fatal("an empty edit was stored")
@@ -189,8 +216,11 @@ func TestDecideAllAcceptable(t *testing.T) {
 		t.Fatal(err)
 	}
 	ok, blocked := Acceptable(all)
-	if len(ok) != 2 || len(blocked) != 2 {
-		t.Fatalf("acceptable %d, blocked %d; want 2 and 2", len(ok), len(blocked))
+	// Acceptable: omega's and rolex's block-0 and rolex's meta description;
+	// blocked: rolex's 90-character title, block-1 (price) and block-2
+	// (markup).
+	if len(ok) != 3 || len(blocked) != 3 || blocked[0].BlockID != model.BlockIDTitle {
+		t.Fatalf("acceptable %d, blocked %d (first %s); want 3 and 3, the title first", len(ok), len(blocked), blocked[0].BlockID)
 	}
 	refs := make([]BlockRef, len(ok))
 	for i, b := range ok {
@@ -349,4 +379,14 @@ func TestDecideUndecidedLeavesFreshDecisions(t *testing.T) {
 			t.Errorf("the block rejected meanwhile is %s", b.State)
 		}
 	}
+}
+
+// blockOf is the block with this id among blocks (zero when none).
+func blockOf(blocks []ReviewBlock, id string) ReviewBlock {
+	for _, b := range blocks {
+		if b.BlockID == id {
+			return b
+		}
+	}
+	return ReviewBlock{}
 }

@@ -1,11 +1,12 @@
 // Command exportcheck verifies an exported site against the mirror, for the
 // end-to-end tests: a page with accepted (or edited) review decisions must,
 // when extracted again, show the decided text in exactly those blocks and
-// the original text in every other block (same head, same block ids); a page
+// the original text in every other block (same head but for a decided title
+// or meta description, same block ids); a page
 // without decisions must be byte-identical to its source. It does not use
 // the export code path, only the store, the extractor and the two folders.
 //
-//	exportcheck -store nimbus.db -project proj_x -src site -out exported [-min-changed N] [-any-status]
+//	exportcheck -store nimbus.db -project proj_x -src site -out exported [-min-changed N] [-min-head N] [-any-status]
 //
 // -src is the parent of the watched folder (source_path is relative to it);
 // -out is the export root: a page is looked for at out/source_path, then at
@@ -17,6 +18,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,8 +35,9 @@ func main() {
 	out := flag.String("out", "", "export root")
 	minChanged := flag.Int("min-changed", 1, "fail unless at least this many pages changed")
 	anyStatus := flag.Bool("any-status", false, "do not require every page to be done or failed (a site not yet processed)")
+	minHead := flag.Int("min-head", 0, "fail unless at least this many titles or meta descriptions changed")
 	flag.Parse()
-	if err := run(*storePath, *project, *src, *out, *minChanged, *anyStatus); err != nil {
+	if err := run(*storePath, *project, *src, *out, *minChanged, *minHead, *anyStatus); err != nil {
 		fmt.Fprintln(os.Stderr, "exportcheck:", err)
 		os.Exit(1)
 	}
@@ -54,7 +57,7 @@ func exported(out, sourcePath string) (string, []byte, error) {
 	return p2, b, nil
 }
 
-func run(storePath, projectID, src, out string, minChanged int, anyStatus bool) error {
+func run(storePath, projectID, src, out string, minChanged, minHead int, anyStatus bool) error {
 	st, err := localstore.Open(storePath)
 	if err != nil {
 		return err
@@ -76,7 +79,7 @@ func run(storePath, projectID, src, out string, minChanged int, anyStatus bool) 
 	if err != nil {
 		return err
 	}
-	identical, changed, blocksChanged := 0, 0, 0
+	identical, changed, blocksChanged, headChanged := 0, 0, 0, 0
 	var problems []string
 	// Every page is terminal after the batch completed; a failed page says why.
 	counts := map[string]int{}
@@ -130,8 +133,23 @@ func run(storePath, projectID, src, out string, minChanged int, anyStatus bool) 
 		if err != nil {
 			return fmt.Errorf("extract exported %s: %w", path, err)
 		}
-		if fmt.Sprint(before.Head) != fmt.Sprint(after.Head) {
-			problems = append(problems, fmt.Sprintf("%s: head changed", path))
+		// The head's title and meta description are blocks too
+		// (model.HeadBlocks): a decided one reads back as the decided text,
+		// and every other head field is as it was.
+		wantHead := maps.Clone(before.Head)
+		for _, hb := range model.HeadBlocks(before) {
+			if text, ok := decided[hb.ID]; ok {
+				field := "title"
+				if hb.ID == model.BlockIDMetaDescription {
+					field = "metaDescription"
+				}
+				wantHead[field] = extract.Collapse(text)
+				blocksChanged++
+				headChanged++
+			}
+		}
+		if fmt.Sprint(wantHead) != fmt.Sprint(after.Head) {
+			problems = append(problems, fmt.Sprintf("%s: head is %v, want %v", path, after.Head, wantHead))
 		}
 		ob := append(append([]model.Block{}, before.AboveFoldBlocks...), before.RestOfPageBlocks...)
 		ab := append(append([]model.Block{}, after.AboveFoldBlocks...), after.RestOfPageBlocks...)
@@ -150,13 +168,16 @@ func run(storePath, projectID, src, out string, minChanged int, anyStatus bool) 
 			}
 		}
 	}
-	fmt.Printf("exportcheck: %d pages: %d byte-identical, %d changed in exactly their %d decided blocks\n",
-		len(pages), identical, changed, blocksChanged)
+	fmt.Printf("exportcheck: %d pages: %d byte-identical, %d changed in exactly their %d decided blocks (%d of them titles or meta descriptions)\n",
+		len(pages), identical, changed, blocksChanged, headChanged)
 	if len(problems) > 0 {
 		return fmt.Errorf("%d problems:\n  %s", len(problems), strings.Join(problems, "\n  "))
 	}
 	if changed < minChanged {
 		return fmt.Errorf("%d pages changed, want at least %d", changed, minChanged)
+	}
+	if headChanged < minHead {
+		return fmt.Errorf("%d titles or meta descriptions changed, want at least %d", headChanged, minHead)
 	}
 	return nil
 }

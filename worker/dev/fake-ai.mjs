@@ -41,10 +41,22 @@ const TAIL = {
   casual: " Give us a shout!",
 };
 
+// The same rules as src/provider/local.ts localRewrite: the head's title
+// and meta description stay within 60 and 155 characters.
+const LEAD = { premium: "Luxury ", professional: "Expert ", casual: "Easy " };
+
 export function rewrite(text, type, tone) {
   const t = SWAPS[tone] ? tone : "professional";
+  if (type === "title") {
+    const out = LEAD[t] + text;
+    return !text.startsWith(LEAD[t]) && [...out].length <= 60 ? out : text;
+  }
   let out = text;
   for (const [re, rep] of SWAPS[t]) out = out.replace(re, rep);
+  if (type === "meta_description") {
+    if (out === text) out = text + TAIL[t];
+    return [...out].length <= 155 ? out : text;
+  }
   if (out === text && (type === "p" || type === "blockquote")) out = text + TAIL[t];
   return out;
 }

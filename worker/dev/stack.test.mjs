@@ -163,10 +163,14 @@ test("desktop writes through the adapter; the Worker processes them; both sides 
   assert.equal(pv.metadata.h, sha(pv.value), "h is the sha256 of the value bytes");
   const pg = JSON.parse(pv.value);
   assert.equal(pg.optimization.source_hash, "c".repeat(64));
-  // "Fast" (capitalised) is not in the premium word table, so only the paragraph changes
+  // "Fast" (capitalised) is not in the premium word table, so of the copy
+  // only the paragraph changes; the head's title is a block too
   assert.deepEqual(
     pg.optimization.optimized_blocks.map((b) => [b.id, b.optimized_content]),
-    [["block-1", "Our specialists offer exceptional bespoke service."]],
+    [
+      ["head-title", "Luxury A"],
+      ["block-1", "Our specialists offer exceptional bespoke service."],
+    ],
   );
   const md = await cf("GET", `/${ids.NIMBUS_STATUS}/metadata/${encodeURIComponent(`status:${P}:${PAGE}`)}`);
   assert.equal(md.json().result.s, "done");

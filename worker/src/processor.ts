@@ -40,6 +40,7 @@ import type {
   QueueItem,
   StatusData,
 } from "./types";
+import { BLOCK_ID_META_DESCRIPTION, BLOCK_ID_TITLE, BLOCK_TYPE_META_DESCRIPTION, BLOCK_TYPE_TITLE } from "./types";
 
 export interface RunOptions {
   /** Process only this project. */
@@ -388,8 +389,23 @@ export function isCopy(b: Block): boolean {
   return true;
 }
 
+/**
+ * The page's blocks: the head's title and meta description first, as blocks
+ * with reserved ids and types (the desktop's model.HeadBlocks: not stored in
+ * the extraction, no selector), then the extraction's blocks.
+ */
 function blocksOf(page: PageData): Block[] {
-  return [...(page.extraction?.above_fold_blocks ?? []), ...(page.extraction?.rest_of_page_blocks ?? [])];
+  return [...headBlocks(page), ...(page.extraction?.above_fold_blocks ?? []), ...(page.extraction?.rest_of_page_blocks ?? [])];
+}
+
+export function headBlocks(page: PageData): Block[] {
+  const head = page.extraction?.head ?? {};
+  const out: Block[] = [];
+  if (typeof head.title === "string" && head.title !== "") out.push({ id: BLOCK_ID_TITLE, type: BLOCK_TYPE_TITLE, content: head.title });
+  if (typeof head.metaDescription === "string" && head.metaDescription !== "") {
+    out.push({ id: BLOCK_ID_META_DESCRIPTION, type: BLOCK_TYPE_META_DESCRIPTION, content: head.metaDescription });
+  }
+  return out;
 }
 
 function elapsed(t0: number): number {

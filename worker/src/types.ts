@@ -208,3 +208,20 @@ export const BATCH_STATUS_RANK: Record<string, number> = {
 };
 
 export const MAX_LOG_ENTRIES = 1000;
+
+// The head's title and meta description travel as blocks with reserved ids
+// and types (the desktop's model.HeadBlocks): the AI rewrites them with the
+// page's copy and their proposals go into optimized_blocks like any block's.
+// Their limits are what search results show (model.TitleMaxChars,
+// model.MetaDescriptionMaxChars).
+export const BLOCK_ID_TITLE = "head-title";
+export const BLOCK_ID_META_DESCRIPTION = "head-meta-description";
+export const BLOCK_TYPE_TITLE = "title";
+export const BLOCK_TYPE_META_DESCRIPTION = "meta_description";
+export const TITLE_MAX_CHARS = 60;
+export const META_DESCRIPTION_MAX_CHARS = 155;
+
+/** The length limit of a head block type in characters (code points), 0 for other types. */
+export function headBlockMaxChars(type: string): number {
+  return type === BLOCK_TYPE_TITLE ? TITLE_MAX_CHARS : type === BLOCK_TYPE_META_DESCRIPTION ? META_DESCRIPTION_MAX_CHARS : 0;
+}

@@ -40,7 +40,12 @@ export function project(id: string, settings: Partial<ProjectData["settings"]> =
   };
 }
 
-export function page(projectId: string, pageId: string, texts: string[], opts: Partial<PageData> = {}): PageData {
+/**
+ * A page record as the desktop pushes it. Its head has no title or meta
+ * description unless `head` gives them: those are blocks too (the head
+ * blocks), tested in their own cases, and the other suites count blocks.
+ */
+export function page(projectId: string, pageId: string, texts: string[], opts: Partial<PageData> = {}, head: Record<string, string> = { title: "" }): PageData {
   return {
     page_id: pageId,
     project_id: projectId,
@@ -50,7 +55,7 @@ export function page(projectId: string, pageId: string, texts: string[], opts: P
     extraction: {
       engine: "html",
       main_selector: "main",
-      head: { title: "Title" },
+      head,
       dimensions: { brand: "rolex" },
       above_fold_blocks: texts.slice(0, 1).map((t, i) => ({ id: `block-${i}`, type: "h1", content: t })),
       rest_of_page_blocks: texts.slice(1).map((t, i) => ({ id: `block-${i + 1}`, type: "p", content: t })),
@@ -73,7 +78,7 @@ export async function getJSON<T>(ns: KVNamespace, key: string): Promise<T | null
 }
 
 export interface SeedOptions {
-  pages: { id: string; texts: string[]; priority?: number; queued_at?: string; attempts?: number }[];
+  pages: { id: string; texts: string[]; priority?: number; queued_at?: string; attempts?: number; head?: Record<string, string> }[];
   settings?: Partial<ProjectData["settings"]>;
 }
 
@@ -85,7 +90,7 @@ export async function seedProject(opts: SeedOptions): Promise<string> {
   const pages: BatchData["pages"] = {};
   const items: QueueItem[] = [];
   for (const p of opts.pages) {
-    await put(e.NIMBUS_PAGES, `page:${pid}:${p.id}`, page(pid, p.id, p.texts));
+    await put(e.NIMBUS_PAGES, `page:${pid}:${p.id}`, page(pid, p.id, p.texts, {}, p.head));
     pages[p.id] = { status: "queued", uploaded: T0 };
     items.push({ page_id: p.id, batch_id: BATCH, priority: p.priority ?? 5, queued_at: p.queued_at ?? T0, attempts: p.attempts ?? 0 });
     await put(e.NIMBUS_STATUS, `status:${pid}:${p.id}`, { status: "queued", batch_id: BATCH, updated: T0 });

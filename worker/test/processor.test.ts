@@ -395,6 +395,46 @@ describe("processor edge cases", () => {
     ]);
   });
 
+  it("optimizes the head's title and meta description as blocks with reserved ids, within their limits", async () => {
+    const p1 = pageIdOf(82);
+    const head = { title: "Rolex Repair in Birmingham | Timekeepers", metaDescription: "Rolex repair in Birmingham from £49." };
+    const pid = await seedProject({ pages: [{ id: p1, texts: ["Rolex repair", "We repair Rolex watches."], head }] });
+    const ninety = "Expert Rolex Repair and Servicing in Birmingham by Certified Watchmakers, Since 1982 Only!";
+    expect([...ninety].length).toBe(90);
+    const prov = new ScriptedProvider((req) => ({
+      blocks: req.blocks.map((b) => ({
+        id: b.id,
+        text: b.type === "title" ? ninety : b.type === "meta_description" ? "Certified Rolex repair in Birmingham from £49." : b.content,
+        confidence: 0.9,
+      })),
+    }));
+    const rep = await runProcessor(env, { project: pid, provider: prov });
+    expect(rep.projects[0].done).toBe(1);
+    // Sent first, with their reserved ids and types, beside the copy.
+    expect(prov.calls[0].blocks.map((b) => [b.id, b.type, b.content])).toEqual([
+      ["head-title", "title", head.title],
+      ["head-meta-description", "meta_description", head.metaDescription],
+      ["block-0", "h1", "Rolex repair"],
+      ["block-1", "p", "We repair Rolex watches."],
+    ]);
+    const pg = (await getJSON<PageData>(env.NIMBUS_PAGES, `page:${pid}:${p1}`))!;
+    // The 90-character title is refused (search results cut it off, and the
+    // desktop's QA would block it); the description is kept, its content the original.
+    expect(pg.optimization!.optimized_blocks).toEqual([
+      { id: "head-meta-description", type: "meta_description", content: head.metaDescription, optimized_content: "Certified Rolex repair in Birmingham from £49." },
+    ]);
+    expect(pg.extraction.above_fold_blocks!.map((b) => b.id)).toEqual(["block-0"]); // the extraction is not changed
+    const logs = (await getJSON<LogData>(env.NIMBUS_LOGS, `logs:${pid}:${p1}`))!;
+    expect(logs.entries!.filter((e) => e.level === "warn").map((e) => e.message)).toEqual([
+      "block head-title: suggestion rejected: 90 characters, over the 60 a title may have",
+    ]);
+    // The prompt states the limits.
+    const { buildMessages } = await import("../src/provider/openai");
+    const sys = buildMessages(prov.calls[0])[0].content;
+    expect(sys).toMatch(/title within 60 characters/);
+    expect(sys).toMatch(/meta description within 155 characters/);
+  });
+
   it("fails at once on an error another attempt cannot fix", async () => {
     const p1 = pageIdOf(91);
     // unique text: a cached rewrite would not reach the provider

@@ -64,6 +64,12 @@ describe("provider validation", () => {
     expect(localRewrite("good and fast", "p", "casual")).toBe("great and quick");
     expect(localRewrite("Nothing to swap", "p", "premium")).toBe("Nothing to swap Experience the difference.");
     expect(localRewrite("Nothing to swap", "h1", "premium")).toBe("Nothing to swap");
+    // The head's blocks stay within their limits, as a model asked to does.
+    expect(localRewrite("Rolex Repair in Birmingham", "title", "premium")).toBe("Luxury Rolex Repair in Birmingham");
+    expect(localRewrite("Luxury Rolex Repair", "title", "premium")).toBe("Luxury Rolex Repair");
+    expect(localRewrite("x".repeat(54), "title", "premium")).toBe("x".repeat(54));
+    expect(localRewrite("Rolex repair.", "meta_description", "casual")).toBe("Rolex repair. Give us a shout!");
+    expect(localRewrite("y".repeat(140), "meta_description", "casual")).toBe("y".repeat(140));
     const a = await new LocalProvider().optimize({ model: "m", tone: "premium", domain: "", blocks });
     const b = await new LocalProvider().optimize({ model: "m", tone: "premium", domain: "", blocks });
     expect(a).toEqual(b);

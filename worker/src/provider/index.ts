@@ -8,7 +8,7 @@
 import { sha256Hex } from "../canonical";
 import { intVar, type Env } from "../env";
 import { RecordError, type Store } from "../store";
-import type { CacheData } from "../types";
+import { headBlockMaxChars, type CacheData } from "../types";
 import { LocalProvider } from "./local";
 import { OpenAIProvider } from "./openai";
 import { ProcessError, type BlockInput, type BlockOutput, type OptimizeRequest, type Provider } from "./types";
@@ -77,6 +77,15 @@ export function validateResponse(blocks: BlockInput[], raw: unknown): Validated 
       rejected.push({ id, reason: "markup where the original has none" });
       continue;
     }
+    // The head's title and meta description are cut off in search results
+    // past their limit, and the desktop's QA refuses them then: a longer
+    // suggestion cannot be accepted as it is.
+    const max = headBlockMaxChars(orig.type);
+    const n = [...text.replace(/\s+/g, " ").trim()].length;
+    if (max > 0 && n > max) {
+      rejected.push({ id, reason: `${n} characters, over the ${max} a ${orig.type === "title" ? "title" : "meta description"} may have` });
+      continue;
+    }
     let conf = Number((e as { confidence?: unknown }).confidence);
     if (!Number.isFinite(conf)) conf = 0.8;
     conf = Math.min(1, Math.max(0, conf));
@@ -102,7 +111,7 @@ export async function requestCacheKey(req: OptimizeRequest): Promise<string> {
   const dims = req.page?.dimensions ?? {};
   const page = JSON.stringify([req.page?.title ?? "", req.page?.description ?? "", Object.keys(dims).sort().map((k) => [k, dims[k]])]);
   const blocks = JSON.stringify(req.blocks.map((b) => [b.id, b.type, b.content]));
-  return "cache:" + (await sha256Hex(["v4", req.project ?? "", req.domain, req.model, req.tone, page, blocks].join("\n")));
+  return "cache:" + (await sha256Hex(["v5", req.project ?? "", req.domain, req.model, req.tone, page, blocks].join("\n")));
 }
 
 interface CachedRequest {

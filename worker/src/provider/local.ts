@@ -32,11 +32,27 @@ const TAIL: Record<string, string> = {
   casual: " Give us a shout!",
 };
 
-/** The local rewrite of one text (exported for tests and the fake AI server's parity check). */
+/** What a title leads with in each tone (the head's title, model.HeadBlocks). */
+const LEAD: Record<string, string> = { premium: "Luxury ", professional: "Expert ", casual: "Easy " };
+
+/**
+ * The local rewrite of one text (exported for tests and the fake AI server's
+ * parity check). The head's title and meta description stay within their
+ * limits (60 and 155 characters), as a model asked to does: a rewrite that
+ * would not fit leaves the text as it is.
+ */
 export function localRewrite(text: string, type: string, tone: string): string {
   const t = SWAPS[tone] ? tone : "professional";
+  if (type === "title") {
+    const out = LEAD[t] + text;
+    return !text.startsWith(LEAD[t]) && [...out].length <= 60 ? out : text;
+  }
   let out = text;
   for (const [re, rep] of SWAPS[t]) out = out.replace(re, rep);
+  if (type === "meta_description") {
+    if (out === text) out = text + TAIL[t];
+    return [...out].length <= 155 ? out : text;
+  }
   if (out === text && (type === "p" || type === "blockquote")) out = text + TAIL[t];
   return out;
 }

@@ -89,6 +89,9 @@ export function buildMessages(req: OptimizeRequest): { role: string; content: st
         "keep the page about them. Keep every fact exactly as written: prices, numbers, dates, phone numbers, " +
         "brand names and place names (the dimension values are such names). " +
         "Keep roughly the same length. Return plain text only: no HTML or Markdown unless the original has it. " +
+        'A block of type "title" is the page\'s <title> and one of type "meta_description" its meta description, ' +
+        "both shown in search results: write them for a searcher, keep the brand and place names, " +
+        "and keep a title within 60 characters and a meta description within 155 characters. " +
         'Answer with a JSON object {"blocks":[{"id":"<block id>","text":"<rewritten text>","confidence":<0..1>}]} ' +
         "with exactly one entry per input block and no other ids.",
     },
