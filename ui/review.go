@@ -152,7 +152,7 @@ func newReviewView(s *Shell) *reviewView {
 	}
 
 	v.header = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	v.header.Wrapping = fyne.TextWrapBreak
+	v.header.Wrapping = fyne.TextWrapWord // breaks inside a word (a long path) only when it must
 	v.stateLbl = widget.NewLabel("")
 	v.original = widget.NewLabel("")
 	v.original.Wrapping = fyne.TextWrapWord
