@@ -48,6 +48,8 @@ type settingsView struct {
 	cfRateSet *widget.Button
 	cfTest    *widget.Button
 	cfWhere   *widget.Label
+
+	appearance *widget.RadioGroup
 }
 
 func newSettingsView(s *Shell) *settingsView {
@@ -140,6 +142,12 @@ func newSettingsView(s *Shell) *settingsView {
 	v.cfWhere = widget.NewLabel("")
 	v.cfWhere.Importance = widget.LowImportance
 	v.cfWhere.Wrapping = fyne.TextWrapWord
+	v.appearance = widget.NewRadioGroup(appearances, nil)
+	v.appearance.Horizontal = true
+	v.appearance.Required = true
+	v.appearance.SetSelected(appearance(s.app))
+	// Set after the saved choice is shown: showing it changes nothing.
+	v.appearance.OnChanged = func(choice string) { applyAppearance(s.app, choice, true) }
 	return v
 }
 
@@ -247,12 +255,13 @@ func (v *settingsView) content() fyne.CanvasObject {
 	keys := container.NewVBox(heading("API keys"),
 		widget.NewLabel("A key is shown once when created; only its SHA-256 hash is stored."), keyArea)
 	account := container.NewVBox(heading("Account"), v.email, v.storeLbl)
+	look := container.NewVBox(heading("Appearance"), v.appearance)
 	cf := container.NewVBox(heading("Cloudflare"),
 		widget.NewForm(widget.NewFormItem("Account ID", v.cfAccount), widget.NewFormItem("API token", v.cfToken),
 			widget.NewFormItem("Request budget (req/s)", container.NewBorder(nil, nil, nil, v.cfRateSet, v.cfRate))),
 		v.cfWhere, container.NewHBox(v.cfSetup, v.cfTest), v.cfResult)
 	return container.NewVScroll(container.NewPadded(container.NewVBox(project, widget.NewSeparator(), cf, widget.NewSeparator(),
-		keys, widget.NewSeparator(), account)))
+		keys, widget.NewSeparator(), account, widget.NewSeparator(), look)))
 }
 
 func (v *settingsView) load(projectID string) {

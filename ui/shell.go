@@ -103,6 +103,9 @@ type Shell struct {
 func Run(ws *workspace.Workspace) error {
 	a := app.NewWithID(AppID)
 	a.SetIcon(appIcon)
+	// The editor's Light/Dark choice (Settings), before the first paint.
+	// Tests build the shell with New on the test theme.
+	applyAppearance(a, appearance(a), false)
 	s := New(a, ws, Options{Ready: func(pages int) {
 		// The smoke run reads this line to measure startup.
 		slog.Info("window ready", "startup_ms", time.Since(started).Milliseconds(), "pages", pages)
