@@ -81,7 +81,13 @@ run() {
 		exit 1
 	fi
 	# Peak memory of the start, before the extra screens load more.
-	hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$app/status")
+	if ! hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$app/status" 2>/dev/null) || [ -z "$hwm" ]; then
+		local gone=0
+		wait "$app" 2>/dev/null || gone=$?
+		echo "smoke: $name: the app exited by itself (exit $gone) after its window was ready; its log:" >&2
+		cat "$log" >&2
+		exit 1
+	fi
 	if [ "$name" != empty ] && [ "${SHOTS:-1}" = 1 ] && command -v xdotool >/dev/null; then
 		more_shots "$name" >&2
 	fi
