@@ -34,7 +34,7 @@ fi
 # A display nobody uses.
 disp=90
 while [ -e "/tmp/.X11-unix/X$disp" ] || [ -e "/tmp/.X$disp-lock" ]; do disp=$((disp + 1)); done
-Xvfb ":$disp" -screen 0 1240x800x24 -nolisten tcp >"$DIR/xvfb.log" 2>&1 &
+Xvfb ":$disp" -screen 0 1600x1000x24 -nolisten tcp >"$DIR/xvfb.log" 2>&1 &
 xvfb=$!
 app=""
 cleanup() {
@@ -71,7 +71,7 @@ run() {
 	ms=$(((now - start) / 1000000))
 	sleep 1.5 # let the first frames paint
 	local shot="build/screenshot-$name.png"
-	import -window root "$shot"
+	import -window root -crop 1240x800+0+0 "$shot" # the window's default size
 	# Non-blank: a UI has many colours and real contrast.
 	local colours stddev
 	colours=$(identify -format '%k' "$shot")
@@ -139,18 +139,68 @@ run() {
 more_shots() {
 	xdotool mousemove 330 250 click 1 # a page row: opens its detail
 	sleep 1
-	import -window root "build/screenshot-$1-detail.png"
+	import -window root -crop 1240x800+0+0 "build/screenshot-$1-detail.png"
 	xdotool key ctrl+3 # Review: reads every page's blocks
 	sleep 4
-	import -window root "build/screenshot-$1-review.png"
+	import -window root -crop 1240x800+0+0 "build/screenshot-$1-review.png"
 	xdotool key ctrl+2
 	sleep 0.5
 	xdotool mousemove 300 110 click 1 # the newest batch
 	sleep 1
-	import -window root "build/screenshot-$1-batches.png"
+	import -window root -crop 1240x800+0+0 "build/screenshot-$1-batches.png"
 	convert "build/screenshot-$1-detail.png" \( "build/screenshot-$1-review.png" "build/screenshot-$1-batches.png" -resize 50% +append \) \
 		-append build/screenshot-main.png
 	xdotool key ctrl+1
+}
+
+# gallery: with xdotool, the real app on the fixture store in each theme
+# (FYNE_THEME, as "System" follows it) at the smallest supported window and
+# a large one: Pages, Review on a proposal with a QA message, Batches with a
+# batch open (the fixture's has failed pages), the shortcut sheet (F1), as
+# build/gallery/SCREEN-WxH-THEME.png; each checked not blank.
+gallery() {
+	mkdir -p build/gallery
+	local variant size w h log="$DIR/gallery.log" f
+	for variant in light dark; do
+		for size in 1024x700 1600x1000; do
+			w=${size%x*} h=${size#*x}
+			rm -f "$log"
+			FYNE_THEME=$variant NIMBUS_STORE="$fixture" "$BIN" >"$log" 2>&1 &
+			app=$!
+			for _ in $(seq 1 $((TIMEOUT * 10))); do grep -q "window ready" "$log" 2>/dev/null && break; sleep 0.1; done
+			grep -q "window ready" "$log" || { echo "smoke: gallery: no window ($variant $size):" >&2; cat "$log" >&2; exit 1; }
+			sleep 1
+			xdotool search --name '^Nimbus$' windowsize "$w" "$h" >/dev/null 2>&1 || true
+			xdotool mousemove 560 20 click 1 # an empty spot of the top bar: the focus
+			sleep 1
+			import -window root -crop "${w}x${h}+0+0" "build/gallery/pages-$size-$variant.png"
+			xdotool key ctrl+3
+			sleep 4
+			# the fixture's fifth proposal is a title over 60 characters: QA blocks it
+			xdotool key j j j j
+			sleep 1
+			import -window root -crop "${w}x${h}+0+0" "build/gallery/review-$size-$variant.png"
+			xdotool key ctrl+2
+			sleep 0.5
+			xdotool mousemove 300 110 click 1 # the newest batch
+			sleep 1
+			import -window root -crop "${w}x${h}+0+0" "build/gallery/batches-$size-$variant.png"
+			xdotool key F1
+			sleep 1
+			import -window root -crop "${w}x${h}+0+0" "build/gallery/shortcuts-$size-$variant.png"
+			xdotool key Escape
+			kill "$app"
+			wait "$app" 2>/dev/null || true
+			app=""
+		done
+	done
+	for f in build/gallery/*.png; do
+		if [ "$(identify -format '%k' "$f")" -lt 16 ]; then
+			echo "smoke: gallery: $f looks blank" >&2
+			exit 1
+		fi
+	done
+	echo "gallery: $(ls build/gallery/*.png | wc -l) screenshots in build/gallery (light and dark, 1024x700 and 1600x1000)"
 }
 
 empty_store="$DIR/empty.db"
@@ -178,6 +228,7 @@ e_ms=$(echo $e_all_ms | median) e_kb=$(echo $e_all_kb | median)
 f_ms=$(echo $f_all_ms | median) f_kb=$(echo $f_all_kb | median)
 echo "startup ms, empty:$e_all_ms; $PAGES pages:$f_all_ms"
 cp "$f_shot" build/screenshot.png
+if [ "${SHOTS:-1}" = 1 ] && command -v xdotool >/dev/null; then gallery; fi
 [ -f build/screenshot-main.png ] && echo "main screens: build/screenshot-main.png (docs/screenshot.png is a copy)"
 
 printf '\nGUI smoke run (Xvfb %s, software GL)\n' "$DISPLAY"
