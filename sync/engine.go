@@ -155,11 +155,17 @@ func (e *Engine) State() State {
 	s := State{Online: e.cfg.Pacer.Online(), Waiting: n, LastSync: e.lastSync, WritesDay: day, WritesToday: w}
 	if e.lastErr != nil {
 		s.LastError = e.lastErr.Error()
+	} else if err := e.cfg.Pacer.LastError(); !s.Online && err != nil {
+		// Offline while the sync still retries: why the last request failed.
+		s.LastError = err.Error()
 	}
 	return s
 }
 
 func (e *Engine) finish(err error) {
+	if errors.Is(err, context.Canceled) {
+		return // stopped (a project switch, quit): not why a sync failed
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.lastErr = err

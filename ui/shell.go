@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/color"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -228,7 +229,7 @@ func New(a fyne.App, ws Workspace, opts Options) *Shell {
 	s.projectSelect = widget.NewSelect(nil, s.onProjectSelected)
 	s.projectSelect.PlaceHolder = "No project yet"
 	newProject := widget.NewButtonWithIcon("", theme.ContentAddIcon(), s.askNewProject)
-	s.syncChip = widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), s.syncNow)
+	s.syncChip = widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), s.syncChipTapped)
 	s.syncChip.Importance = widget.LowImportance
 	s.watchLabel = widget.NewLabel("")
 	s.watchLabel.Importance = widget.LowImportance
@@ -420,6 +421,61 @@ func syncChipText(waiting int) string {
 		return "Local · 1 change waiting to sync"
 	}
 	return fmt.Sprintf("Local · %s changes waiting to sync", groupDigits(waiting))
+}
+
+// syncChipTapped: offline, the chip says why (the reason one click away)
+// and offers to try again at once; otherwise it syncs now.
+func (s *Shell) syncChipTapped() {
+	reason, waiting, offline := s.syncer.offline()
+	if !offline {
+		s.syncNow()
+		return
+	}
+	summary := widget.NewLabel(fmt.Sprintf("Nimbus cannot reach Cloudflare: %s.\n%s saved here and pushed as soon as Cloudflare answers;\nNimbus tries again by itself.",
+		offlineCause(reason), changesPhrase(waiting)))
+	detail := widget.NewLabelWithStyle(reason, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	detail.Wrapping = fyne.TextWrapBreak
+	// The full error scrolls in a box of its own: a long one is never
+	// drawn over the summary or the buttons.
+	box := container.NewVScroll(detail)
+	box.SetMinSize(fyne.NewSize(560, 110))
+	d := dialog.NewCustomConfirm("Offline", "Retry now", "Close", container.NewVBox(summary, widget.NewLabel("The last error:"), box), func(retry bool) {
+		if retry {
+			s.syncNow()
+		}
+	}, s.win)
+	s.present(d, d.Confirm)
+}
+
+// offlineCause says in a few words why a request failed, from the error
+// text the sync engine keeps.
+func offlineCause(err string) string {
+	e := strings.ToLower(err)
+	switch {
+	case err == "":
+		return "no answer yet"
+	case strings.Contains(e, "connection refused"):
+		return "the connection was refused"
+	case strings.Contains(e, "no such host"), strings.Contains(e, "server misbehaving"):
+		return "the host name does not resolve (no network, or DNS)"
+	case strings.Contains(e, "network is unreachable"), strings.Contains(e, "no route to host"):
+		return "there is no network"
+	case strings.Contains(e, "timeout"), strings.Contains(e, "deadline exceeded"):
+		return "no answer in time"
+	case strings.Contains(e, "certificate"), strings.Contains(e, "tls"):
+		return "a secure connection could not be made"
+	case strings.Contains(e, "connection reset"), strings.Contains(e, "eof"):
+		return "the connection was dropped"
+	}
+	return "see the error below"
+}
+
+// changesPhrase is "1 change is" / "N changes are".
+func changesPhrase(n int) string {
+	if n == 1 {
+		return "1 change is"
+	}
+	return groupDigits(n) + " changes are"
 }
 
 // syncNow triggers a sync, or explains why there is none.

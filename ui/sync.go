@@ -155,6 +155,19 @@ func (y *syncer) chip(waiting int) string {
 	return fmt.Sprintf("Online · %s · synced %s", w, last)
 }
 
+// offline reports whether the running engine cannot reach the remote, why
+// (the last error) and how many changes wait.
+func (y *syncer) offline() (reason string, waiting int, ok bool) {
+	y.mu.Lock()
+	eng := y.engine
+	y.mu.Unlock()
+	if eng == nil {
+		return "", 0, false
+	}
+	st := eng.State()
+	return st.LastError, st.Waiting, !st.Online
+}
+
 // details explains the sync state (the chip's tap when there is no engine).
 func (y *syncer) details() {
 	y.mu.Lock()
