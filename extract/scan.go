@@ -89,35 +89,68 @@ var ErrCollision = errors.New("two files map to one page")
 
 func (e FileError) Error() string { return e.SourcePath + ": " + e.Reason }
 
-// splitCollisions keeps the first file (in walk order, which is sorted) of
-// every source path and turns the others into errors naming both: distinct
-// files must never overwrite one page record in turn.
-func splitCollisions(root string, files []scanFile) ([]scanFile, []FileError) {
-	first := make(map[string]string, len(files))
-	out := files[:0]
+// splitCollisions keeps one file of every source path and turns the others
+// into errors naming both: distinct files must never overwrite one page
+// record in turn. The file kept is the one the page was extracted from (its
+// size and mtime are the index's) when there is one: an established page
+// keeps its file when a file whose name differs only in Unicode
+// normalization or in \ and / is added beside it. Otherwise (a new page,
+// or none matches) the first in walk order, which is sorted, keeps it.
+func splitCollisions(root string, files []scanFile, index FileIndex) ([]scanFile, []FileError) {
+	groups := make(map[string][]int, len(files))
+	for i, f := range files {
+		groups[f.sourcePath] = append(groups[f.sourcePath], i)
+	}
+	out := make([]scanFile, 0, len(files))
 	var errs []FileError
-	for _, f := range files {
-		keep, dup := first[f.sourcePath]
-		if !dup {
-			first[f.sourcePath] = f.path
+	for i, f := range files {
+		g := groups[f.sourcePath]
+		if len(g) == 1 {
 			out = append(out, f)
 			continue
 		}
-		if keep == f.path {
-			continue // the same file listed twice
+		if g[0] != i {
+			continue // handled with the group's first file
 		}
-		relKeep, _ := filepath.Rel(filepath.Dir(root), keep)
-		relThis, _ := filepath.Rel(filepath.Dir(root), f.path)
-		errs = append(errs, FileError{SourcePath: f.sourcePath, Path: f.path, CollidesWith: keep, Err: ErrCollision,
-			Reason: fmt.Sprintf("%q and %q map to the same page %s (their names differ only in Unicode normalization or in \\ and /); %q keeps the page: rename the other file",
-				strings.ToValidUTF8(relThis, "\uFFFD"), strings.ToValidUTF8(relKeep, "\uFFFD"), f.sourcePath, strings.ToValidUTF8(relKeep, "\uFFFD"))})
+		keep := files[g[establishedOf(files, g, index)]]
+		out = append(out, keep)
+		relKeep, _ := filepath.Rel(filepath.Dir(root), keep.path)
+		for _, j := range g {
+			other := files[j]
+			if other.path == keep.path {
+				continue // the kept file, or the same file listed twice
+			}
+			relThis, _ := filepath.Rel(filepath.Dir(root), other.path)
+			errs = append(errs, FileError{SourcePath: other.sourcePath, Path: other.path, CollidesWith: keep.path, Err: ErrCollision,
+				Reason: fmt.Sprintf("%q and %q map to the same page %s (their names differ only in Unicode normalization or in \\ and /); %q keeps the page: rename the other file",
+					strings.ToValidUTF8(relThis, "\uFFFD"), strings.ToValidUTF8(relKeep, "\uFFFD"), other.sourcePath, strings.ToValidUTF8(relKeep, "\uFFFD"))})
+		}
 	}
 	return out, errs
 }
 
+// establishedOf is the index in g (files of one source path, in walk order)
+// of the file the page was last extracted from: the first whose size and
+// mtime are the index's; 0 when none is (or there is no index).
+func establishedOf(files []scanFile, g []int, index FileIndex) int {
+	if index == nil {
+		return 0
+	}
+	st, ok, err := index.Lookup(files[g[0]].sourcePath)
+	if err != nil || !ok || st.Missing {
+		return 0
+	}
+	for k, j := range g {
+		if fi, err := os.Stat(files[j].path); err == nil && fi.Size() == st.Size && fi.ModTime().UnixNano() == st.ModTimeNs {
+			return k
+		}
+	}
+	return 0
+}
+
 // withSamePage puts, in place of each file of a partial scan, every HTML
 // file under root with its source path in the order a full scan walks them
-// (the first keeps the page, splitCollisions reports the others), so a
+// (splitCollisions keeps one and reports the others), so a
 // file added next to one whose name differs only in Unicode normalization
 // or in \ and / is a collision in a watch rescan too, not an overwrite.
 // Each folder is read once per scan.
@@ -274,7 +307,7 @@ func Scan(ctx context.Context, opts ScanOptions, sink func(context.Context, Batc
 		files = withSamePage(root, files)
 	}
 	var collisions []FileError
-	files, collisions = splitCollisions(root, files)
+	files, collisions = splitCollisions(root, files, opts.Index)
 	walkErrs = append(walkErrs, collisions...)
 	if err := ctx.Err(); err != nil {
 		return sum, err
