@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -159,5 +160,19 @@ func TestCommandHelpFlag(t *testing.T) {
 	}
 	if !strings.Contains(out, "usage: nimbus project create --name N") || !strings.Contains(out, "-domain") {
 		t.Errorf("help output %q lacks usage or flags", out)
+	}
+}
+
+func TestBatchListNamesFewAndSummarisesMany(t *testing.T) {
+	few := []string{"batch_20261201_100000", "batch_20261201_100001"}
+	if got := batchList(few); got != "batch_20261201_100000 batch_20261201_100001" {
+		t.Errorf("two batches: %q", got)
+	}
+	var many []string
+	for i := range 100 {
+		many = append(many, fmt.Sprintf("batch_20261201_1%05d", i))
+	}
+	if got := batchList(many); got != "batch_20261201_100000 … batch_20261201_100099 (100)" {
+		t.Errorf("100 batches: %q", got)
 	}
 }

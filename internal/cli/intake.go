@@ -109,11 +109,21 @@ func progressPrinter(e *env) (func(workspace.ImportProgress), func()) {
 	return report, finish
 }
 
+// batchList names batches for a line of output: all of them up to five,
+// else the first and last with the count between (a 100,000-page import
+// makes 100 upload batches; --json lists every one).
+func batchList(ids []string) string {
+	if len(ids) <= 5 {
+		return strings.Join(ids, " ")
+	}
+	return fmt.Sprintf("%s … %s (%d)", ids[0], ids[len(ids)-1], len(ids))
+}
+
 func printImport(e *env, r workspace.ImportResult) {
 	e.printf("%s: %d files, %d pages written, %d unchanged, %d failed, %d missing", r.Root, r.Files, r.Written, r.Unchanged, r.Failed, r.Missing)
 	switch {
 	case len(r.Batches) > 1:
-		e.printf(", batches %s", strings.Join(r.Batches, " "))
+		e.printf(", batches %s", batchList(r.Batches))
 	case r.BatchID != "":
 		e.printf(", batch %s", r.BatchID)
 	}

@@ -236,7 +236,7 @@ func syncSubmit(ctx context.Context, e *env, args []string) error {
 	if e.JSON {
 		return e.printJSON(res)
 	}
-	e.printf("submitted %d pages in %d batches: %s (run 'nimbus push' or 'nimbus sync' to send them)\n", res.Pages, len(res.Batches), strings.Join(res.Batches, ", "))
+	e.printf("submitted %d pages in %d batches: %s (run 'nimbus push' or 'nimbus sync' to send them)\n", res.Pages, len(res.Batches), batchList(res.Batches))
 	return nil
 }
 

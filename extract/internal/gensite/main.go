@@ -5,6 +5,12 @@
 // changes nothing unless this file changed:
 //
 //	go run ./extract/internal/gensite -root testdata
+//
+// With -pages N it writes only a site of N location x brand x service pages
+// under -out (towns beyond the ten real ones are numbered: "Leeds 12"), for
+// the scale benchmarks (make bench-scale); nothing under testdata changes.
+//
+//	go run ./extract/internal/gensite -pages 100000 -out build/site-100000/dist
 package main
 
 import (
@@ -62,7 +68,16 @@ func hash(s string) uint32 {
 
 func main() {
 	root := flag.String("root", "testdata", "testdata folder to write into")
+	pages := flag.Int("pages", 0, "write only a site of this many pages under -out")
+	out := flag.String("out", "", "the site folder for -pages")
 	flag.Parse()
+	if *pages > 0 {
+		if *out == "" {
+			log.Fatal("-pages needs -out")
+		}
+		scaled(*out, *pages)
+		return
+	}
 	site := filepath.Join(*root, "site", "dist")
 	n := 0
 	for _, l := range locations {
@@ -80,6 +95,31 @@ func main() {
 	n++
 	edges(filepath.Join(*root, "edge"))
 	log.Printf("wrote %d site pages to %s and the edge pages", n, site)
+}
+
+// scaled writes n pages under site: every brand x service for each town,
+// the ten real towns first, then numbered copies of them.
+func scaled(site string, n int) {
+	written := 0
+	for round := 0; written < n; round++ {
+		for _, l := range locations {
+			slug, name := l.slug, l.name
+			if round > 0 {
+				slug, name = fmt.Sprintf("%s-%d", l.slug, round), fmt.Sprintf("%s %d", l.name, round)
+			}
+			for _, b := range brands {
+				for _, s := range services {
+					if written == n {
+						log.Printf("wrote %d pages to %s", written, site)
+						return
+					}
+					write(filepath.Join(site, "local", slug, b.slug+"-"+s.slug+".html"), []byte(page(slug, name, l.region, b, s)))
+					written++
+				}
+			}
+		}
+	}
+	log.Printf("wrote %d pages to %s", written, site)
 }
 
 func write(p string, b []byte) {
