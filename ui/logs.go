@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"sort"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -32,6 +33,7 @@ type logsView struct {
 	clear    *widget.Button
 	level    *widget.Select
 	step     *widget.Select
+	search   *field
 	list     *widget.List
 }
 
@@ -41,6 +43,10 @@ func newLogsView(s *Shell) *logsView {
 	v.level.PlaceHolder = "Any level"
 	v.step = widget.NewSelect(nil, func(string) { v.filter() })
 	v.step.PlaceHolder = "Any step"
+	v.search = newField(s, false)
+	v.search.SetPlaceHolder("Search messages and paths")
+	v.search.OnChanged = func(string) { v.filter() } // the loaded lines: no store read
+	v.search.OnSubmitted = func(string) { s.win.Canvas().Unfocus() }
 	v.scopeLbl = widget.NewLabel("All pages")
 	v.clear = widget.NewButtonWithIcon("All pages", theme.ContentClearIcon(), func() { v.scopeTo("", "") })
 	v.clear.Hide()
@@ -81,9 +87,9 @@ func newLogsView(s *Shell) *logsView {
 }
 
 func (v *logsView) content() fyne.CanvasObject {
-	bar := container.NewHBox(v.scopeLbl, v.clear,
+	bar := container.NewBorder(nil, nil, container.NewHBox(v.scopeLbl, v.clear,
 		container.NewGridWrap(fyne.NewSize(140, v.level.MinSize().Height), v.level),
-		container.NewGridWrap(fyne.NewSize(160, v.step.MinSize().Height), v.step))
+		container.NewGridWrap(fyne.NewSize(160, v.step.MinSize().Height), v.step)), nil, v.search)
 	return container.NewBorder(container.NewPadded(bar), nil, nil, nil, v.list)
 }
 
@@ -141,9 +147,16 @@ func (v *logsView) filter() {
 		if st := v.step.Selected; st != "" && st != filterAll && l.entry.Step != st {
 			continue
 		}
+		if q := strings.TrimSpace(v.search.Text); q != "" && !containsFold(l.entry.Message, q) && !containsFold(v.s.batches.pathOf(l.pageID), q) {
+			continue
+		}
 		v.visible = append(v.visible, l)
 	}
 	v.list.Refresh()
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
 
 func (v *logsView) changed(cs *changeSet) {

@@ -76,6 +76,9 @@ type reviewView struct {
 	editorBox  fyne.CanvasObject
 	empty      *widget.Label
 	lastExport workspace.ExportResult
+
+	search      *field
+	searchTimer *time.Timer
 }
 
 const (
@@ -104,6 +107,22 @@ func newReviewView(s *Shell) *reviewView {
 	v.foldSel.PlaceHolder = "Above and below"
 	v.qaSel = widget.NewSelect([]string{filterAll, qaAny, "price_changed", "number_changed", "name_missing", "markup_injected", "too_long", "much_longer", "empty"}, reload)
 	v.qaSel.PlaceHolder = "Any QA"
+	// Text search over paths, originals, proposals and edits: the query
+	// runs once typing pauses; Enter or Esc hands the keyboard back to the
+	// list (a focused field takes A/R/N/J as text).
+	v.search = newField(s, false)
+	v.search.SetPlaceHolder("Search text")
+	v.search.OnChanged = func(string) {
+		if v.searchTimer != nil {
+			v.searchTimer.Stop()
+		}
+		if s.opts.Synchronous {
+			v.reload()
+			return
+		}
+		v.searchTimer = time.AfterFunc(300*time.Millisecond, func() { fyne.Do(v.reload) })
+	}
+	v.search.OnSubmitted = func(string) { s.win.Canvas().Unfocus() }
 	v.pageLbl = widget.NewLabel("")
 	v.pageLbl.Truncation = fyne.TextTruncateEllipsis
 	v.clearPage = widget.NewButtonWithIcon("All pages", theme.ContentClearIcon(), func() { v.openPage("") })
@@ -199,10 +218,8 @@ func reviewImportance(b workspace.ReviewBlock) widget.Importance {
 }
 
 func (v *reviewView) content() fyne.CanvasObject {
-	h := v.stateSel.MinSize().Height
 	filters := container.NewGridWithColumns(3,
-		v.stateSel, v.dimSel, v.typeSel, v.foldSel, v.qaSel,
-		container.NewGridWrap(fyne.NewSize(10, h)))
+		v.stateSel, v.dimSel, v.typeSel, v.foldSel, v.qaSel, v.search)
 	scope := container.NewBorder(nil, nil, nil, container.NewHBox(v.clearPage, v.exportBtn), v.pageLbl)
 	bulk := container.NewVBox(v.count, container.NewGridWithColumns(2, v.acceptAll, v.rejectAll))
 	left := container.NewBorder(container.NewVBox(filters, scope, bulk), nil, nil, nil, v.list)
@@ -283,6 +300,7 @@ func (v *reviewView) filter() workspace.ReviewFilter {
 	default:
 		f.QA = q
 	}
+	f.Text = v.search.Text
 	return f
 }
 

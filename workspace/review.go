@@ -119,10 +119,17 @@ type ReviewFilter struct {
 	Fold string
 	// QA: a QA code, "any" (some issue) or "" (no filter).
 	QA string
+	// Text: the block's path, original, proposal or edit contains it,
+	// ignoring case ("" matches every block).
+	Text string
 }
 
 func (f ReviewFilter) match(b ReviewBlock) bool {
 	if f.PageID != "" && b.PageID != f.PageID {
+		return false
+	}
+	if t := strings.TrimSpace(f.Text); t != "" && !containsFold(b.SourcePath, t) && !containsFold(b.Original, t) &&
+		!containsFold(b.Suggested, t) && !containsFold(b.Text, t) {
 		return false
 	}
 	if len(f.States) > 0 && !contains(f.States, b.State) {

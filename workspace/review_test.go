@@ -390,3 +390,36 @@ func blockOf(blocks []ReviewBlock, id string) ReviewBlock {
 	}
 	return ReviewBlock{}
 }
+
+func TestReviewFilterText(t *testing.T) {
+	w, proj := reviewFixture(t)
+	ctx := context.Background()
+	count := func(text string) int {
+		t.Helper()
+		bs, err := w.ReviewBlocks(ctx, proj, ReviewFilter{Text: text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(bs)
+	}
+	// by original (case ignored), by proposal, by path, by an edit
+	if n := count("FREE COLLECTION"); n != 1 {
+		t.Errorf("original text: %d blocks, want 1", n)
+	}
+	if n := count("by post"); n != 1 {
+		t.Errorf("proposal text: %d blocks, want 1 (omega's block-0)", n)
+	}
+	if n := count("omega-repair"); n != 2 {
+		t.Errorf("path: %d blocks, want omega's 2", n)
+	}
+	rolex := model.PageID(proj, "dist/local/rolex-repair.html")
+	if _, err := w.Decide(ctx, proj, rolex, "block-2", model.ReviewEdited, "Free insured collection, tracked door to door."); err != nil {
+		t.Fatal(err)
+	}
+	if n := count("door to door"); n != 1 {
+		t.Errorf("edited text: %d blocks, want 1", n)
+	}
+	if n, all := count("  "), count(""); n != all || all != 7 {
+		t.Errorf("blank search: %d of %d blocks, want all 7", n, all)
+	}
+}

@@ -1,0 +1,51 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+)
+
+// Text search in Review (paths, originals, proposals; the query runs in
+// the workspace) and in Logs (the loaded lines); Enter gives the keyboard
+// back to the list, so A/R/N work again.
+func TestReviewAndLogsTextSearch(t *testing.T) {
+	s, _, _ := fixtureShell(t)
+	s.tabs.SelectIndex(2)
+	all := len(s.review.blocks)
+	test.Type(s.review.search, "polishing")
+	if n := len(s.review.blocks); n == 0 || n >= all {
+		t.Fatalf("search 'polishing': %d of %d blocks", n, all)
+	}
+	for _, b := range s.review.blocks {
+		if !containsFold(b.SourcePath+b.Original+b.Suggested+b.Text, "polishing") {
+			t.Errorf("%s %s does not contain the search text", b.SourcePath, b.BlockID)
+		}
+	}
+	s.win.Canvas().Focus(s.review.search)
+	s.review.search.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	if s.win.Canvas().Focused() != nil {
+		t.Error("Enter in the search field left the focus there")
+	}
+	s.review.search.SetText("")
+	if len(s.review.blocks) != all {
+		t.Errorf("cleared search: %d blocks, want %d", len(s.review.blocks), all)
+	}
+
+	s.tabs.SelectIndex(3)
+	lines := len(s.logs.visible)
+	if lines == 0 {
+		t.Fatal("the fixture has no log lines")
+	}
+	test.Type(s.logs.search, "AUDIT ISSUES")
+	if n := len(s.logs.visible); n == 0 || n >= lines {
+		t.Fatalf("logs search: %d of %d lines", n, lines)
+	}
+	for _, l := range s.logs.visible {
+		if !strings.Contains(strings.ToLower(l.entry.Message+s.batches.pathOf(l.pageID)), "audit issues") {
+			t.Errorf("line %q does not contain the search text", l.entry.Message)
+		}
+	}
+}
