@@ -114,8 +114,7 @@ func newBatchesView(s *Shell) *batchesView {
 // with the status (a failure's code and message, a step, the changes) on
 // the whole width below, so a long error never squeezes the path.
 func newBatchPageRow() fyne.CanvasObject {
-	path := newFitLabel(true)
-	path.TextStyle = fyne.TextStyle{Monospace: true}
+	path := newFitLabel(true) // the regular font, as in Pages: more of a path fits
 	st := widget.NewLabel("")
 	detail := widget.NewLabel("")
 	detail.Truncation = fyne.TextTruncateEllipsis
