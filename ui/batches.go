@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -79,28 +80,25 @@ func newBatchesView(s *Shell) *batchesView {
 
 	v.pages = widget.NewList(
 		func() int { return len(v.pageIDs) },
-		func() fyne.CanvasObject {
-			path := widget.NewLabel("")
-			path.Truncation = fyne.TextTruncateEllipsis
-			path.TextStyle = fyne.TextStyle{Monospace: true}
-			st := widget.NewLabel("")
-			detail := widget.NewLabel("")
-			detail.Importance = widget.LowImportance
-			return container.NewBorder(nil, nil, nil, container.NewHBox(detail, container.NewGridWrap(fyne.NewSize(110, st.MinSize().Height), st)), path)
-		},
+		newBatchPageRow,
 		func(i widget.ListItemID, o fyne.CanvasObject) {
 			if i >= len(v.pageIDs) {
 				return
 			}
 			id := v.pageIDs[i]
 			status, detail := v.pageStatus(id)
-			c := o.(*fyne.Container)
-			c.Objects[0].(*widget.Label).SetText(v.pathOf(id))
-			right := c.Objects[1].(*fyne.Container)
-			right.Objects[0].(*widget.Label).SetText(detail)
-			st := right.Objects[1].(*fyne.Container).Objects[0].(*widget.Label)
+			r := o.(*fyne.Container)
+			line := r.Objects[0].(*fyne.Container)
+			line.Objects[0].(*fitLabel).SetText(v.pathOf(id))
+			st := line.Objects[1].(*fyne.Container).Objects[0].(*widget.Label)
 			st.Importance = statusImportance(status)
 			st.SetText(status)
+			d := r.Objects[1].(*widget.Label)
+			d.Importance = widget.LowImportance
+			if status == model.StatusFailed {
+				d.Importance = widget.DangerImportance
+			}
+			d.SetText(detail)
 		},
 	)
 	v.header = widget.NewLabel("Select a batch to see its pages.")
@@ -109,6 +107,21 @@ func newBatchesView(s *Shell) *batchesView {
 	v.retry.Hide()
 	v.right = container.NewBorder(container.NewBorder(nil, nil, nil, v.retry, v.header), nil, nil, nil, v.pages)
 	return v
+}
+
+// newBatchPageRow is one page of the open batch on two lines: the path
+// (its middle cut, so the file name stays) and the status, then what goes
+// with the status (a failure's code and message, a step, the changes) on
+// the whole width below, so a long error never squeezes the path.
+func newBatchPageRow() fyne.CanvasObject {
+	path := newFitLabel(true) // the regular font, as in Pages: more of a path fits
+	st := widget.NewLabel("")
+	detail := widget.NewLabel("")
+	detail.Truncation = fyne.TextTruncateEllipsis
+	line := container.NewBorder(nil, nil, nil, container.NewGridWrap(fyne.NewSize(110, st.MinSize().Height), st), path)
+	// The detail line tucks under the path: the labels' own paddings
+	// overlap, their text does not.
+	return container.New(layout.NewCustomPaddedVBoxLayout(-theme.InnerPadding()-theme.Padding()), line, detail)
 }
 
 func (v *batchesView) content() fyne.CanvasObject {

@@ -28,4 +28,21 @@ func TestMiddleEllipsisKeepsTheFileName(t *testing.T) {
 	if w := fyne.MeasureText(got, theme.TextSize(), mono).Width; w > width {
 		t.Errorf("%q is %.0f wide, over %.0f", got, w, width)
 	}
+
+	// The room left goes to the folders above the file name (leeds/ and
+	// london/ hold files of the same names), not to the start.
+	for _, c := range []struct {
+		path  string
+		chars int
+		want  string
+	}{
+		{"dist/local/leeds/rolex-servicing.html", 33, "dist/…/leeds/rolex-servicing.html"},
+		{"dist/local/leeds/rolex-servicing.html", 30, "dist/…eds/rolex-servicing.html"},
+		{"dist/local/leeds/rolex-servicing.html", 22, "…/rolex-servicing.html"}, // no room for dist/
+	} {
+		width := fyne.MeasureText(strings.Repeat("x", c.chars), theme.TextSize(), mono).Width
+		if got := middleEllipsis(c.path, width, mono); got != c.want {
+			t.Errorf("middleEllipsis(%q, %d chars) = %q, want %q", c.path, c.chars, got, c.want)
+		}
+	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image/color"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
@@ -23,28 +25,25 @@ import (
 // pageRow is what the pages table shows of one page; the full record is
 // read again only for the detail panel, so 10,000 rows stay small.
 type pageRow struct {
-	id, path, title string
-	dims            map[string]string
-	dimText         string
-	issues          []model.AuditIssue
-	status          string // "" = never submitted
-	statusDetail    string
-	proposals       int // blocks with an AI proposal
-	decided         int // of those, accepted or rejected
-	missing         bool
+	src               workspace.PageRow // what the row was built from (the CSV export writes it)
+	id, path, title   string
+	pathKey, titleKey string // lower case, for search and sort
+	dims              map[string]string
+	dimText           string
+	issues            []model.AuditIssue
+	errors            int    // issues of severity error
+	status            string // "" = never submitted
+	statusDetail      string
+	proposals         int // blocks with an AI proposal
+	decided           int // of those, accepted or rejected
+	missing           bool
 }
 
 func (r *pageRow) auditText() string {
 	if len(r.issues) == 0 {
 		return "ok"
 	}
-	errs := 0
-	for _, is := range r.issues {
-		if is.Severity == "error" {
-			errs++
-		}
-	}
-	if errs > 0 {
+	if errs := r.errors; errs > 0 {
 		return fmt.Sprintf("%d issues (%d errors)", len(r.issues), errs)
 	}
 	if len(r.issues) == 1 {
@@ -61,11 +60,8 @@ func (r *pageRow) reviewText() string {
 }
 
 func (r *pageRow) statusText() string {
-	if r.missing {
-		return "source missing"
-	}
-	if model.NotSubmitted(r.status) {
-		return statusNotSent
+	if r.missing || model.NotSubmitted(r.status) {
+		return r.src.StatusText()
 	}
 	if r.statusDetail != "" {
 		return r.status + " · " + r.statusDetail
@@ -75,13 +71,24 @@ func (r *pageRow) statusText() string {
 
 // rowOf is the table's row of a workspace page row.
 func rowOf(p workspace.PageRow) *pageRow {
-	r := &pageRow{id: p.PageID, path: p.SourcePath, title: p.Title, dims: p.Dimensions, missing: p.Missing,
-		issues: p.Issues, proposals: p.Proposals, decided: p.Decided}
+	r := &pageRow{src: p, id: p.PageID, path: p.SourcePath, title: p.Title, dims: p.Dimensions, missing: p.Missing,
+		proposals: p.Proposals, decided: p.Decided}
+	r.pathKey, r.titleKey = strings.ToLower(r.path), strings.ToLower(r.title)
 	r.dimText = dimText(r.dims)
+	r.setIssues(p.Issues)
 	if p.Status.Status != "" {
 		r.setStatus(p.Status)
 	}
 	return r
+}
+
+func (r *pageRow) setIssues(issues []model.AuditIssue) {
+	r.issues, r.src.Issues, r.errors = issues, issues, 0
+	for _, is := range issues {
+		if is.Severity == "error" {
+			r.errors++
+		}
+	}
 }
 
 func rowsOf(ps []workspace.PageRow) []*pageRow {
@@ -112,9 +119,9 @@ func (r *pageRow) setStatus(st model.StatusData) {
 	r.statusDetail = ""
 	switch {
 	case st.Status == model.StatusProcessing && st.Processing != nil:
-		r.statusDetail = fmt.Sprintf("%s %d%%", st.Processing.CurrentStep, st.Processing.Progress)
+		r.statusDetail = r.src.StatusDetail()
 	case st.Status == model.StatusFailed && st.Error != nil:
-		r.statusDetail = st.Error.Code
+		r.statusDetail = st.Error.Code // the message is in Batches and the detail panel
 	}
 }
 
@@ -124,21 +131,42 @@ type pagesView struct {
 	s       *Shell
 	project string
 
-	rows       []*pageRow
+	rows       []*pageRow      // in path order
 	loading    bool            // only the first screen's rows are in
 	loadCtx    context.Context // the current load; cancelled by the next
 	loadCancel context.CancelFunc
 	byID       map[string]int
-	filtered   []int
+	order      []int   // rows' indices in the sort order (nil: path order)
+	filtered   []int   // the rows shown, in order
+	shownAt    []int32 // per row, its place in filtered or -1
 	selected   string
+	applying   bool // several filters change at once: apply once at the end
+
+	sort     sortSpec
+	sortGen  int           // the newest sort; an older one's result is dropped
+	sortTook time.Duration // the last sort's time (tests, figures)
+	sorted   func()        // called when a sort is shown (tests)
+	sortFn   func([]*pageRow, sortSpec) []int
+
+	// column widths follow the table's width
+	fitWidth  float32
+	fitTail   string // pathTail the widths were fitted for
+	pathTail  string // longestTail of the rows
+	colWidths []float32
+	colMins   []float32 // with a sort arrow
+	colBare   []float32 // without
 
 	search      *field
-	dimFilter   *widget.Select
+	dimFilters  []*dimFilter // one per dimension key of the project's pages
 	statusSel   *widget.Select
 	auditSel    *widget.Select
+	clearBtn    *widget.Button
+	filterRow   *fyne.Container
 	countLabel  *widget.Label
 	submitBtn   *widget.Button
+	exportBtn   *widget.Button
 	table       *widget.Table
+	tableBox    *fyne.Container // the table, laid out by columnsLayout
 	detail      *fyne.Container
 	stack       *fyne.Container
 	body        *fyne.Container
@@ -149,94 +177,62 @@ type pagesView struct {
 }
 
 const (
-	colPath = iota
-	colTitle
-	colDims
-	colAudit
-	colStatus
-	colReview
-	numCols
-)
-
-var pageColumns = [numCols]struct {
-	title string
-	width float32
-}{
-	{"Path", 330}, {"Title", 230}, {"Dimensions", 240}, {"Audit", 130}, {"Status", 130}, {"Review", 64},
-}
-
-const (
 	filterAll         = "All"
 	statusNotSent     = "not submitted"
+	statusMissing     = "source missing"
 	auditAnyIssue     = "any issue"
-	dimFilterAllLabel = "All dimensions"
+	dimFilterAllLabel = "All dimensions" // Review's dimension filter
+	searchHint        = "Search path or title (Ctrl+F)"
 )
 
 func newPagesView(s *Shell) *pagesView {
-	v := &pagesView{s: s, byID: map[string]int{}}
+	v := &pagesView{s: s, byID: map[string]int{}, sort: sortSpec{col: colPath}, sortFn: sortOrder}
 	v.search = newField(s, false)
-	v.search.SetPlaceHolder("Search path or title (Ctrl+F)")
+	v.search.SetPlaceHolder(searchHint)
 	v.search.OnChanged = func(string) { v.applyFilter() }
-	v.dimFilter = widget.NewSelect(nil, func(string) { v.applyFilter() })
-	v.dimFilter.PlaceHolder = dimFilterAllLabel
-	statuses := []string{filterAll, statusNotSent} // "not submitted" covers "uploaded" (only imported)
-	for _, st := range model.PageStatuses {
-		if !model.NotSubmitted(st) {
-			statuses = append(statuses, st)
-		}
-	}
-	v.statusSel = widget.NewSelect(statuses, func(string) { v.applyFilter() })
+	v.statusSel = widget.NewSelect(nil, func(string) { v.applyFilter() })
 	v.statusSel.PlaceHolder = "Any status"
 	v.auditSel = widget.NewSelect(nil, func(string) { v.applyFilter() })
 	v.auditSel.PlaceHolder = "Any audit"
+	v.clearBtn = widget.NewButtonWithIcon("Clear", theme.ContentClearIcon(), v.clearFilters)
+	v.clearBtn.Importance = widget.LowImportance
+	v.clearBtn.Disable()
+	v.filterRow = container.New(filterRowLayout{}, v.statusSel, v.auditSel, v.clearBtn)
 	v.countLabel = widget.NewLabel("")
 	v.countLabel.Importance = widget.LowImportance
 	v.loadingText = widget.NewLabel("")
 
 	v.table = widget.NewTableWithHeaders(
 		func() (int, int) { return len(v.filtered), numCols },
-		func() fyne.CanvasObject {
-			l := widget.NewLabel("")
-			l.Truncation = fyne.TextTruncateEllipsis
-			return l
-		},
+		func() fyne.CanvasObject { return newFitLabel(false) },
 		v.updateCell,
 	)
 	v.table.ShowHeaderColumn = false
-	v.table.CreateHeader = func() fyne.CanvasObject {
-		return widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	}
-	v.table.UpdateHeader = func(id widget.TableCellID, o fyne.CanvasObject) {
-		if id.Col >= 0 && id.Col < numCols {
-			o.(*widget.Label).SetText(pageColumns[id.Col].title)
-		}
-	}
-	for i, c := range pageColumns {
-		v.table.SetColumnWidth(i, c.width)
-	}
+	v.table.CreateHeader = newHeader
+	v.table.UpdateHeader = v.updateHeader
 	v.table.OnSelected = func(id widget.TableCellID) {
 		if id.Row >= 0 && id.Row < len(v.filtered) {
 			v.showDetail(v.rows[v.filtered[id.Row]].id)
 		}
 	}
+	v.tableBox = container.New(columnsLayout{v}, v.table)
 
 	v.detail = container.NewStack(container.NewCenter(widget.NewLabel("Select a page to see its head, audit, blocks and logs.")))
 	v.submitBtn = widget.NewButtonWithIcon("Submit…", theme.UploadIcon(), v.askSubmit)
 	v.submitBtn.Importance = widget.HighImportance
-	filters := container.NewBorder(nil, nil, nil,
-		container.NewHBox(v.submitBtn,
-			container.NewGridWrap(fyne.NewSize(200, v.dimFilter.MinSize().Height), v.dimFilter),
-			container.NewGridWrap(fyne.NewSize(150, v.statusSel.MinSize().Height), v.statusSel),
-			container.NewGridWrap(fyne.NewSize(190, v.auditSel.MinSize().Height), v.auditSel),
-			v.countLabel),
-		v.search)
+	v.exportBtn = widget.NewButtonWithIcon(exportLabel, theme.DocumentSaveIcon(), v.askExport)
+	// The search keeps room for its whole hint.
+	hint := canvas.NewRectangle(color.Transparent)
+	hint.SetMinSize(fyne.NewSize(fyne.MeasureText(searchHint, theme.TextSize(), fyne.TextStyle{}).Width+4*theme.InnerPadding(), 0))
+	top := container.NewBorder(nil, nil, nil, container.NewHBox(v.countLabel, v.exportBtn, v.submitBtn), container.NewStack(hint, v.search))
+	filters := container.NewVBox(top, v.filterRow)
 	closeDetail := widget.NewButtonWithIcon("", theme.CancelIcon(), v.hideDetail)
 	closeDetail.Importance = widget.LowImportance
-	v.split = container.NewHSplit(v.table, container.NewBorder(container.NewBorder(nil, nil, nil, closeDetail), nil, nil, nil, container.NewPadded(v.detail)))
+	v.split = container.NewHSplit(v.tableBox, container.NewBorder(container.NewBorder(nil, nil, nil, closeDetail), nil, nil, nil, container.NewPadded(v.detail)))
 	v.split.Offset = 0.6
 	// The detail panel opens beside the table only when a page is selected,
 	// so the table has the whole width for browsing.
-	v.body = container.NewStack(v.table)
+	v.body = container.NewStack(v.tableBox)
 	v.tableArea = container.NewBorder(container.NewPadded(filters), nil, nil, nil, v.body)
 	v.emptyState = s.intake.emptyState()
 	v.stack = container.NewStack(v.emptyState)
@@ -246,7 +242,7 @@ func newPagesView(s *Shell) *pagesView {
 func (v *pagesView) content() fyne.CanvasObject { return v.stack }
 
 func (v *pagesView) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
-	l := o.(*widget.Label)
+	l := o.(*fitLabel)
 	if id.Row < 0 || id.Row >= len(v.filtered) {
 		l.SetText("")
 		return
@@ -254,10 +250,13 @@ func (v *pagesView) updateCell(id widget.TableCellID, o fyne.CanvasObject) {
 	r := v.rows[v.filtered[id.Row]]
 	l.Importance = widget.MediumImportance
 	l.TextStyle = fyne.TextStyle{}
+	l.setMiddle(id.Col == colPath)
 	switch id.Col {
 	case colPath:
-		l.TextStyle = fyne.TextStyle{Monospace: true}
-		l.SetText(middleEllipsis(r.path, pageColumns[colPath].width-2*theme.InnerPadding()-2, l.TextStyle))
+		// The middle goes, the file name stays (the label fits it to the
+		// column's width, which follows the window's). The regular font:
+		// a monospaced path needs a third more width.
+		l.SetText(r.path)
 	case colTitle:
 		l.SetText(r.title)
 	case colDims:
@@ -358,7 +357,15 @@ func (v *pagesView) setRows(rows []*pageRow, projectID string) {
 	v.rows = rows
 	v.reindex()
 	v.refreshFilterOptions()
+	v.pathTail = longestTail(rows)
+	if v.fitWidth > 0 {
+		v.fitColumns(v.fitWidth)
+	}
+	v.order = nil // path order, which rows are in, until the sort is done
 	v.applyFilter()
+	if v.sort != (sortSpec{col: colPath}) {
+		v.resort(false)
+	}
 	if len(rows) == 0 {
 		v.stack.Objects = []fyne.CanvasObject{v.emptyState}
 	} else {
@@ -375,21 +382,6 @@ func (v *pagesView) reindex() {
 	}
 }
 
-func (v *pagesView) refreshFilterOptions() {
-	dims := map[string]bool{}
-	codes := map[string]bool{}
-	for _, r := range v.rows {
-		for k, val := range r.dims {
-			dims[k+" = "+val] = true
-		}
-		for _, is := range r.issues {
-			codes[is.Code] = true
-		}
-	}
-	v.dimFilter.SetOptions(append([]string{dimFilterAllLabel}, sortedKeys(dims)...))
-	v.auditSel.SetOptions(append([]string{filterAll, auditAnyIssue}, sortedKeys(codes)...))
-}
-
 func sortedKeys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
@@ -399,51 +391,30 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-func (v *pagesView) matches(r *pageRow) bool {
-	if q := strings.ToLower(strings.TrimSpace(v.search.Text)); q != "" {
-		if !strings.Contains(strings.ToLower(r.path), q) && !strings.Contains(strings.ToLower(r.title), q) {
-			return false
-		}
-	}
-	if d := v.dimFilter.Selected; d != "" && d != dimFilterAllLabel {
-		k, val, _ := strings.Cut(d, " = ")
-		if r.dims[k] != val {
-			return false
-		}
-	}
-	switch st := v.statusSel.Selected; st {
-	case "", filterAll:
-	case statusNotSent:
-		if !model.NotSubmitted(r.status) {
-			return false
-		}
-	default:
-		if r.status != st {
-			return false
-		}
-	}
-	switch a := v.auditSel.Selected; a {
-	case "", filterAll:
-	case auditAnyIssue:
-		if len(r.issues) == 0 {
-			return false
-		}
-	default:
-		found := false
-		for _, is := range r.issues {
-			found = found || is.Code == a
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
-
+// applyFilter shows the rows the filters let through, in the sort order.
 func (v *pagesView) applyFilter() {
+	if v.applying {
+		return
+	}
+	f := v.currentFilter()
+	n := len(v.rows)
+	order := v.order
+	if len(order) != n {
+		order = nil // rows came or went since the sort: path order until the next one
+	}
 	v.filtered = v.filtered[:0]
-	for i, r := range v.rows {
-		if v.matches(r) {
+	if cap(v.shownAt) < n {
+		v.shownAt = make([]int32, n)
+	}
+	v.shownAt = v.shownAt[:n]
+	for k := range n {
+		i := k
+		if order != nil {
+			i = order[k]
+		}
+		v.shownAt[i] = -1
+		if f.match(v.rows[i]) {
+			v.shownAt[i] = int32(len(v.filtered))
 			v.filtered = append(v.filtered, i)
 		}
 	}
@@ -454,6 +425,16 @@ func (v *pagesView) applyFilter() {
 	} else {
 		v.countLabel.SetText(fmt.Sprintf("%s of %s pages", groupDigits(len(v.filtered)), groupDigits(len(v.rows))))
 	}
+	if f.active() {
+		v.clearBtn.Enable()
+	} else {
+		v.clearBtn.Disable()
+	}
+	if len(v.filtered) == 0 {
+		v.exportBtn.Disable()
+	} else if v.exportBtn.Text == exportLabel {
+		v.exportBtn.Enable()
+	}
 	v.table.UnselectAll()
 	v.table.Refresh()
 }
@@ -461,14 +442,10 @@ func (v *pagesView) applyFilter() {
 // visibleRow returns the table row showing page id, or -1.
 func (v *pagesView) visibleRow(id string) int {
 	i, ok := v.byID[id]
-	if !ok {
+	if !ok || i >= len(v.shownAt) {
 		return -1
 	}
-	n := sort.SearchInts(v.filtered, i)
-	if n < len(v.filtered) && v.filtered[n] == i {
-		return n
-	}
-	return -1
+	return int(v.shownAt[i])
 }
 
 func (v *pagesView) refreshRow(id string) {
@@ -518,7 +495,7 @@ func (v *pagesView) changed(cs *changeSet) {
 			continue
 		}
 		row := rowOf(nr)
-		row.issues = v.rows[i].issues // a status or decision changes no audit finding (the project-wide duplicates among them)
+		row.setIssues(v.rows[i].issues) // a status or decision changes no audit finding (the project-wide duplicates among them)
 		v.rows[i] = row
 		v.refreshRow(pageID)
 	}
@@ -560,7 +537,7 @@ func (v *pagesView) showDetail(pageID string) {
 func (v *pagesView) hideDetail() {
 	v.selected = ""
 	v.table.UnselectAll()
-	v.body.Objects = []fyne.CanvasObject{v.table}
+	v.body.Objects = []fyne.CanvasObject{v.tableBox}
 	v.body.Refresh()
 }
 
@@ -627,10 +604,13 @@ func pageDetail(s *Shell, p model.PageData, logs model.LogData) fyne.CanvasObjec
 		stats := widget.NewLabel(fmt.Sprintf("title %d chars · description %d chars · %d h1 · %d words",
 			p.Audit.TitleLength, p.Audit.DescriptionLength, p.Audit.H1Count, p.Audit.WordCount))
 		stats.Importance = widget.LowImportance
+		stats.Wrapping = fyne.TextWrapWord // the panel may be narrow beside the table
 		box.Add(stats)
 	}
 
-	box.Add(heading(fmt.Sprintf("Blocks (%d above the fold, %d below)", len(p.Extraction.AboveFoldBlocks), len(p.Extraction.RestOfPageBlocks))))
+	blocks := heading(fmt.Sprintf("Blocks (%d above the fold, %d below)", len(p.Extraction.AboveFoldBlocks), len(p.Extraction.RestOfPageBlocks)))
+	blocks.(*widget.Label).Wrapping = fyne.TextWrapWord
+	box.Add(blocks)
 	for _, b := range append(append([]model.Block{}, p.Extraction.AboveFoldBlocks...), p.Extraction.RestOfPageBlocks...) {
 		t := widget.NewLabelWithStyle(b.Type, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 		t.Importance = widget.LowImportance

@@ -111,7 +111,7 @@ func TestPagesListShowsEveryPage(t *testing.T) {
 		t.Errorf("status done: %d rows, want 5", len(s.pages.filtered))
 	}
 	s.pages.statusSel.SetSelected(filterAll)
-	s.pages.dimFilter.SetSelected("brand = rolex")
+	s.pages.dimSelect("brand").SetSelected("rolex")
 	for _, i := range s.pages.filtered {
 		if s.pages.rows[i].dims["brand"] != "rolex" {
 			t.Fatalf("brand filter shows %s", s.pages.rows[i].path)
@@ -120,7 +120,7 @@ func TestPagesListShowsEveryPage(t *testing.T) {
 	if len(s.pages.filtered) == 0 {
 		t.Fatal("brand = rolex shows nothing")
 	}
-	s.pages.dimFilter.SetSelected(dimFilterAllLabel)
+	s.pages.dimSelect("brand").SetSelected(dimAny("brand"))
 	test.Type(s.pages.search, "birmingham/rolex-servicing")
 	if len(s.pages.filtered) != 1 {
 		t.Fatalf("search shows %d rows, want 1", len(s.pages.filtered))
@@ -473,7 +473,7 @@ func BenchmarkLoadPageRows10k(b *testing.B) {
 
 func TestSubmitCreatesBatch(t *testing.T) {
 	s, ws, proj := fixtureShell(t)
-	s.pages.dimFilter.SetSelected("brand = omega")
+	s.pages.dimSelect("brand").SetSelected("omega")
 	want := 0
 	for _, i := range s.pages.filtered {
 		if s.pages.rows[i].status == "" {

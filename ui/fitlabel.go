@@ -1,0 +1,65 @@
+package ui
+
+import (
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+)
+
+// fitLabel is a one-line label whose text is fitted to the width it is
+// given each time it is laid out: in middle mode a path loses its middle
+// (middleEllipsis keeps the file name), otherwise the text loses its end
+// (the label's own ellipsis). Table cells and list rows change width with
+// the window, so the fit cannot be computed when the text is set.
+type fitLabel struct {
+	widget.Label
+	full   string
+	middle bool
+}
+
+func newFitLabel(middle bool) *fitLabel {
+	l := &fitLabel{}
+	l.ExtendBaseWidget(l)
+	l.setMiddle(middle)
+	return l
+}
+
+// setMiddle picks the truncation (the label is reused for other columns).
+func (l *fitLabel) setMiddle(middle bool) {
+	l.middle = middle
+	if middle {
+		// The text is cut to fit already; clipping only guards rounding.
+		l.Truncation = fyne.TextTruncateClip
+	} else {
+		l.Truncation = fyne.TextTruncateEllipsis
+	}
+}
+
+// SetText sets the full text and shows as much of it as fits.
+func (l *fitLabel) SetText(s string) {
+	l.full = s
+	l.Label.SetText(l.fitted(l.Size().Width))
+}
+
+// Resize fits the text to the new width.
+func (l *fitLabel) Resize(size fyne.Size) {
+	if size.Width != l.Size().Width {
+		if t := l.fitted(size.Width); t != l.Text {
+			l.Text = t
+			l.Label.Resize(size)
+			l.Refresh()
+			return
+		}
+	}
+	l.Label.Resize(size)
+}
+
+// shown is the text on screen (tests).
+func (l *fitLabel) shown() string { return l.Text }
+
+func (l *fitLabel) fitted(width float32) string {
+	if !l.middle || width <= 0 {
+		return l.full
+	}
+	return middleEllipsis(l.full, width-2*theme.InnerPadding()-1, l.TextStyle)
+}
