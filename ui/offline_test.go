@@ -70,18 +70,3 @@ func TestOfflineChipSaysWhy(t *testing.T) {
 		t.Error("Retry now left the dialog open")
 	}
 }
-
-func walkObjects(o fyne.CanvasObject, fn func(fyne.CanvasObject)) {
-	fn(o)
-	switch c := o.(type) {
-	case *fyne.Container:
-		for _, ch := range c.Objects {
-			walkObjects(ch, fn)
-		}
-	case fyne.Widget:
-		r := test.WidgetRenderer(c)
-		for _, ch := range r.Objects() {
-			walkObjects(ch, fn)
-		}
-	}
-}
