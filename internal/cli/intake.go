@@ -37,7 +37,7 @@ func intakeCommands() []command {
 		},
 		{
 			Name:    "pages",
-			Usage:   "nimbus pages [--project P] [--dimension name=value]...",
+			Usage:   "nimbus pages [--project P] [--dimension name=value]... [--csv]",
 			Summary: "list the project's pages with dimensions, status and audit issue counts",
 			Run:     pagesCommand,
 		},
@@ -218,6 +218,7 @@ func pagesCommand(ctx context.Context, e *env, args []string) error {
 	project := fs.String("project", "", "project ID (default: the current project)")
 	dims := dimFlags{}
 	fs.Var(dims, "dimension", "only pages with this dimension value, name=value (repeatable)")
+	asCSV := fs.Bool("csv", false, "write the GUI's Pages table as CSV (RFC 4180): path, title, dimensions, issues, status, review")
 	pos, err := e.parse("pages", args, fs)
 	if err != nil {
 		return err
@@ -228,6 +229,27 @@ func pagesCommand(ctx context.Context, e *env, args []string) error {
 	w, err := e.Workspace()
 	if err != nil {
 		return err
+	}
+	if *asCSV {
+		pid, err := w.ResolveProject(*project)
+		if err != nil {
+			return err
+		}
+		rows, err := w.PageRows(ctx, pid, 0)
+		if err != nil {
+			return err
+		}
+		keep := rows[:0]
+		for _, r := range rows {
+			match := true
+			for k, v := range dims {
+				match = match && strings.EqualFold(r.Dimensions[k], v)
+			}
+			if match {
+				keep = append(keep, r)
+			}
+		}
+		return workspace.WritePagesCSV(ctx, e.Stdout, keep)
 	}
 	lines, err := w.Pages(ctx, *project, dims)
 	if err != nil {

@@ -58,6 +58,10 @@ func TestIntakeCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "dist/local/leeds/rolex-servicing.html") || strings.Contains(out, "omega") || !strings.Contains(out, "2 pages") {
 		t.Errorf("pages: %q", out)
 	}
+	out, _, code = nimbus(t, "--store", store, "pages", "--dimension", "brand=rolex", "--csv")
+	if recs, err := csv.NewReader(strings.NewReader(out)).ReadAll(); code != 0 || err != nil || len(recs) != 3 || recs[0][0] != "Path" || !strings.Contains(recs[1][0]+recs[2][0], "dist/local/leeds/rolex-servicing.html") {
+		t.Errorf("pages --csv: %q %v", out, err)
+	}
 	out, _, code = nimbus(t, "--store", store, "audit", "--csv")
 	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
 	if code != 0 || err != nil || len(recs) < 2 || recs[0][0] != "source_path" {
