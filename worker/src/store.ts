@@ -7,8 +7,9 @@
 // overwrite each other's entries (KV itself has no compare-and-swap).
 
 import { canonicalKind, kindOf, sha256Hex } from "./canonical";
-import { intVar, KIND_NAMESPACE, type Env } from "./env";
+import { intVar, KIND_NAMESPACE, NAMESPACES, type Env, type NamespaceName } from "./env";
 import { mergeKind } from "./merge";
+import { staleKV, staleSeconds } from "./stalekv";
 import { validateRecord } from "./validate";
 
 export interface KVMeta {
@@ -92,15 +93,24 @@ export class Store {
    */
   readonly minWriteIntervalMs: number;
 
+  /** KV_STALE_SECONDS (local stack only): reads up to this old (src/stalekv.ts). */
+  private readonly staleSeconds: number;
+
   constructor(readonly env: Env) {
     this.minWriteIntervalMs = intVar(env.KV_MIN_WRITE_INTERVAL_MS, 1000);
     this.opsLimit = intVar(env.KV_OPS_LIMIT, 1000, 1);
+    this.staleSeconds = staleSeconds(env);
+  }
+
+  private binding(name: NamespaceName): KVNamespace {
+    const kv = this.env[name];
+    return this.staleSeconds > 0 ? staleKV(name, kv, this.staleSeconds) : kv;
   }
 
   ns(key: string): KVNamespace {
     const name = KIND_NAMESPACE[kindOf(key)];
     if (!name) throw new RecordError(key, "unknown key kind");
-    return this.env[name];
+    return this.binding(name);
   }
 
   /** Reads and decodes a record; null when missing. A value that is not JSON is an error naming the key. */
@@ -205,7 +215,9 @@ export class Store {
   }
 
   /** Lists every key with a prefix in a namespace (all pages of the listing). */
-  async list(ns: KVNamespace, prefix: string): Promise<string[]> {
+  async list(binding: KVNamespace, prefix: string): Promise<string[]> {
+    const name = NAMESPACES.find((n) => this.env[n] === binding);
+    const ns = name ? this.binding(name) : binding;
     const out: string[] = [];
     let cursor: string | undefined;
     for (;;) {
