@@ -167,6 +167,10 @@ export async function startStack(opts = {}) {
     PROCESS_SECRET: processSecret,
     // Eventual consistency of the Worker's own reads (src/stalekv.ts).
     KV_STALE_SECONDS: String(opts.kvStaleSeconds ?? 0),
+    // When the coordinator checks a finished page's status back: past the
+    // staleness window (twice it, so its own cached write has expired too),
+    // or production's 120 s when reads are fresh.
+    STATUS_VERIFY_S: String(opts.statusVerifyS ?? (opts.kvStaleSeconds > 0 ? 2 * opts.kvStaleSeconds + 2 : 120)),
   };
   if (opts.queueConcurrency) vars.QUEUE_CONCURRENCY = String(opts.queueConcurrency);
   if (opts.dispatchMax) vars.DISPATCH_MAX_PER_RUN = String(opts.dispatchMax);

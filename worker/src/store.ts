@@ -72,6 +72,8 @@ export class KVLimitError extends Error {
 export class Store {
   private locks = new Map<string, Promise<unknown>>();
   private lastWrite = new Map<string, number>();
+  /** The record each key holds after this Store's last put (written or already there). */
+  private lastPuts = new Map<string, unknown>();
   /** KV operations made by this Store (reads and writes); tests and logs use it. */
   ops = { reads: 0, writes: 0, skipped: 0 };
   /** KV_OPS_LIMIT: operations allowed per invocation (default 1,000). */
@@ -181,6 +183,7 @@ export class Store {
       const problems = validateRecord(key, merged);
       if (problems.length) throw new RecordError(key, `invalid record, not written: ${problems.join("; ")}`);
       const bytes = canonicalKind(kind, merged);
+      this.lastPuts.set(key, merged);
       if (bytes === cur) {
         this.ops.skipped++;
         return merged;
@@ -194,6 +197,11 @@ export class Store {
       this.lastWrite.set(key, Date.now());
       return merged;
     });
+  }
+
+  /** The merged record of this Store's last put of key (undefined: none), as written or found already there. */
+  lastPut<T>(key: string): T | undefined {
+    return this.lastPuts.get(key) as T | undefined;
   }
 
   /**
