@@ -32,7 +32,9 @@
 // held no entry), early eviction, background refresh of hot keys, and
 // locations between the Worker's isolates (Miniflare runs the cron, the
 // consumers and the Durable Objects in one process). GET /__stack/stale on
-// the adapter counts the stale answers of the REST side.
+// the adapter counts the stale answers of the REST side. The coordinator
+// checks a finished page's status back (STATUS_VERIFY_S) 2N+2 s after it
+// finished (120 s, production's, when staleness is off).
 //
 // It prints NIMBUS_CF_API_BASE=..., NIMBUS_WORKER_URL=..., NIMBUS_PROCESS_SECRET=...
 // (also written to DIR/stack.env) and runs until SIGINT/SIGTERM.
@@ -633,7 +635,7 @@ function parseArgs(argv) {
         break;
       case "-h":
       case "--help":
-        console.log(fs.readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 45).join("\n"));
+        console.log(fs.readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 42).join("\n"));
         process.exit(0);
         break;
       default:

@@ -244,21 +244,26 @@ export class ProjectCoordinator extends DurableObject<Env> {
     return true;
   }
 
-  private async schedule(): Promise<void> {
-    if ((await this.ctx.storage.getAlarm()) !== null) return;
-    await this.ctx.storage.setAlarm(Math.max(Date.now(), this.lastFold + 1000));
+  /** Sets the alarm for `at` unless one is already set for then or sooner (a verification alarm minutes away must not hold back a fold). */
+  private async alarmBy(at: number): Promise<void> {
+    const cur = await this.ctx.storage.getAlarm();
+    if (cur !== null && cur <= at) return;
+    await this.ctx.storage.setAlarm(at);
   }
 
-  /** The next alarm: a second after the last fold while outcomes wait, else when the first verification is due. */
+  private async schedule(): Promise<void> {
+    await this.alarmBy(Math.max(Date.now(), this.lastFold + 1000));
+  }
+
+  /** The next alarm: a second after the last fold while outcomes wait, and when the first verification is due. */
   private async reschedule(): Promise<void> {
-    if ((await this.ctx.storage.getAlarm()) !== null) return;
     const more = await this.ctx.storage.list({ prefix: "d:", limit: 1 });
     if (more.size > 0) {
-      await this.ctx.storage.setAlarm(this.lastFold + 1000);
+      await this.alarmBy(this.lastFold + 1000);
       return;
     }
     const next = await this.ctx.storage.list({ prefix: "v:", limit: 1 });
-    for (const k of next.keys()) await this.ctx.storage.setAlarm(Math.max(Date.now(), Number(k.slice(2, 17))));
+    for (const k of next.keys()) await this.alarmBy(Math.max(Date.now(), Number(k.slice(2, 17))));
   }
 
   /** What tests and POST /__process read: counters, items leased and not finished, outcomes not yet folded. */

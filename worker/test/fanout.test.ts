@@ -5,7 +5,7 @@
 // test decides when and how often each message is delivered; the
 // Durable Objects, KV and the Store's operation limit are the real ones of
 // workerd.
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { accountStub, projectStub } from "../src/coordinator";
 import type { Env, PageMessage } from "../src/env";
@@ -326,6 +326,31 @@ describe("fan-out on Queues", () => {
     // written again once, so checked once more, then left alone
     expect(await coord.verify(later + 10 * 60_000)).toMatchObject({ checked: 1, reasserted: 0 });
     expect(await coord.verify(later + 20 * 60_000)).toMatchObject({ checked: 0 });
+  });
+
+  it("a verification due in minutes does not hold back the next fold", async () => {
+    const q = new RecordingQueue();
+    const env = fanEnv(q);
+    const pid = await seedProject({ pages: pages(2, 960) });
+    await dispatch(env, { project: pid });
+    const msgs = q.take();
+    const stub = projectStub(env, pid);
+    const alarm = () => runInDurableObject(stub, (_o, state) => state.storage.getAlarm());
+    await deliver(env, [msgs[0]], new SlowProvider());
+    // The alarm folds page 0; then the next one is page 0's verification, minutes away.
+    for (let i = 0; i < 100 && !(((await alarm()) ?? 0) > Date.now() + 60_000); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await alarm()).toBeGreaterThan(Date.now() + 60_000);
+    await deliver(env, [msgs[1]], new SlowProvider());
+    // Page 1's outcome is folded a second after the last fold, not then: the
+    // alarm was brought forward (or has fired already).
+    const next = await alarm();
+    if (next === null || next > Date.now() + 60_000) {
+      const b = (await getJSON<BatchData>(env.NIMBUS_BATCHES, `batch:${pid}:${BATCH}`))!;
+      expect(b.status, `alarm at ${next === null ? "none" : new Date(next).toISOString()}`).toBe("completed");
+    } else expect(next).toBeLessThanOrEqual(Date.now() + 1000);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const b = (await getJSON<BatchData>(env.NIMBUS_BATCHES, `batch:${pid}:${BATCH}`))!;
+    expect(b.status).toBe("completed");
   });
 
   it("a fold that cannot read a batch record yet keeps its outcomes and folds them once it can", async () => {
