@@ -186,9 +186,11 @@ bench-worker: worker-deps
 # calls), pulled back; wrangler kv key list --local must see the same keys.
 # e2e/run.sh does it all with the nimbus CLI (setup, import, submit, pull,
 # status --json, review accept --dimension, export checked byte by byte).
+# The Go tests include two CLI desktops on one project with KV's read
+# staleness on (e2e/twodesktops_test.go, the built binary).
 test-e2e: worker-deps build
 	node --test e2e/
-	NIMBUS_E2E=1 $(GO) test -count=1 -timeout 15m ./e2e/...
+	NIMBUS_E2E=1 NIMBUS_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 15m ./e2e/...
 	NIMBUS_BIN=$(abspath $(BIN)) e2e/run.sh
 	NIMBUS_BIN=$(abspath $(BIN)) e2e/run.sh --ai-fail-rate 0.5
 

@@ -535,16 +535,26 @@ func sortQueue(items []QueueItem) {
 }
 
 // PruneQueue drops the items whose page needs no more processing for that
-// batch: its status is terminal (done or failed) for the same batch, or
-// belongs to a later batch (the page was resubmitted). Status is monotonic
-// under MergeStatusData, so an item a stale replica resurrects is pruned
-// again at the next write. statusOf returns the page's status record, if
-// any; the result is a new QueueData (q is not modified).
-func PruneQueue(q QueueData, statusOf func(pageID string) (StatusData, bool)) QueueData {
+// batch: its status is terminal (done or failed) for the same batch, or the
+// batch's own entry for the page is terminal (the Worker finished the item,
+// e.g. failed it as SUPERSEDED). An item whose page was resubmitted in
+// another batch stays until its own batch's entry is terminal: the Worker
+// fails it there as superseded without an AI call, and only then can that
+// batch complete (dropping it on sight of the later batch's status left the
+// old batch processing for good). Status and batch entries are monotonic
+// under their merges, so an item a stale replica resurrects is pruned again
+// at the next write. statusOf returns the page's status record, if any;
+// entryOf (nil: none known) the page's entry in a batch's record, asked for
+// the items the status does not settle. The result is a new QueueData (q is
+// not modified).
+func PruneQueue(q QueueData, statusOf func(pageID string) (StatusData, bool), entryOf func(batchID, pageID string) (BatchPage, bool)) QueueData {
 	out := QueueData{Items: make([]QueueItem, 0, len(q.Items)), LastProcessed: q.LastProcessed}
 	for _, it := range q.Items {
-		if st, ok := statusOf(it.PageID); ok {
-			if st.BatchID > it.BatchID || (st.BatchID == it.BatchID && isTerminal(st.Status)) {
+		if st, ok := statusOf(it.PageID); ok && st.BatchID == it.BatchID && isTerminal(st.Status) {
+			continue
+		}
+		if entryOf != nil {
+			if e, ok := entryOf(it.BatchID, it.PageID); ok && isTerminal(e.Status) {
 				continue
 			}
 		}

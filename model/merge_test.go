@@ -14,10 +14,12 @@ func TestPruneQueue(t *testing.T) {
 		Items: []QueueItem{
 			item(pageA, vBatch1),               // status done for this batch: pruned
 			item(pageB, vBatch1),               // status processing: kept
-			item(vPageC, vBatch1),              // status of a later batch: pruned
+			item(vPageC, vBatch1),              // status of a later batch, entry queued: kept (the Worker fails it as superseded)
 			item(vPageD, vBatch2),              // no status: kept
 			item("page_000000000005", vBatch1), // failed for this batch: pruned
 			item("page_000000000006", vBatch2), // done for an older batch: kept (resubmitted)
+			item("page_000000000007", vBatch1), // status of a later batch, entry failed (superseded): pruned
+			item("page_000000000008", vBatch1), // status behind, but the entry says done: pruned
 		},
 		LastProcessed: T("10:05"),
 	}
@@ -27,10 +29,19 @@ func TestPruneQueue(t *testing.T) {
 		vPageC:              {Status: StatusQueued, BatchID: vBatch2},
 		"page_000000000005": {Status: StatusFailed, BatchID: vBatch1},
 		"page_000000000006": {Status: StatusDone, BatchID: vBatch1},
+		"page_000000000007": {Status: StatusDone, BatchID: vBatch2},
+		"page_000000000008": {Status: StatusQueued, BatchID: vBatch1},
+	}
+	entries := map[string]BatchPage{
+		vBatch1 + "/" + vPageC:              {Status: StatusQueued},
+		vBatch1 + "/page_000000000007":      {Status: StatusFailed, Error: "SUPERSEDED: resubmitted"},
+		vBatch1 + "/page_000000000008":      {Status: StatusDone},
+		vBatch2 + "/" + "page_000000000006": {Status: StatusQueued},
 	}
 	before := string(Canonical(q))
-	got := PruneQueue(q, func(id string) (StatusData, bool) { s, ok := statuses[id]; return s, ok })
-	want := []QueueItem{item(pageB, vBatch1), item(vPageD, vBatch2), item("page_000000000006", vBatch2)}
+	got := PruneQueue(q, func(id string) (StatusData, bool) { s, ok := statuses[id]; return s, ok },
+		func(b, id string) (BatchPage, bool) { e, ok := entries[b+"/"+id]; return e, ok })
+	want := []QueueItem{item(pageB, vBatch1), item(vPageC, vBatch1), item(vPageD, vBatch2), item("page_000000000006", vBatch2)}
 	if fmt.Sprint(got.Items) != fmt.Sprint(want) {
 		t.Errorf("PruneQueue kept %v, want %v", got.Items, want)
 	}
@@ -40,7 +51,7 @@ func TestPruneQueue(t *testing.T) {
 	if string(Canonical(q)) != before {
 		t.Error("PruneQueue modified its input")
 	}
-	if empty := PruneQueue(QueueData{}, nil); empty.Items == nil {
+	if empty := PruneQueue(QueueData{}, nil, nil); empty.Items == nil {
 		t.Error("pruned empty queue has nil items (encodes as null)")
 	}
 }
@@ -61,7 +72,7 @@ func TestQueueResurrectionPrunedAgain(t *testing.T) {
 		t.Fatalf("union should resurrect the item, got %v", merged.Items)
 	}
 	st := MergeStatusData(statusDesktop, statusWorker)
-	pruned := PruneQueue(merged, func(string) (StatusData, bool) { return st, true })
+	pruned := PruneQueue(merged, func(string) (StatusData, bool) { return st, true }, nil)
 	if len(pruned.Items) != 0 {
 		t.Errorf("item for a done page survived pruning: %v", pruned.Items)
 	}

@@ -299,14 +299,16 @@ func metaFor(key string, value []byte, h string) Meta {
 	return m
 }
 
-// pruneQueue drops queue items whose page status is terminal (or belongs to
-// a later batch), using the local status records.
+// pruneQueue drops queue items whose page status is terminal for their
+// batch, or whose batch record's entry for the page is terminal (model.PruneQueue),
+// using the local status and batch records.
 func pruneQueue(tx *localstore.Tx, key string, value []byte) ([]byte, error) {
 	var q model.QueueData
 	if err := json.Unmarshal(value, &q); err != nil {
 		return nil, fmt.Errorf("prune %s: %w", key, err)
 	}
 	pid := strings.TrimPrefix(key, "queue:")
+	batches := map[string]map[string]model.BatchPage{} // decoded once per batch
 	pruned := model.PruneQueue(q, func(pageID string) (model.StatusData, bool) {
 		b, err := tx.Get(model.NSStatus, model.StatusKey(pid, pageID))
 		if err != nil {
@@ -317,6 +319,19 @@ func pruneQueue(tx *localstore.Tx, key string, value []byte) ([]byte, error) {
 			return model.StatusData{}, false
 		}
 		return s, true
+	}, func(batchID, pageID string) (model.BatchPage, bool) {
+		pages, ok := batches[batchID]
+		if !ok {
+			if b, err := tx.Get(model.NSBatches, model.BatchKey(pid, batchID)); err == nil {
+				var bd model.BatchData
+				if json.Unmarshal(b, &bd) == nil {
+					pages = bd.Pages
+				}
+			}
+			batches[batchID] = pages
+		}
+		e, ok := pages[pageID]
+		return e, ok
 	})
 	if len(pruned.Items) == len(q.Items) {
 		return value, nil

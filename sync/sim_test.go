@@ -142,7 +142,7 @@ func newSim(t testing.TB, seed uint64, dir string) *sim {
 		putProject(t, st, projA)
 		s.d = append(s.d, d)
 	}
-	s.worker = &simWorker{s: s, intents: map[string][]byte{}, rng: rand.New(rand.NewPCG(seed, 7))}
+	s.worker = &simWorker{s: s, intents: map[string][]byte{}, folds: map[string]map[string]model.BatchPage{}, rng: rand.New(rand.NewPCG(seed, 7))}
 	return s
 }
 
@@ -339,6 +339,10 @@ type simWorker struct {
 	s       *sim
 	rng     *rand.Rand
 	intents map[string][]byte // key -> value the Worker wants reflected
+	// folds are outcomes not yet written to their batch record because the
+	// Worker could not read it yet (batch key -> page -> entry), as the
+	// coordinator keeps an outcome until it can fold it.
+	folds   map[string]map[string]model.BatchPage
 	current *model.QueueItem
 }
 
@@ -390,8 +394,50 @@ func (w *simWorker) apply(key string, mine []byte) {
 	w.write(key, v)
 }
 
-// heal re-applies every intent the remote (as the Worker sees it) lacks.
+// fold writes an outcome into its batch record, or keeps it for a later
+// fold while the record cannot be read (not visible here yet).
+func (w *simWorker) fold(batchKey, pageID string, e model.BatchPage) {
+	bv, ok := w.read(batchKey)
+	if !ok {
+		if w.folds[batchKey] == nil {
+			w.folds[batchKey] = map[string]model.BatchPage{}
+		}
+		w.folds[batchKey][pageID] = e
+		return
+	}
+	var b model.BatchData
+	_ = json.Unmarshal(bv, &b)
+	// As the coordinator's fold: the entry is written even when the record
+	// read lacks it, with the record's upload stamp when it has one.
+	bp, ok := b.Pages[pageID]
+	if !ok {
+		bp.Uploaded = e.Uploaded
+	}
+	bp.Status, bp.Completed, bp.Error = e.Status, e.Completed, e.Error
+	b.Pages = map[string]model.BatchPage{pageID: bp}
+	w.apply(batchKey, model.Canonical(b))
+}
+
+// heal re-applies every intent the remote (as the Worker sees it) lacks,
+// and folds the outcomes kept for batch records it could not read.
 func (w *simWorker) heal() {
+	bkeys := make([]string, 0, len(w.folds))
+	for k := range w.folds {
+		bkeys = append(bkeys, k)
+	}
+	sort.Strings(bkeys)
+	for _, bk := range bkeys {
+		pending := w.folds[bk]
+		delete(w.folds, bk)
+		ids := make([]string, 0, len(pending))
+		for id := range pending {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			w.fold(bk, id, pending[id])
+		}
+	}
 	keys := make([]string, 0, len(w.intents))
 	for k := range w.intents {
 		keys = append(keys, k)
@@ -423,6 +469,31 @@ func (w *simWorker) statusOf(pageID string) (model.StatusData, bool) {
 	return out, found
 }
 
+// entryOf is a page's entry in a batch record as the Worker sees it (its
+// own writes merged in).
+func (w *simWorker) entryOf(batchID, pageID string) (model.BatchPage, bool) {
+	key := model.BatchKey(projA, batchID)
+	var out model.BatchPage
+	found := false
+	for _, b := range [][]byte{w.intents[key], func() []byte { v, _ := w.read(key); return v }()} {
+		if b == nil {
+			continue
+		}
+		var bd model.BatchData
+		if json.Unmarshal(b, &bd) != nil {
+			continue
+		}
+		if e, ok := bd.Pages[pageID]; ok {
+			if found {
+				out = model.MergeBatchData(model.BatchData{Pages: map[string]model.BatchPage{pageID: out}}, model.BatchData{Pages: map[string]model.BatchPage{pageID: e}}).Pages[pageID]
+			} else {
+				out, found = e, true
+			}
+		}
+	}
+	return out, found
+}
+
 // prune drops finished items from the queue the Worker sees.
 func (w *simWorker) prune() (model.QueueData, bool) {
 	key := model.QueueKey(projA)
@@ -432,7 +503,7 @@ func (w *simWorker) prune() (model.QueueData, bool) {
 	}
 	var q model.QueueData
 	_ = json.Unmarshal(cur, &q)
-	p := model.PruneQueue(q, w.statusOf)
+	p := model.PruneQueue(q, w.statusOf, w.entryOf)
 	if len(p.Items) != len(q.Items) {
 		p.LastProcessed = w.s.now()
 		w.write(key, model.Canonical(p))
@@ -470,15 +541,7 @@ func (w *simWorker) step() bool {
 			OptimizedBlocks: []model.Block{{ID: "block-0", Type: "h1", Content: "Optimised " + it.BatchID}}, SourceHash: p.ContentHash}
 		w.apply(model.PageKey(projA, it.PageID), model.Canonical(p))
 	}
-	if bv, ok := w.read(model.BatchKey(projA, it.BatchID)); ok {
-		var b model.BatchData
-		_ = json.Unmarshal(bv, &b)
-		if bp, ok := b.Pages[it.PageID]; ok {
-			bp.Status, bp.Completed = model.StatusDone, stamp
-			b.Pages = map[string]model.BatchPage{it.PageID: bp}
-			w.apply(model.BatchKey(projA, it.BatchID), model.Canonical(b))
-		}
-	}
+	w.fold(model.BatchKey(projA, it.BatchID), it.PageID, model.BatchPage{Status: model.StatusDone, Uploaded: it.QueuedAt, Completed: stamp})
 	lg := model.LogData{PageID: it.PageID, Entries: []model.LogEntry{{Timestamp: stamp, Level: model.LevelInfo, Step: "optimize", Message: "done " + it.BatchID}}}
 	w.apply(model.LogsKey(projA, it.PageID), model.Canonical(lg))
 	w.prune()
@@ -525,7 +588,7 @@ func (s *sim) run(steps int) error {
 			n, _ := d.store.OutboxLen()
 			waiting += n
 		}
-		if round > 0 && waiting == 0 && s.w.fake.KeysWritten() == before && s.worker.current == nil {
+		if round > 0 && waiting == 0 && s.w.fake.KeysWritten() == before && s.worker.current == nil && len(s.worker.folds) == 0 {
 			return s.check()
 		}
 	}
@@ -611,6 +674,22 @@ func (s *sim) check() error {
 		_ = json.Unmarshal(v, &got)
 		if got.BatchID < b || got.Status != model.StatusDone {
 			return fmt.Errorf("page %s submitted in %s: remote status %s/%s", id, b, got.BatchID, got.Status)
+		}
+	}
+	// Every batch a desktop submitted completes: each of its entries is
+	// terminal (a page resubmitted in a later batch too: the Worker finishes
+	// its item in the old one).
+	for _, k := range s.w.fake.LatestKeys(s.w.nsIDs[model.NSBatches], "") {
+		v, _, _ := s.w.fake.Latest(s.w.nsIDs[model.NSBatches], k)
+		var b model.BatchData
+		_ = json.Unmarshal(v, &b)
+		if b.Status == model.BatchUploading {
+			continue // imported, never submitted
+		}
+		for id, e := range b.Pages {
+			if e.Status != model.StatusDone && e.Status != model.StatusFailed {
+				return fmt.Errorf("%s (%s): page %s is %s after everything finished", k, b.Status, id, e.Status)
+			}
 		}
 	}
 	if v, _, ok := s.w.fake.Latest(s.w.nsIDs[model.NSQueue], model.QueueKey(projA)); ok {

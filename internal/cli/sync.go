@@ -181,12 +181,7 @@ func syncRun(ctx context.Context, e *env, name string, args []string) error {
 				s, err := w.Status(ctx, "", "")
 				return err == nil && s.Busy()
 			},
-			After: func(st workspace.SyncStats, err error) {
-				if err != nil {
-					e.printf("sync failed (will retry): %s\n", oneLine(err.Error()))
-				}
-				_ = report(st, nil)
-			}})
+			After: watchAfter(ctx, e, report)})
 		if ctx.Err() != nil {
 			return nil // interrupted: a normal way to stop watching
 		}
@@ -202,6 +197,21 @@ func syncRun(ctx context.Context, e *env, name string, args []string) error {
 		st, err = eng.Sync(ctx)
 	}
 	return report(st, err)
+}
+
+// watchAfter reports each round of `sync --watch`. A round cut short by
+// Ctrl-C is not reported: it did not fail, and "sync failed (will retry):
+// context canceled" was the last line every interrupted watch printed.
+func watchAfter(ctx context.Context, e *env, report func(workspace.SyncStats, error) error) func(workspace.SyncStats, error) {
+	return func(st workspace.SyncStats, err error) {
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			e.printf("sync failed (will retry): %s\n", oneLine(err.Error()))
+		}
+		_ = report(st, nil)
+	}
 }
 
 func syncSubmit(ctx context.Context, e *env, args []string) error {

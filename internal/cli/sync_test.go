@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -249,6 +250,28 @@ func TestCLISyncWatchStopsOnInterrupt(t *testing.T) {
 	}
 	if _, _, ok := c.fake.Latest(c.fake.NamespaceID("NIMBUS_QUEUE"), model.QueueKey(p.ProjectID)); !ok {
 		t.Fatal("the watched sync did not push the queue")
+	}
+}
+
+// A round of sync --watch that Ctrl-C cut short says nothing (it printed
+// "sync failed (will retry): ... context canceled" as the watch's last line);
+// a round that failed on its own is reported and retried.
+func TestWatchRoundInterrupted(t *testing.T) {
+	var out bytes.Buffer
+	e := &env{Stdout: &out}
+	reported := 0
+	report := func(workspace.SyncStats, error) error { reported++; return nil }
+	ctx, cancel := context.WithCancel(context.Background())
+	after := watchAfter(ctx, e, report)
+	after(workspace.SyncStats{}, errors.New("pull: list NIMBUS_PAGES: HTTP 503"))
+	if !strings.Contains(out.String(), "sync failed (will retry): pull: list NIMBUS_PAGES: HTTP 503") || reported != 1 {
+		t.Fatalf("a failed round: %q, %d reports", out.String(), reported)
+	}
+	out.Reset()
+	cancel()
+	after(workspace.SyncStats{}, fmt.Errorf("pull: list NIMBUS_PROJECTS: %w", context.Canceled))
+	if out.Len() != 0 || reported != 1 {
+		t.Fatalf("an interrupted round printed %q (%d reports)", out.String(), reported)
 	}
 }
 

@@ -12,7 +12,29 @@
 //
 //   node dev/stack.mjs --persist DIR [--port N] [--adapter-port N] [--ai-port N]
 //        [--ai-fail-rate 0.5] [--ai-seed 1] [--ai-latency-ms MS] [--process-every SECONDS]
-//        [--fanout queues|cron] [--ai-budget REQUESTS_PER_MINUTE]
+//        [--fanout queues|cron] [--ai-budget REQUESTS_PER_MINUTE] [--kv-stale-seconds N]
+//
+// --kv-stale-seconds N (default 0: off) makes KV eventually consistent, as
+// on Cloudflare, where a read can return a value up to about 60 s old:
+//   - REST side (dev/stale-kv.mjs): the adapter answers value gets, bulk
+//     gets, metadata gets and key listings from a cache per API token (a
+//     token is a location): a version once read is served for N seconds
+//     however the key changes meanwhile, missing keys included, listings
+//     apart from values; a token's own writes do not refresh its cache (no
+//     read-your-writes); writes reach the store at once;
+//   - Worker side (src/stalekv.ts, KV_STALE_SECONDS): the Worker's reads go
+//     through one cache per isolate (its location) with the same TTL; what
+//     the Worker writes is visible to its own later reads at once (as in
+//     the location that wrote), what the desktops write is not until the
+//     entry expires.
+// It lacks: staleness without a hard bound (here every write is visible
+// everywhere N seconds later at the latest, and at once to a reader that
+// held no entry), early eviction, background refresh of hot keys, and
+// locations between the Worker's isolates (Miniflare runs the cron, the
+// consumers and the Durable Objects in one process). GET /__stack/stale on
+// the adapter counts the stale answers of the REST side. The coordinator
+// checks a finished page's status back (STATUS_VERIFY_S) 2N+2 s after it
+// finished (120 s, production's, when staleness is off).
 //
 // It prints NIMBUS_CF_API_BASE=..., NIMBUS_WORKER_URL=..., NIMBUS_PROCESS_SECRET=...
 // (also written to DIR/stack.env) and runs until SIGINT/SIGTERM.
@@ -28,6 +50,7 @@ import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { startFakeAI } from "./fake-ai.mjs";
 import { fetchRetry } from "./net.mjs";
+import { createStaleReads } from "./stale-kv.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const workerDir = path.resolve(here, "..");
@@ -144,6 +167,12 @@ export async function startStack(opts = {}) {
     // in seconds (production: 10 s, wrangler.jsonc).
     QUEUE_RETRY_BASE_S: String(opts.retryBaseS ?? 2),
     PROCESS_SECRET: processSecret,
+    // Eventual consistency of the Worker's own reads (src/stalekv.ts).
+    KV_STALE_SECONDS: String(opts.kvStaleSeconds ?? 0),
+    // When the coordinator checks a finished page's status back: past the
+    // staleness window (twice it, so its own cached write has expired too),
+    // or production's 120 s when reads are fresh.
+    STATUS_VERIFY_S: String(opts.statusVerifyS ?? (opts.kvStaleSeconds > 0 ? 2 * opts.kvStaleSeconds + 2 : 120)),
   };
   if (opts.queueConcurrency) vars.QUEUE_CONCURRENCY = String(opts.queueConcurrency);
   if (opts.dispatchMax) vars.DISPATCH_MAX_PER_RUN = String(opts.dispatchMax);
@@ -214,6 +243,81 @@ export async function startStack(opts = {}) {
     const b = bindingOf(nsId);
     return b ? mf.getKVNamespace(b, ADMIN) : null;
   };
+
+  // Read staleness of the REST side (--kv-stale-seconds; dev/stale-kv.mjs).
+  const stale = createStaleReads({ seconds: opts.kvStaleSeconds ?? 0, now: opts.clock });
+  const readerOf = (req) => req.headers.authorization ?? "x-auth-key:" + (req.headers["x-auth-key"] ?? "");
+  const readItem = (kv) => async (key) => {
+    const r = await kv.getWithMetadata(key, "arrayBuffer");
+    return r.value === null ? null : { value: Buffer.from(r.value), metadata: r.metadata ?? null };
+  };
+  const readListing = (kv, prefix) => async () => {
+    const keys = [];
+    let cursor;
+    for (;;) {
+      const r = await kv.list({ prefix, cursor, limit: 1000 });
+      for (const k of r.keys) {
+        const o = { name: k.name };
+        if (k.expiration !== undefined) o.expiration = k.expiration;
+        if (k.metadata !== undefined) o.metadata = k.metadata;
+        keys.push(o);
+      }
+      if (r.list_complete) return keys;
+      cursor = r.cursor;
+    }
+  };
+
+  async function staleValue(req, nsId, key) {
+    const kv = await kvFor(nsId);
+    if (!kv) return cfError(404, 10013, "get: 'namespace not found'");
+    const it = await stale.get(readerOf(req), nsId, key, readItem(kv));
+    if (!it) return cfError(404, 10009, "get: 'key not found'");
+    return { status: 200, raw: it.value };
+  }
+
+  async function staleMetadata(req, nsId, key) {
+    const kv = await kvFor(nsId);
+    if (!kv) return cfError(404, 10013, "metadata: 'namespace not found'");
+    const it = await stale.get(readerOf(req), nsId, key, readItem(kv));
+    if (!it) return cfError(404, 10009, "get: 'key not found'");
+    return { status: 200, body: envelope(it.metadata ?? null) };
+  }
+
+  async function staleBulkGet(req, nsId, parsed) {
+    const kv = await kvFor(nsId);
+    if (!kv) return cfError(404, 10013, "bulk get: 'namespace not found'");
+    if (!Array.isArray(parsed.keys) || parsed.keys.length > 100) return cfError(400, 10026, "bulk get: keys must be an array of at most 100");
+    const values = {};
+    for (const k of parsed.keys) {
+      const it = await stale.get(readerOf(req), nsId, String(k), readItem(kv));
+      if (!it) {
+        values[k] = null;
+        continue;
+      }
+      let v = it.value.toString("utf8");
+      if (parsed.type === "json") {
+        try {
+          v = JSON.parse(v);
+        } catch {
+          return cfError(400, 10020, `bulk get: value of ${k} is not JSON`);
+        }
+      }
+      values[k] = parsed.withMetadata ? { value: v, metadata: it.metadata ?? null } : v;
+    }
+    return { status: 200, body: envelope({ values }) };
+  }
+
+  async function staleList(req, nsId, url) {
+    const kv = await kvFor(nsId);
+    if (!kv) return cfError(404, 10013, "list keys: 'namespace not found'");
+    const prefix = url.searchParams.get("prefix") ?? "";
+    const limitRaw = url.searchParams.get("limit");
+    const limit = limitRaw === null ? 1000 : Number(limitRaw);
+    if (!Number.isInteger(limit) || limit < 10 || limit > 1000) return cfError(400, 10026, "list keys: limit must be 10-1000");
+    const page = await stale.list(readerOf(req), nsId, prefix, { cursor: url.searchParams.get("cursor") ?? "", limit }, readListing(kv, prefix));
+    if (page.error) return cfError(400, 10026, `list keys: ${page.error}`);
+    return { status: 200, body: envelope(page.keys, { result_info: { count: page.keys.length, cursor: page.cursor } }) };
+  }
 
   async function proxy(req, res, subpath, search, body) {
     const headers = {};
@@ -348,6 +452,7 @@ export async function startStack(opts = {}) {
   const adapter = http.createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? "/", "http://adapter");
+      if (url.pathname === "/__stack/stale" && req.method === "GET") return sendJSON(res, 200, stale.stats());
       const m = route.exec(url.pathname);
       if (!m) return sendJSON(res, 404, cfError(404, 7003, `no route ${url.pathname}`).body);
       if (!req.headers.authorization && !req.headers["x-auth-key"]) {
@@ -372,7 +477,8 @@ export async function startStack(opts = {}) {
       } else if ((mm = /^\/([^/]+)\/bulk\/delete$/.exec(sub)) && req.method === "POST") {
         out = await bulkDelete(decodeURIComponent(mm[1]), body);
       } else if ((mm = /^\/([^/]+)\/metadata\/(.+)$/.exec(sub)) && req.method === "GET") {
-        out = await getMetadata(decodeURIComponent(mm[1]), decodeURIComponent(mm[2]));
+        if (stale.enabled) out = await staleMetadata(req, decodeURIComponent(mm[1]), decodeURIComponent(mm[2]));
+        else out = await getMetadata(decodeURIComponent(mm[1]), decodeURIComponent(mm[2]));
       } else if ((mm = /^\/([^/]+)\/bulk\/get$/.exec(sub)) && req.method === "POST") {
         let parsed = {};
         try {
@@ -380,8 +486,17 @@ export async function startStack(opts = {}) {
         } catch {
           out = cfError(400, 10026, "bulk get: body is not JSON");
         }
+        if (!out && stale.enabled) out = await staleBulkGet(req, decodeURIComponent(mm[1]), parsed);
         // The explorer answers bulk get without metadata even when asked for it.
-        if (!out && parsed.withMetadata) out = await bulkGetWithMetadata(decodeURIComponent(mm[1]), parsed);
+        else if (!out && parsed.withMetadata) out = await bulkGetWithMetadata(decodeURIComponent(mm[1]), parsed);
+      } else if (stale.enabled && (mm = /^\/([^/]+)\/values\/(.+)$/.exec(sub)) && req.method === "GET") {
+        out = await staleValue(req, decodeURIComponent(mm[1]), decodeURIComponent(mm[2]));
+      } else if (stale.enabled && (mm = /^\/([^/]+)\/keys$/.exec(sub)) && req.method === "GET") {
+        out = await staleList(req, decodeURIComponent(mm[1]), url);
+      }
+      if (out?.raw) {
+        res.writeHead(out.status, { "content-type": "application/octet-stream", "content-length": out.raw.length });
+        return res.end(out.raw);
       }
       if (out) return sendJSON(res, out.status, out.body);
       await proxy(req, res, "/storage/kv/namespaces" + sub, url.search, body);
@@ -445,6 +560,8 @@ export async function startStack(opts = {}) {
     mf,
     ai,
     process: triggerProcess,
+    /** What the REST side's read caches did (--kv-stale-seconds). */
+    staleStats: () => stale.stats(),
     /** The account's invocation statistics (KV operations per consumer, fold and dispatch invocation). */
     async stats() {
       const r = await fetch(workerURL + "/__stats", { headers: { "x-nimbus-process-secret": processSecret } });
@@ -512,9 +629,13 @@ function parseArgs(argv) {
       case "--account":
         o.accountId = val();
         break;
+      case "--kv-stale-seconds":
+        o.kvStaleSeconds = Number(val());
+        if (!(o.kvStaleSeconds >= 0)) throw new Error("--kv-stale-seconds wants a number of seconds >= 0");
+        break;
       case "-h":
       case "--help":
-        console.log(fs.readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 20).join("\n"));
+        console.log(fs.readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n").slice(1, 42).join("\n"));
         process.exit(0);
         break;
       default:

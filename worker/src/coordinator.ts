@@ -13,10 +13,19 @@
 //     is acknowledged without work, so a duplicate delivery (Queues deliver
 //     at least once) costs no AI request;
 //   - finish(): a consumer reports the page's outcome (its batch entry, its
-//     attempts); the object folds the outcomes into the batch and queue
-//     records in KV from its alarm, at most once a second (KV's per-key
-//     write limit), each fold one read-merge-write per batch touched and
-//     one for the queue, with the batch summary derived from all entries.
+//     attempts, the final status record it wrote); the object folds the
+//     outcomes into the batch and queue records in KV from its alarm, at most
+//     once a second (KV's per-key write limit), each fold one
+//     read-merge-write per batch touched and one for the queue, with the
+//     batch summary derived from all entries; an outcome whose batch record
+//     is not visible yet is kept for a later fold;
+//   - verify(): once KV's staleness window has passed (STATUS_VERIFY_S), the
+//     alarm reads each finished page's status record back and writes the
+//     final one again (merged) when a desktop's write made from a stale read
+//     put an older one over it. KV has no compare-and-swap; the desktop keeps
+//     its intent until KV reflects it, and this is the Worker's side of that
+//     rule: without it a page done in KV's batch record could read "queued"
+//     in its status record for good.
 //
 // AccountCoordinator, one per account (idFromName("account")), holds the
 // account-wide AI request budget (AI_REQUESTS_PER_MINUTE): a dispatch
@@ -30,9 +39,11 @@
 
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "./env";
-import { finishBatch, mergeBatchPage } from "./merge";
+import { canonicalKind } from "./canonical";
+import { intVar } from "./env";
+import { finishBatch, mergeBatchPage, mergeKind } from "./merge";
 import { Store } from "./store";
-import type { BatchData, BatchPage, QueueData, QueueItem } from "./types";
+import type { BatchData, BatchPage, QueueData, QueueItem, StatusData } from "./types";
 
 export interface LeasedItem extends QueueItem {
   /** Lease token: the message carries it, start() checks it. */
@@ -49,6 +60,8 @@ export interface FinishReport {
   delayMs?: number;
   /** The item's attempts after this one (retry, failed). */
   attempts?: number;
+  /** The terminal status record the consumer wrote for this batch (done, failed, superseded, skipped). */
+  status?: StatusData;
 }
 
 interface ItemState {
@@ -58,6 +71,8 @@ interface ItemState {
   attempts: number;
   terminal?: boolean;
   entry?: BatchPage;
+  /** The terminal status record written for this item, checked back by verify(). */
+  final?: StatusData;
   batch_id: string;
   page_id: string;
 }
@@ -73,6 +88,8 @@ export interface Counters {
   duplicates: number;
   folds: number;
   fold_max_kv_ops: number;
+  /** Status records found older than the final one written and written again (verify). */
+  reasserted: number;
 }
 
 const ZERO: Counters = {
@@ -86,6 +103,7 @@ const ZERO: Counters = {
   duplicates: 0,
   folds: 0,
   fold_max_kv_ops: 0,
+  reasserted: 0,
 };
 
 const TERMINAL_KINDS = new Set<FinishKind>(["done", "failed", "superseded", "skipped"]);
@@ -95,6 +113,18 @@ export function itemKey(it: { batch_id: string; page_id: string }): string {
 }
 
 const CHUNK = 128; // keys per storage.get/put call
+
+/** Verifications of one alarm at most: 3 KV operations each (read; read and write when behind), with the fold's under 1,000. */
+const VERIFY_PER_ALARM = 150;
+/** A status found behind is written again and checked again, at most this often. */
+const VERIFY_TRIES = 3;
+/** A fold keeps an outcome whose batch record it cannot read for this many folds (about a second apart) before it gives up on it. */
+const FOLD_TRIES = 300;
+
+/** Verify markers sort by due time: "v:" + 15-digit ms + ":" + item key. */
+function verifyKey(due: number, key: string): string {
+  return "v:" + String(Math.max(0, Math.floor(due))).padStart(15, "0") + ":" + key;
+}
 
 export class ProjectCoordinator extends DurableObject<Env> {
   private counters: Counters = { ...ZERO };
@@ -189,9 +219,14 @@ export class ProjectCoordinator extends DurableObject<Env> {
     const next: ItemState = { ...s, running_until: 0 };
     if (r.entry) next.entry = next.entry ? mergeBatchPage(next.entry, r.entry) : r.entry;
     if (r.attempts !== undefined) next.attempts = Math.max(next.attempts, r.attempts);
+    let verify: string | null = null;
     if (TERMINAL_KINDS.has(r.kind)) {
       next.terminal = true;
       next.lease_until = 0;
+      if (r.status && r.status.batch_id === s.batch_id) {
+        next.final = r.status;
+        verify = verifyKey(now + intVar(this.env.STATUS_VERIFY_S, 120) * 1000, key);
+      }
     } else {
       // The message comes back after delayMs: nobody else takes the item meanwhile.
       next.lease_until = now + (r.delayMs ?? 0) + leaseMs;
@@ -204,13 +239,31 @@ export class ProjectCoordinator extends DurableObject<Env> {
     else if (r.kind === "retry") c.retried++;
     else c.deferred++;
     await this.save(new Map([[key, next]]), r.kind === "deferred" ? [] : [key]);
+    if (verify) await this.ctx.storage.put(verify, 0);
     await this.schedule();
     return true;
   }
 
+  /** Sets the alarm for `at` unless one is already set for then or sooner (a verification alarm minutes away must not hold back a fold). */
+  private async alarmBy(at: number): Promise<void> {
+    const cur = await this.ctx.storage.getAlarm();
+    if (cur !== null && cur <= at) return;
+    await this.ctx.storage.setAlarm(at);
+  }
+
   private async schedule(): Promise<void> {
-    if ((await this.ctx.storage.getAlarm()) !== null) return;
-    await this.ctx.storage.setAlarm(Math.max(Date.now(), this.lastFold + 1000));
+    await this.alarmBy(Math.max(Date.now(), this.lastFold + 1000));
+  }
+
+  /** The next alarm: a second after the last fold while outcomes wait, and when the first verification is due. */
+  private async reschedule(): Promise<void> {
+    const more = await this.ctx.storage.list({ prefix: "d:", limit: 1 });
+    if (more.size > 0) {
+      await this.alarmBy(this.lastFold + 1000);
+      return;
+    }
+    const next = await this.ctx.storage.list({ prefix: "v:", limit: 1 });
+    for (const k of next.keys()) await this.alarmBy(Math.max(Date.now(), Number(k.slice(2, 17))));
   }
 
   /** What tests and POST /__process read: counters, items leased and not finished, outcomes not yet folded. */
@@ -223,7 +276,57 @@ export class ProjectCoordinator extends DurableObject<Env> {
   }
 
   async alarm(): Promise<void> {
-    await this.fold();
+    let used = 0;
+    try {
+      used = (await this.fold()).kv_ops;
+    } finally {
+      // A failed fold keeps its markers (foldOnce); the verifications due still run.
+      await this.verify(Date.now(), used);
+      await this.reschedule();
+    }
+  }
+
+  /**
+   * Reads back the status records of the items whose verification is due
+   * (at `now`) and writes the final one again where KV holds an older one
+   * (a desktop's write from a stale read); `used` KV operations of this
+   * invocation are already spent (the fold's). A record written again is
+   * checked again later, VERIFY_TRIES times at most.
+   */
+  async verify(now: number = Date.now(), used = 0): Promise<{ checked: number; reasserted: number; kv_ops: number }> {
+    const due = await this.ctx.storage.list<number>({ prefix: "v:", end: verifyKey(now + 1, ""), limit: VERIFY_PER_ALARM });
+    const projectId = await this.ctx.storage.get<string>("project");
+    if (due.size === 0 || !projectId) return { checked: 0, reasserted: 0, kv_ops: 0 };
+    const store = new Store(this.env);
+    const items = new Map<string, { marker: string; tries: number }>();
+    for (const [k, tries] of due) items.set(k.slice(18), { marker: k, tries: tries ?? 0 });
+    const st = await this.states([...items.keys()]);
+    const again: [string, number][] = [];
+    const doneMarkers: string[] = [];
+    let checked = 0;
+    let reasserted = 0;
+    const delayMs = intVar(this.env.STATUS_VERIFY_S, 120) * 1000;
+    for (const [key, { marker, tries }] of items) {
+      if (used + store.total() + 3 > 900) break; // the rest wait for the next alarm
+      doneMarkers.push(marker);
+      const s = st.get(key);
+      const final = s?.final;
+      if (!s || !final) continue;
+      const skey = `status:${projectId}:${s.page_id}`;
+      checked++;
+      const cur = await store.get<StatusData>(skey);
+      const behind = cur === null || canonicalKind("status", mergeKind<StatusData>("status", cur, final)) !== canonicalKind("status", cur);
+      if (!behind) continue;
+      await store.put<StatusData>(skey, final);
+      reasserted++;
+      if (tries + 1 < VERIFY_TRIES) again.push([verifyKey(now + delayMs, key), tries + 1]);
+    }
+    for (let i = 0; i < doneMarkers.length; i += CHUNK) await this.ctx.storage.delete(doneMarkers.slice(i, i + CHUNK));
+    if (again.length) await this.ctx.storage.put(Object.fromEntries(again));
+    this.counters.reasserted += reasserted;
+    if (checked > 0) await accountStub(this.env).record("verify", used + store.total(), reasserted);
+    if (reasserted > 0) console.log(JSON.stringify({ msg: "status written again", project: projectId, reasserted, checked }));
+    return { checked, reasserted, kv_ops: store.total() };
   }
 
   /** Folds the outcomes reported since the last fold into batch: and queue: (one writer). */
@@ -241,7 +344,7 @@ export class ProjectCoordinator extends DurableObject<Env> {
 
   private async foldOnce(): Promise<{ kv_ops: number; batches: number; pruned: number; remaining: number }> {
     const projectId = await this.ctx.storage.get<string>("project");
-    const dirtyMap = await this.ctx.storage.list({ prefix: "d:" });
+    const dirtyMap = await this.ctx.storage.list<number>({ prefix: "d:" });
     const dirty = [...dirtyMap.keys()].map((k) => k.slice(2));
     if (!projectId || dirty.length === 0) return { kv_ops: 0, batches: 0, pruned: 0, remaining: -1 };
     // Taken now: what finishes during the fold is folded by the next one.
@@ -251,15 +354,28 @@ export class ProjectCoordinator extends DurableObject<Env> {
     try {
       const st = await this.states(dirty);
       const byBatch = new Map<string, Record<string, BatchPage>>();
-      for (const s of st.values()) {
+      const keysOf = new Map<string, string[]>();
+      for (const [k, s] of st) {
         if (!s.entry) continue;
         if (!byBatch.has(s.batch_id)) byBatch.set(s.batch_id, {});
         byBatch.get(s.batch_id)![s.page_id] = s.entry;
+        keysOf.set(s.batch_id, [...(keysOf.get(s.batch_id) ?? []), k]);
       }
+      const unseen: Record<string, number> = {};
       for (const [batchId, entries] of byBatch) {
         const key = `batch:${projectId}:${batchId}`;
         const b = await store.get<BatchData>(key);
-        if (!b) continue; // the desktop creates batches; status and logs still tell
+        if (!b) {
+          // The desktop creates batches, and KV may not show a new one here
+          // yet: keep its outcomes for a later fold (dropping them left the
+          // batch's entries queued for good).
+          for (const k of keysOf.get(batchId) ?? []) {
+            const tries = (dirtyMap.get("d:" + k) ?? 1) + 1;
+            if (tries <= FOLD_TRIES) unseen["d:" + k] = tries;
+            else console.error(JSON.stringify({ msg: "fold gave up: batch record not found", key, item: k }));
+          }
+          continue;
+        }
         const all: Record<string, BatchPage> = { ...(b.pages ?? {}) };
         for (const [id, e0] of Object.entries(entries)) {
           const e = { ...e0, uploaded: all[id]?.uploaded || e0.uploaded };
@@ -291,6 +407,7 @@ export class ProjectCoordinator extends DurableObject<Env> {
         );
         remaining = (written.items ?? []).length;
       }
+      for (const ks = Object.keys(unseen); ks.length; ) await this.ctx.storage.put(Object.fromEntries(ks.splice(0, CHUNK).map((k) => [k, unseen[k]])));
       this.counters.folds++;
       this.counters.fold_max_kv_ops = Math.max(this.counters.fold_max_kv_ops, store.total());
       await accountStub(this.env).record("fold", store.total(), 0);
@@ -302,8 +419,7 @@ export class ProjectCoordinator extends DurableObject<Env> {
       throw e;
     } finally {
       this.lastFold = Date.now();
-      const more = await this.ctx.storage.list({ prefix: "d:", limit: 1 });
-      if (more.size > 0 && (await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(this.lastFold + 1000);
+      await this.reschedule();
     }
   }
 }

@@ -62,6 +62,10 @@ export interface Env {
   KV_MIN_WRITE_INTERVAL_MS?: string;
   /** KV operations allowed per invocation (Cloudflare: 1,000 on the paid plan). */
   KV_OPS_LIMIT?: string;
+  /** Seconds after a page finished when the coordinator reads its status record back (past KV's ~60 s staleness) and writes it again if a stale desktop write put an older one over it. */
+  STATUS_VERIFY_S?: string;
+  /** Local stack only (--kv-stale-seconds): the Worker's KV reads are up to this many seconds old (src/stalekv.ts). */
+  KV_STALE_SECONDS?: string;
   /** Secret enabling POST /__process (tests and the local stack); unset = endpoint off. */
   PROCESS_SECRET?: string;
 }

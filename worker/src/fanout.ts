@@ -268,10 +268,14 @@ export async function consume(
       retry(m, d);
       return;
     }
+    // The status record the page ended with here, for the coordinator to
+    // check back once KV's staleness window has passed (verify).
+    const final = store.lastPut<StatusData>(`status:${pid}:${item.page_id}`);
     await finish({
       kind: outcome.kind,
       entry: outcome.entry ? { ...outcome.entry, uploaded: item.queued_at } : undefined,
       attempts: outcome.kind === "failed" ? it.attempts + 1 : undefined,
+      status: final && final.batch_id === item.batch_id && (final.status === "done" || final.status === "failed") ? final : undefined,
     });
     if (outcome.kind === "done") rep.done++;
     else if (outcome.kind === "skipped") rep.skipped++;
@@ -336,7 +340,11 @@ export async function deadLetter(batch: MessageBatch<PageMessage>, env: Env, now
     await projectStub(env, pid).finish(
       itemKey(item),
       token,
-      { kind: failedHere ? "failed" : "skipped", entry: failedHere ? { status: "failed", uploaded: item.queued_at, completed: ts, error: `AI_ERROR: ${message}` } : undefined },
+      {
+        kind: failedHere ? "failed" : "skipped",
+        entry: failedHere ? { status: "failed", uploaded: item.queued_at, completed: ts, error: `AI_ERROR: ${message}` } : undefined,
+        status: failedHere ? st : undefined,
+      },
       now().getTime(),
       intVar(env.LEASE_MS, 120000, 1000),
     );

@@ -7,6 +7,7 @@ import { accountStub, projectStub, type Counters } from "./coordinator";
 import { intVar, type Env, type PageMessage } from "./env";
 import { consume, deadLetter, dispatch, fanoutEnabled } from "./fanout";
 import { runProcessor } from "./processor";
+import { staleCounts } from "./stalekv";
 import { Store } from "./store";
 import type { QueueData } from "./types";
 
@@ -89,7 +90,8 @@ export default {
         if (!env.PROCESS_SECRET) return jsonError(404, "not_found", "no route /__stats");
         const given = req.headers.get("x-nimbus-process-secret") ?? "";
         if (!timingSafeEqual(given, env.PROCESS_SECRET)) return jsonError(403, "forbidden", "bad X-Nimbus-Process-Secret");
-        return json(200, await accountStub(env).report());
+        // kv_stale: what the stale-read cache of this isolate did (local stack, KV_STALE_SECONDS).
+        return json(200, { ...(await accountStub(env).report()), kv_stale: { ...staleCounts } });
       }
       return await handleAPI(req, env);
     } catch (e) {

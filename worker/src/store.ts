@@ -7,8 +7,9 @@
 // overwrite each other's entries (KV itself has no compare-and-swap).
 
 import { canonicalKind, kindOf, sha256Hex } from "./canonical";
-import { intVar, KIND_NAMESPACE, type Env } from "./env";
+import { intVar, KIND_NAMESPACE, NAMESPACES, type Env, type NamespaceName } from "./env";
 import { mergeKind } from "./merge";
+import { staleKV, staleSeconds } from "./stalekv";
 import { validateRecord } from "./validate";
 
 export interface KVMeta {
@@ -71,6 +72,8 @@ export class KVLimitError extends Error {
 export class Store {
   private locks = new Map<string, Promise<unknown>>();
   private lastWrite = new Map<string, number>();
+  /** The record each key holds after this Store's last put (written or already there). */
+  private lastPuts = new Map<string, unknown>();
   /** KV operations made by this Store (reads and writes); tests and logs use it. */
   ops = { reads: 0, writes: 0, skipped: 0 };
   /** KV_OPS_LIMIT: operations allowed per invocation (default 1,000). */
@@ -92,15 +95,24 @@ export class Store {
    */
   readonly minWriteIntervalMs: number;
 
+  /** KV_STALE_SECONDS (local stack only): reads up to this old (src/stalekv.ts). */
+  private readonly staleSeconds: number;
+
   constructor(readonly env: Env) {
     this.minWriteIntervalMs = intVar(env.KV_MIN_WRITE_INTERVAL_MS, 1000);
     this.opsLimit = intVar(env.KV_OPS_LIMIT, 1000, 1);
+    this.staleSeconds = staleSeconds(env);
+  }
+
+  private binding(name: NamespaceName): KVNamespace {
+    const kv = this.env[name];
+    return this.staleSeconds > 0 ? staleKV(name, kv, this.staleSeconds) : kv;
   }
 
   ns(key: string): KVNamespace {
     const name = KIND_NAMESPACE[kindOf(key)];
     if (!name) throw new RecordError(key, "unknown key kind");
-    return this.env[name];
+    return this.binding(name);
   }
 
   /** Reads and decodes a record; null when missing. A value that is not JSON is an error naming the key. */
@@ -171,6 +183,7 @@ export class Store {
       const problems = validateRecord(key, merged);
       if (problems.length) throw new RecordError(key, `invalid record, not written: ${problems.join("; ")}`);
       const bytes = canonicalKind(kind, merged);
+      this.lastPuts.set(key, merged);
       if (bytes === cur) {
         this.ops.skipped++;
         return merged;
@@ -184,6 +197,11 @@ export class Store {
       this.lastWrite.set(key, Date.now());
       return merged;
     });
+  }
+
+  /** The merged record of this Store's last put of key (undefined: none), as written or found already there. */
+  lastPut<T>(key: string): T | undefined {
+    return this.lastPuts.get(key) as T | undefined;
   }
 
   /**
@@ -205,7 +223,9 @@ export class Store {
   }
 
   /** Lists every key with a prefix in a namespace (all pages of the listing). */
-  async list(ns: KVNamespace, prefix: string): Promise<string[]> {
+  async list(binding: KVNamespace, prefix: string): Promise<string[]> {
+    const name = NAMESPACES.find((n) => this.env[n] === binding);
+    const ns = name ? this.binding(name) : binding;
     const out: string[] = [];
     let cursor: string | undefined;
     for (;;) {
