@@ -9,7 +9,6 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -334,7 +333,7 @@ func (v *batchesView) retryFailed() {
 				if proj == v.project {
 					v.load(proj)
 				}
-				dialog.ShowInformation("Submitted again", fmt.Sprintf("%s pages in %s. They are sent at the next sync.", groupDigits(res.Pages), strings.Join(res.Batches, ", ")), v.s.win)
+				v.s.inform("Submitted again", fmt.Sprintf("%s in %s. They are sent at the next sync.", plural(res.Pages, "page", "pages"), strings.Join(res.Batches, ", ")))
 			}
 		})
 	})

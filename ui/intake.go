@@ -264,7 +264,7 @@ func (v *intakeView) imported(folder, proj string, res workspace.ImportResult, e
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			if first {
-				dialog.ShowInformation("Import cancelled", "Pages read so far are kept; import the folder again to finish.", v.s.win)
+				v.s.inform("Import cancelled", "Pages read so far are kept; import the folder again to finish.")
 			}
 			return
 		}

@@ -13,7 +13,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -740,7 +739,7 @@ func (v *pagesView) askSubmit() {
 	scope.SetSelected(opts[0])
 	prio := widget.NewSelect([]string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}, nil)
 	prio.SetSelected("5")
-	dialog.ShowForm("Submit pages for optimization", "Submit", "Cancel", []*widget.FormItem{
+	v.s.ask("Submit pages for optimization", "Submit", "Cancel", []*widget.FormItem{
 		widget.NewFormItem("Pages", scope),
 		widget.NewFormItem("Priority", prio),
 	}, func(ok bool) {
@@ -759,10 +758,10 @@ func (v *pagesView) askSubmit() {
 			v.s.showErr(err)
 			return
 		}
-		dialog.ShowInformation("Submitted", fmt.Sprintf("%s pages in %d batch(es): %s.\nThey are sent at the next sync.",
-			groupDigits(res.Pages), len(res.Batches), strings.Join(res.Batches, ", ")), v.s.win)
+		v.s.inform("Submitted", fmt.Sprintf("%s in %s: %s.\nThey are sent at the next sync.",
+			plural(res.Pages, "page", "pages"), plural(len(res.Batches), "batch", "batches"), strings.Join(res.Batches, ", ")))
 		v.s.syncer.syncNow()
-	}, v.s.win)
+	})
 }
 
 // submit queues the scope's pages as new batches with a priority.

@@ -342,8 +342,7 @@ func (v *reviewView) setBlocks(blocks []workspace.ReviewBlock) {
 	}
 	v.blocks = blocks
 	v.marked = map[string]bool{}
-	ok, _ := workspace.Acceptable(blocks)
-	v.count.SetText(fmt.Sprintf("%s blocks · %s acceptable", groupDigits(len(blocks)), groupDigits(len(ok))))
+	v.refreshCount()
 	v.refreshBulk()
 	v.list.Refresh()
 	cur := 0
@@ -480,6 +479,8 @@ func (v *reviewView) decide(state string, advance bool) {
 		return
 	}
 	v.replace(nb)
+	v.refreshCount()
+	v.refreshBulk()
 	if advance && v.cur+1 < len(v.blocks) {
 		v.show(v.cur + 1)
 	} else {
@@ -499,6 +500,8 @@ func (v *reviewView) saveEdit() {
 		return
 	}
 	v.replace(nb)
+	v.refreshCount()
+	v.refreshBulk()
 	v.s.win.Canvas().Unfocus()
 	v.show(v.cur)
 }
@@ -596,6 +599,7 @@ func (v *reviewView) setMark(b workspace.ReviewBlock, on bool) {
 	} else {
 		delete(v.marked, refKey(b))
 	}
+	v.refreshCount()
 	v.refreshBulk()
 }
 
@@ -640,6 +644,13 @@ func (v *reviewView) bulkTargets(state string) (targets []workspace.ReviewBlock,
 	return targets, scope, len(decided), skipped
 }
 
+// refreshCount: the list's size and how many are still undecided (the
+// blocks the bulk buttons act on; decided ones are left alone).
+func (v *reviewView) refreshCount() {
+	todo, _ := workspace.Undecided(v.blocks)
+	v.count.SetText(fmt.Sprintf("%s · %s undecided", plural(len(v.blocks), "block", "blocks"), groupDigits(len(todo))))
+}
+
 func (v *reviewView) refreshBulk() {
 	ok, scope, _, _ := v.bulkTargets(model.ReviewAccepted)
 	rej, _, _, _ := v.bulkTargets(model.ReviewRejected)
@@ -667,7 +678,7 @@ func (v *reviewView) bulk(state string) {
 		if len(notes) > 0 {
 			msg += "\n" + strings.Join(notes, "\n")
 		}
-		dialog.ShowInformation("Bulk decision", msg, v.s.win)
+		v.s.inform("Bulk decision", msg)
 		return
 	}
 	msg := fmt.Sprintf("%s %s undecided blocks %s?", verb, groupDigits(len(targets)), scope)
@@ -731,6 +742,7 @@ func (v *reviewView) applyBulk(targets []workspace.ReviewBlock, state string) {
 					v.replace(b)
 				}
 				v.marked = map[string]bool{}
+				v.refreshCount()
 				v.refreshBulk()
 				v.list.Refresh()
 				v.show(v.cur)
@@ -786,6 +798,10 @@ func (v *reviewView) changed(cs *changeSet) {
 		for _, nb := range blocks {
 			v.replace(nb)
 		}
+	}
+	if len(pages) > 0 {
+		v.refreshCount()
+		v.refreshBulk()
 	}
 	// Redraw the current block unless the editor is typing into it.
 	if b, ok := v.current(); ok && pages[b.PageID] && v.s.win.Canvas().Focused() != v.editor {

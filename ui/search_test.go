@@ -49,3 +49,52 @@ func TestReviewAndLogsTextSearch(t *testing.T) {
 		}
 	}
 }
+
+// An error dialog holds the keys like every other dialog: after A on a
+// QA-blocked block, R pressed while the error shows must not reject the
+// block behind it (the walk through the GUI lost 4 blocks that way); Esc
+// closes it, and then R works.
+func TestErrorDialogHoldsTheKeys(t *testing.T) {
+	s, ws, proj := fixtureShell(t)
+	s.tabs.SelectIndex(2)
+	v := s.review
+	i := -1
+	for j, b := range v.blocks {
+		if b.HasQAError() {
+			i = j
+			break
+		}
+	}
+	if i < 0 {
+		t.Fatal("no QA-blocked proposal in the fixture")
+	}
+	v.show(i)
+	b := v.blocks[i]
+	state := func() string {
+		r, err := storeOf(ws).GetReview(proj, b.PageID)
+		if err != nil {
+			return ""
+		}
+		return r.Blocks[b.BlockID].State
+	}
+	c := s.win.Canvas()
+	test.TypeOnCanvas(c, "a")
+	if s.dlg == nil {
+		t.Fatal("A on a QA-blocked block shows no error")
+	}
+	if v.cur != i {
+		t.Errorf("A on a blocked block moved to block %d", v.cur)
+	}
+	test.TypeOnCanvas(c, "r")
+	if st := state(); st != "" {
+		t.Fatalf("R behind the error dialog decided the block: %q", st)
+	}
+	c.(interface{ OnTypedKey() func(*fyne.KeyEvent) }).OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	if s.dlg != nil {
+		t.Fatal("Esc left the error dialog open")
+	}
+	test.TypeOnCanvas(c, "r")
+	if st := state(); st != "rejected" {
+		t.Errorf("R after the dialog closed: %q, want rejected", st)
+	}
+}

@@ -75,6 +75,7 @@ type Shell struct {
 	// what Enter does); keys meant for the views behind it are not passed on.
 	dlg      dialog.Dialog
 	dlgEnter func()
+	dlgUnder []presented
 
 	project  string
 	projects []model.ProjectData
@@ -299,7 +300,22 @@ func (s *Shell) showErr(err error) {
 		return
 	}
 	slog.Error("ui", "err", err)
-	dialog.ShowError(err, s.win)
+	d := dialog.NewError(err, s.win)
+	s.present(d, d.Hide) // keys behind it are held: "r" must not reject a block under an error
+}
+
+// inform shows a message; Enter or Esc closes it, and keys do not reach
+// the view behind it.
+func (s *Shell) inform(title, msg string) {
+	d := dialog.NewInformation(title, msg, s.win)
+	s.present(d, d.Hide)
+}
+
+// ask shows a form; Enter submits it (when no field has the focus), Esc
+// cancels.
+func (s *Shell) ask(title, confirm, dismiss string, items []*widget.FormItem, cb func(bool)) {
+	d := dialog.NewForm(title, confirm, dismiss, items, cb, s.win)
+	s.present(d, d.Submit)
 }
 
 func (s *Shell) deliver(cs *changeSet) {
@@ -381,7 +397,7 @@ func (s *Shell) askNewProject() {
 	name.SetPlaceHolder("repairsbypost.com")
 	domain := widget.NewEntry()
 	domain.SetPlaceHolder("optional, defaults to the name")
-	dialog.ShowForm("New project", "Create", "Cancel", []*widget.FormItem{
+	s.ask("New project", "Create", "Cancel", []*widget.FormItem{
 		widget.NewFormItem("Name", name),
 		widget.NewFormItem("Domain", domain),
 	}, func(ok bool) {
@@ -393,7 +409,7 @@ func (s *Shell) askNewProject() {
 			return
 		}
 		s.reloadProjects()
-	}, s.win)
+	})
 }
 
 // refreshChips updates the sync chip and the watch state from the store.
@@ -593,14 +609,38 @@ func (s *Shell) showShortcuts() {
 
 // present shows d so that Esc closes it and, with enter set, Enter does
 // what its confirm button does (dialogs ignored both keys).
+// Dialogs stack (an error over the bulk confirmation): closing the top one
+// gives the keys to the one under it, not to the view.
 func (s *Shell) present(d dialog.Dialog, enter func()) {
+	if s.dlg != nil {
+		s.dlgUnder = append(s.dlgUnder, presented{s.dlg, s.dlgEnter})
+	}
 	s.dlg, s.dlgEnter = d, enter
 	d.SetOnClosed(func() {
-		if s.dlg == d {
-			s.dlg, s.dlgEnter = nil, nil
+		if s.dlg != d {
+			// closed from under another: drop it from the stack
+			for i, p := range s.dlgUnder {
+				if p.d == d {
+					s.dlgUnder = append(s.dlgUnder[:i], s.dlgUnder[i+1:]...)
+					break
+				}
+			}
+			return
+		}
+		s.dlg, s.dlgEnter = nil, nil
+		if n := len(s.dlgUnder); n > 0 {
+			top := s.dlgUnder[n-1]
+			s.dlgUnder = s.dlgUnder[:n-1]
+			s.dlg, s.dlgEnter = top.d, top.enter
 		}
 	})
 	d.Show()
+}
+
+// presented is a dialog under the one on top, with its Enter action.
+type presented struct {
+	d     dialog.Dialog
+	enter func()
 }
 
 // confirm asks a yes/no question; Esc answers no, and Enter yes when
@@ -612,6 +652,14 @@ func (s *Shell) confirm(title, msg string, enterConfirms bool, cb func(bool)) {
 		enter = d.Confirm
 	}
 	s.present(d, enter)
+}
+
+// plural is "1 page" / "10,000 pages".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return groupDigits(n) + " " + many
 }
 
 // groupDigits renders 10000 as "10,000".

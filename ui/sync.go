@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/dialog"
 
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
@@ -179,10 +178,10 @@ func (y *syncer) details() {
 		if st.LastError != "" {
 			msg += "\nLast error: " + st.LastError
 		}
-		dialog.ShowInformation("Sync", msg, y.s.win)
+		y.s.inform("Sync", msg)
 		return
 	}
 	n, _ := y.s.ws.ChangesWaiting()
-	dialog.ShowInformation("Sync is not set up",
-		fmt.Sprintf("%s changes are saved in the local store and wait to be pushed.\n%s\nSet up Cloudflare in Settings, or run 'nimbus setup'.", groupDigits(n), reason), y.s.win)
+	y.s.inform("Sync is not set up",
+		fmt.Sprintf("%s changes are saved in the local store and wait to be pushed.\n%s\nSet up Cloudflare in Settings, or run 'nimbus setup'.", groupDigits(n), reason))
 }
