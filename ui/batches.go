@@ -33,7 +33,8 @@ type batchesView struct {
 	statuses map[string]model.StatusData
 	pages    *widget.List
 	header   *widget.Label
-	retry    *widget.Button // "Retry N failed", on a batch with failed pages
+	retry    *widget.Button    // "Retry N failed", on a batch with failed pages
+	movedTo  map[string]string // page ID -> the later batch its status belongs to now
 	right    *fyne.Container
 }
 
@@ -261,9 +262,17 @@ func (v *batchesView) openBatch(id string) {
 		v.pageIDs = append(v.pageIDs, pid)
 	}
 	v.statuses = map[string]model.StatusData{}
+	v.movedTo = map[string]string{}
 	for _, pid := range v.pageIDs {
-		if st, err := v.s.ws.PageStatus(v.project, pid); err == nil && st.BatchID == id {
+		st, err := v.s.ws.PageStatus(v.project, pid)
+		switch {
+		case err != nil:
+		case st.BatchID == id:
 			v.statuses[pid] = st
+		case st.BatchID > id:
+			// submitted again since (Retry failed, a later submit): not
+			// this batch's to retry any more
+			v.movedTo[pid] = st.BatchID
 		}
 	}
 	// What needs attention first: processing, failed, waiting, then done;
@@ -292,9 +301,16 @@ func (v *batchesView) openBatch(id string) {
 		v.pageRow[pid] = n
 	}
 	v.header.SetText(fmt.Sprintf("%s · %s pages · created %s", id, groupDigits(b.PageCount), shortTime(b.Created)))
+	v.refreshRetry()
+	v.pages.Refresh()
+}
+
+// refreshRetry offers "Retry N failed" for the open batch's failed pages
+// that were not submitted again since.
+func (v *batchesView) refreshRetry() {
 	failed := 0
 	for _, pid := range v.pageIDs {
-		if st, _ := v.pageStatus(pid); st == model.StatusFailed {
+		if st, _ := v.pageStatus(pid); st == model.StatusFailed && v.movedTo[pid] == "" {
 			failed++
 		}
 	}
@@ -304,7 +320,6 @@ func (v *batchesView) openBatch(id string) {
 	} else {
 		v.retry.Hide()
 	}
-	v.pages.Refresh()
 }
 
 // retryFailed resubmits the open batch's failed pages in a new batch
@@ -362,6 +377,13 @@ func (v *batchesView) pageStatus(pageID string) (status, detail string) {
 	}
 	if i, ok := v.byID[v.open]; ok {
 		bp := v.batches[i].Pages[pageID]
+		if later := v.movedTo[pageID]; later != "" {
+			detail := "submitted again in " + later
+			if bp.Error != "" {
+				detail = bp.Error + " · " + detail
+			}
+			return bp.Status, detail
+		}
 		return bp.Status, bp.Error
 	}
 	return "", ""
@@ -416,10 +438,18 @@ func (v *batchesView) changed(cs *changeSet) {
 			continue
 		}
 		s, err := v.s.ws.PageStatus(v.project, pid)
-		if err != nil || s.BatchID != v.open {
+		switch {
+		case err != nil:
+			continue
+		case s.BatchID == v.open:
+			v.statuses[pid] = s
+		case s.BatchID > v.open && v.movedTo != nil:
+			v.movedTo[pid] = s.BatchID
+			delete(v.statuses, pid)
+		default:
 			continue
 		}
-		v.statuses[pid] = s
 		v.pages.RefreshItem(n)
+		v.refreshRetry()
 	}
 }

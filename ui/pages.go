@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"image/color"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -436,6 +437,13 @@ func (v *pagesView) applyFilter() {
 	}
 	v.table.UnselectAll()
 	v.table.Refresh()
+	// The detail shows a page of the table: one the filter hides is closed
+	// (it showed a Birmingham page beside five Bristol rows).
+	if v.selected != "" {
+		if i, ok := v.byID[v.selected]; !ok || v.shownAt[i] < 0 {
+			v.hideDetail()
+		}
+	}
 }
 
 // visibleRow returns the table row showing page id, or -1.
@@ -610,12 +618,18 @@ func pageDetail(s *Shell, p model.PageData, logs model.LogData) fyne.CanvasObjec
 	blocks := heading(fmt.Sprintf("Blocks (%d above the fold, %d below)", len(p.Extraction.AboveFoldBlocks), len(p.Extraction.RestOfPageBlocks)))
 	blocks.(*widget.Label).Wrapping = fyne.TextWrapWord
 	box.Add(blocks)
-	for _, b := range append(append([]model.Block{}, p.Extraction.AboveFoldBlocks...), p.Extraction.RestOfPageBlocks...) {
-		t := widget.NewLabelWithStyle(b.Type, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
-		t.Importance = widget.LowImportance
+	all := slices.Concat(p.Extraction.AboveFoldBlocks, p.Extraction.RestOfPageBlocks)
+	types := make([]*widget.Label, len(all))
+	var typeW float32 // the widest type's label: "blockquote" was drawn over its text in a fixed 56 px
+	for i, b := range all {
+		types[i] = widget.NewLabelWithStyle(b.Type, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+		types[i].Importance = widget.LowImportance
+		typeW = max(typeW, types[i].MinSize().Width)
+	}
+	for i, b := range all {
 		c := widget.NewLabel(b.Content)
 		c.Wrapping = fyne.TextWrapWord
-		box.Add(container.NewBorder(nil, nil, container.NewGridWrap(fyne.NewSize(56, t.MinSize().Height), t), nil, c))
+		box.Add(container.NewBorder(nil, nil, container.NewGridWrap(fyne.NewSize(typeW, types[i].MinSize().Height), types[i]), nil, c))
 	}
 
 	box.Add(heading("Logs"))

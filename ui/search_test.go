@@ -98,3 +98,28 @@ func TestErrorDialogHoldsTheKeys(t *testing.T) {
 		t.Errorf("R after the dialog closed: %q, want rejected", st)
 	}
 }
+
+// The page detail shows a page of the table: a search that hides it closes
+// the detail (a Birmingham page stayed open beside five Bristol rows).
+func TestPageDetailClosesWhenFilteredOut(t *testing.T) {
+	s, _, _ := fixtureShell(t)
+	v := s.pages
+	var open, other string
+	for _, i := range v.filtered {
+		r := v.rows[i]
+		switch {
+		case open == "" && strings.Contains(r.path, "/leeds/"):
+			open = r.id
+		case other == "" && strings.Contains(r.path, "/bristol/"):
+			other = r.path
+		}
+	}
+	if open == "" || other == "" {
+		t.Fatal("the fixture has no leeds and bristol pages")
+	}
+	v.showDetail(open)
+	test.Type(v.search, "bristol/")
+	if v.selected != "" {
+		t.Errorf("the detail still shows %s after a search that hides it", open)
+	}
+}

@@ -957,6 +957,15 @@ func TestBatchRetryFailed(t *testing.T) {
 			t.Errorf("%s after retry: %+v %v", id, st, err)
 		}
 	}
+	// The old batch no longer offers to retry them (a second retry was
+	// refused with "has no failed pages"), and says where they went.
+	s.batches.openBatch(batch)
+	if s.batches.retry.Visible() {
+		t.Errorf("after the retry the old batch still offers %q", s.batches.retry.Text)
+	}
+	if _, detail := s.batches.pageStatus(failed[0]); !strings.Contains(detail, "submitted again in batch_") {
+		t.Errorf("a resubmitted page in the old batch says %q", detail)
+	}
 }
 
 // Shortcuts work wherever the focus is: a focused field hands the window's
