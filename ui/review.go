@@ -135,9 +135,10 @@ func newReviewView(s *Shell) *reviewView {
 	v.list = widget.NewList(
 		func() int { return len(v.blocks) },
 		func() fyne.CanvasObject {
-			where := widget.NewLabel("")
-			where.TextStyle = fyne.TextStyle{Monospace: true}
-			where.Truncation = fyne.TextTruncateEllipsis
+			// The path is cut in the middle and the block id and type keep
+			// their place: at 1024 wide a page's title and meta description
+			// rows read the same path cut off before the id.
+			where := newFitLabel(true)
 			st := widget.NewLabel("suggested")
 			text := widget.NewLabel("")
 			text.Truncation = fyne.TextTruncateEllipsis
@@ -157,11 +158,17 @@ func newReviewView(s *Shell) *reviewView {
 			mark.OnChanged = func(on bool) { v.setMark(b, on) }
 			box := row.Objects[0].(*fyne.Container)
 			head := box.Objects[0].(*fyne.Container)
-			head.Objects[0].(*widget.Label).SetText(b.SourcePath + " · " + b.BlockID + " · " + b.Type)
+			head.Objects[0].(*fitLabel).SetText(b.SourcePath)
 			st := head.Objects[1].(*widget.Label)
 			st.Importance = reviewImportance(b)
 			st.SetText(b.State)
-			box.Objects[1].(*widget.Label).SetText(b.Original)
+			// What is being decided: the proposal (or the accepted edit);
+			// the original once rejected or without a proposal.
+			line := b.Original
+			if p := b.Proposal(); p != "" && b.State != model.ReviewRejected {
+				line = p
+			}
+			box.Objects[1].(*widget.Label).SetText(b.BlockID + " · " + b.Type + " · " + line)
 		},
 	)
 	v.list.OnSelected = func(i widget.ListItemID) {
