@@ -40,6 +40,8 @@ var (
 		theme.ColorNameWarning:     color.NRGBA{0xa8, 0x5a, 0x00, 0xff}, // 4.9:1
 		theme.ColorNameError:       color.NRGBA{0xc6, 0x28, 0x28, 0xff}, // 5.6:1
 		theme.ColorNamePrimary:     color.NRGBA{0x15, 0x65, 0xc0, 0xff}, // 5.8:1
+		// unchecked boxes and radios, field borders: 3.5:1 (WCAG: 3:1 for controls)
+		theme.ColorNameInputBorder: color.NRGBA{0x8a, 0x8a, 0x8a, 0xff},
 	}
 	darkColors = map[fyne.ThemeColorName]color.Color{
 		theme.ColorNameDisabled:    color.NRGBA{0x8c, 0x8c, 0x8c, 0xff}, // 5.7:1 on the dark background

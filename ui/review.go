@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -79,6 +80,7 @@ type reviewView struct {
 
 	search      *field
 	searchTimer *time.Timer
+	editorLen   *widget.Label
 }
 
 const (
@@ -189,6 +191,12 @@ func newReviewView(s *Shell) *reviewView {
 	v.editor.Wrapping = fyne.TextWrapWord
 	v.editor.SetMinRowsVisible(3)
 	v.editor.SetPlaceHolder("Edit the proposal here (E), then save (Ctrl+S)")
+	// A title's or meta description's length as it is typed, against its
+	// limit (QA tells only after the save).
+	v.editorLen = widget.NewLabel("")
+	v.editorLen.Importance = widget.LowImportance
+	v.editorLen.Hide()
+	v.editor.OnChanged = func(string) { v.refreshEditorLen() }
 	v.accept = widget.NewButtonWithIcon("Accept (A)", theme.ConfirmIcon(), func() { v.decide(model.ReviewAccepted, true) })
 	v.accept.Importance = widget.SuccessImportance
 	v.reject = widget.NewButtonWithIcon("Reject (R)", theme.CancelIcon(), func() { v.decide(model.ReviewRejected, true) })
@@ -236,7 +244,7 @@ func (v *reviewView) content() fyne.CanvasObject {
 		heading("Original"), v.original,
 		heading("Proposal (word diff)"), v.diff,
 		v.qa,
-		heading("Editor"), v.editor,
+		heading("Editor"), v.editor, v.editorLen,
 		// Short rows, not one long one: the pane must fit a 1024-pixel
 		// window (one row of five buttons cut off Undo and the header).
 		container.NewHBox(v.accept, v.reject, v.saveBtn),
@@ -425,6 +433,7 @@ func (v *reviewView) show(i int) {
 	}
 	v.qa.Refresh()
 	v.editor.SetText(b.Proposal())
+	v.refreshEditorLen()
 	if b.Proposal() == "" || b.HasQAError() || b.State == model.ReviewStale {
 		v.accept.Disable()
 	} else {
@@ -649,6 +658,27 @@ func (v *reviewView) bulkTargets(state string) (targets []workspace.ReviewBlock,
 		skipped = len(blocked)
 	}
 	return targets, scope, len(decided), skipped
+}
+
+// refreshEditorLen shows "N of 60 characters" under the editor for a head
+// block, as a warning past the limit.
+func (v *reviewView) refreshEditorLen() {
+	b, ok := v.current()
+	max := 0
+	if ok {
+		max = model.HeadBlockMaxChars(b.Type)
+	}
+	if max == 0 {
+		v.editorLen.Hide()
+		return
+	}
+	n := utf8.RuneCountInString(strings.TrimSpace(v.editor.Text))
+	v.editorLen.Importance = widget.LowImportance
+	if n > max {
+		v.editorLen.Importance = widget.DangerImportance
+	}
+	v.editorLen.SetText(fmt.Sprintf("%d of %d characters", n, max))
+	v.editorLen.Show()
 }
 
 // refreshCount: the list's size and how many are still undecided (the

@@ -6,6 +6,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 )
 
 // Text search in Review (paths, originals, proposals; the query runs in
@@ -121,5 +122,34 @@ func TestPageDetailClosesWhenFilteredOut(t *testing.T) {
 	test.Type(v.search, "bristol/")
 	if v.selected != "" {
 		t.Errorf("the detail still shows %s after a search that hides it", open)
+	}
+}
+
+// Under the editor, a title's length as it is typed against its limit.
+func TestEditorCountsATitlesCharacters(t *testing.T) {
+	s, _, _ := fixtureShell(t)
+	s.tabs.SelectIndex(2)
+	v := s.review
+	for i, b := range v.blocks {
+		if b.BlockID == "head-title" {
+			v.show(i)
+			break
+		}
+	}
+	if !v.editorLen.Visible() {
+		t.Fatal("no character count under a title's editor")
+	}
+	v.editor.SetText(strings.Repeat("x", 61))
+	if v.editorLen.Text != "61 of 60 characters" || v.editorLen.Importance != widget.DangerImportance {
+		t.Errorf("61 characters: %q (importance %v)", v.editorLen.Text, v.editorLen.Importance)
+	}
+	for i, b := range v.blocks {
+		if b.Type == "p" {
+			v.show(i)
+			break
+		}
+	}
+	if v.editorLen.Visible() {
+		t.Error("a paragraph's editor shows a character count")
 	}
 }
