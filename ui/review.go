@@ -460,7 +460,14 @@ func diffSegments(a, b string) []widget.RichTextSegment {
 		return []widget.RichTextSegment{&widget.TextSegment{Text: "No proposal for this block.", Style: widget.RichTextStyle{Inline: true, ColorName: theme.ColorNamePlaceHolder}}}
 	}
 	var segs []widget.RichTextSegment
-	for _, op := range workspace.WordDiff(a, b) {
+	ops := workspace.WordDiff(a, b)
+	for i, op := range ops {
+		// A deletion right before an insertion ("Servicing in" then
+		// "Servicing,") read as one glued word: keep a space between.
+		if i > 0 && op.Op != ops[i-1].Op && op.Op != workspace.DiffEqual && ops[i-1].Op != workspace.DiffEqual &&
+			!endsSpace(ops[i-1].Text) && !startsSpace(op.Text) {
+			segs = append(segs, &widget.TextSegment{Text: " ", Style: widget.RichTextStyle{Inline: true}})
+		}
 		st := widget.RichTextStyle{Inline: true}
 		switch op.Op {
 		case workspace.DiffDelete:
@@ -474,6 +481,9 @@ func diffSegments(a, b string) []widget.RichTextSegment {
 	}
 	return segs
 }
+
+func endsSpace(s string) bool   { return s != "" && strings.ContainsAny(s[len(s)-1:], " \t\n") }
+func startsSpace(s string) bool { return s != "" && strings.ContainsAny(s[:1], " \t\n") }
 
 func (v *reviewView) current() (workspace.ReviewBlock, bool) {
 	if v.cur < 0 || v.cur >= len(v.blocks) {

@@ -153,3 +153,15 @@ func TestEditorCountsATitlesCharacters(t *testing.T) {
 		t.Error("a paragraph's editor shows a character count")
 	}
 }
+
+// A deleted word right before an inserted one keeps a space between them
+// ("Audemars PiguetAP" read as one word).
+func TestDiffKeepsDeletionAndInsertionApart(t *testing.T) {
+	var out strings.Builder
+	for _, seg := range diffSegments("Audemars Piguet repair", "Audemars AP repair") {
+		out.WriteString(seg.(*widget.TextSegment).Text)
+	}
+	if got := out.String(); strings.Contains(got, "PiguetAP") {
+		t.Errorf("diff reads %q", got)
+	}
+}
