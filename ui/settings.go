@@ -260,8 +260,11 @@ func (v *settingsView) content() fyne.CanvasObject {
 		widget.NewForm(widget.NewFormItem("Account ID", v.cfAccount), widget.NewFormItem("API token", v.cfToken),
 			widget.NewFormItem("Request budget (req/s)", container.NewBorder(nil, nil, nil, v.cfRateSet, v.cfRate))),
 		v.cfWhere, container.NewHBox(v.cfSetup, v.cfTest), v.cfResult)
-	return container.NewVScroll(container.NewPadded(container.NewVBox(project, widget.NewSeparator(), cf, widget.NewSeparator(),
-		keys, widget.NewSeparator(), account, widget.NewSeparator(), look)))
+	// Appearance first: two lines, and the page does not scroll with the
+	// wheel over a field (Fyne's entries take the wheel), so the bottom is
+	// hard to reach.
+	return container.NewVScroll(container.NewPadded(container.NewVBox(look, widget.NewSeparator(), project, widget.NewSeparator(), cf, widget.NewSeparator(),
+		keys, widget.NewSeparator(), account)))
 }
 
 func (v *settingsView) load(projectID string) {
