@@ -79,9 +79,10 @@ const metaSchemaVersion = "schema_version"
 
 // Store is an open local store. It is safe for concurrent use.
 type Store struct {
-	db   *bolt.DB
-	path string
-	bus  *bus
+	db      *bolt.DB
+	path    string
+	bus     *bus
+	indexer Indexer
 }
 
 // DefaultPath returns where the store lives when no --store flag is given:
@@ -194,7 +195,7 @@ func initBuckets(tx *bolt.Tx) error {
 			return fmt.Errorf("create %s/%s: %w", bucketSync, ns, err)
 		}
 	}
-	for _, name := range [][]byte{bucketOutbox, bucketFiles, bucketQuarantine, bucketRefused} {
+	for _, name := range [][]byte{bucketOutbox, bucketFiles, bucketQuarantine, bucketRefused, bucketIndex} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create %s: %w", name, err)
 		}

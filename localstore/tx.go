@@ -21,6 +21,13 @@ type Tx struct {
 	tx     *bolt.Tx
 	events []Event
 	seen   map[Event]struct{}
+
+	// the pages whose page, review or status record this Tx wrote since
+	// the Indexer last ran, and the typed records their writers passed
+	touched      map[PageRef]struct{}
+	touchedOrder []PageRef
+	recs         map[string]any
+	changed      map[string]struct{}
 }
 
 // Update runs fn in one read-write transaction. If fn returns an error, or
@@ -34,6 +41,9 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	err := s.db.Update(func(btx *bolt.Tx) error {
 		t = &Tx{tx: btx}
 		if err := fn(t); err != nil {
+			return err
+		}
+		if err := t.runIndexer(s); err != nil {
 			return err
 		}
 		// A caller that gave up while fn ran does not want the change.
@@ -66,6 +76,9 @@ func (s *Store) Batch(ctx context.Context, fn func(tx *Tx) error) error {
 	err := s.db.Batch(func(btx *bolt.Tx) error {
 		t = &Tx{tx: btx}
 		if err := fn(t); err != nil {
+			return err
+		}
+		if err := t.runIndexer(s); err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {
@@ -211,6 +224,7 @@ type Prepared struct {
 	key   string
 	value []byte
 	hash  string
+	rec   any // the typed record value encodes, when the caller gave it
 }
 
 // Key is the key the write is for.
@@ -243,7 +257,7 @@ func prepare(ns model.Namespace, key string, value []byte, rec any, decodeOthers
 	if err != nil {
 		return Prepared{}, fmt.Errorf("put %s %s: %w", ns, key, err)
 	}
-	return Prepared{ns: ns, key: key, value: value, hash: model.ValueHash(value)}, nil
+	return Prepared{ns: ns, key: key, value: value, hash: model.ValueHash(value), rec: rec}, nil
 }
 
 // PutPrepared is PutLocal for a write Prepare checked: the same outcome
@@ -278,6 +292,7 @@ func (t *Tx) PutPrepared(p Prepared) error {
 	if err := t.putState(ns, key, st); err != nil {
 		return err
 	}
+	t.touch(ns, key, p.rec)
 	t.emit(Event{NS: ns, Key: key})
 	return nil
 }
@@ -326,6 +341,7 @@ func (t *Tx) PutRemote(ns model.Namespace, key string, value []byte, remoteHash 
 		return err
 	}
 	if changed {
+		t.touch(ns, key, nil)
 		t.emit(Event{NS: ns, Key: key, Remote: true})
 	}
 	return nil

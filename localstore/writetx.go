@@ -67,6 +67,10 @@ func (w *WriteTx) Commit(ctx context.Context) error {
 		w.Rollback()
 		return fmt.Errorf("store %s: transaction cancelled, nothing written: %w", w.s.path, err)
 	}
+	if err := w.t.runIndexer(w.s); err != nil {
+		w.Rollback()
+		return err
+	}
 	w.done = true
 	if err := w.t.tx.Commit(); err != nil {
 		return w.s.wrapDBErr(err)

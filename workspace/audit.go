@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/nimbus-desktop/nimbus/extract"
 	"github.com/nimbus-desktop/nimbus/model"
@@ -84,29 +83,15 @@ func (w *Workspace) duplicateIssues(pid string) (map[string][]model.AuditIssue, 
 // duplicateIssuesWith is duplicateIssues with some pages' fields already
 // known (just written and present), so only the others are decoded.
 func (w *Workspace) duplicateIssuesWith(pid string, known map[string]extract.AuditPage) (map[string][]model.AuditIssue, error) {
-	// Only the fields the pass needs are decoded: the rest of a page record
-	// (blocks' attributes, selector map, optimization) is skipped.
-	type lean struct {
-		PageID        string `json:"page_id"`
-		SourceMissing string `json:"source_missing"`
-		Extraction    struct {
-			Head  map[string]string `json:"head"`
-			Above []summaryBlock    `json:"above_fold_blocks"`
-			Rest  []summaryBlock    `json:"rest_of_page_blocks"`
-		} `json:"extraction"`
-	}
+	// The page index holds the fields the pass compares: no page record
+	// is read.
 	var pages []extract.AuditPage
-	prefix := model.ProjectPrefix(model.KindPage, pid)
-	err := w.store.Walk(model.NSPages, prefix, func(key string, v []byte) error { // v is decoded, not kept
-		if ap, ok := known[strings.TrimPrefix(key, prefix)]; ok {
+	err := w.summaries(context.Background(), pid, func(s *pageSummaryRec) error {
+		if ap, ok := known[s.PageID]; ok {
 			pages = append(pages, ap)
 			return nil
 		}
-		var p lean
-		if err := json.Unmarshal(v, &p); err != nil {
-			return fmt.Errorf("page %s: %w", key, err)
-		}
-		if ap, ok := auditPageOf(p.PageID, p.SourceMissing, p.Extraction.Head, p.Extraction.Above, p.Extraction.Rest); ok {
+		if ap, ok := s.auditPage(); ok {
 			pages = append(pages, ap)
 		}
 		return nil

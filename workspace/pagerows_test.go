@@ -2,7 +2,6 @@ package workspace
 
 import (
 	"context"
-	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,8 +9,8 @@ import (
 	"github.com/nimbus-desktop/nimbus/model"
 )
 
-// The Pages table counts a page's proposals by model's one rule, from the
-// full record and from the partly decoded one alike: blocks of a current
+// The Pages table counts a page's proposals by model's one rule, in the page
+// index as in the record: blocks of a current
 // optimization whose optimized_content differs from their content. An
 // unchanged block is no proposal; a stale optimization (another
 // source_hash, or none for a page that has a content_hash) offers none.
@@ -40,15 +39,8 @@ func TestPageRowsCountProposalsByTheOneRule(t *testing.T) {
 	} {
 		q := p
 		q.Optimization = opt(c.source)
-		if got := rowFromPage(q).Proposals; got != c.want {
-			t.Errorf("%s: rowFromPage counts %d proposals, want %d", c.name, got, c.want)
-		}
-		var s pageSummary
-		if err := json.Unmarshal(model.Canonical(q), &s); err != nil {
-			t.Fatal(err)
-		}
-		if got := rowFromSummary(&s).Proposals; got != c.want {
-			t.Errorf("%s: rowFromSummary counts %d proposals, want %d", c.name, got, c.want)
+		if got := summarize(&q, model.ReviewData{}, nil).Proposals; got != c.want {
+			t.Errorf("%s: the page index counts %d proposals, want %d", c.name, got, c.want)
 		}
 		if got := len(q.Proposals()); got != c.want {
 			t.Errorf("%s: model counts %d proposals, want %d", c.name, got, c.want)

@@ -247,50 +247,76 @@ func (w *Workspace) ReviewPage(projectID, pageID string) ([]ReviewBlock, error) 
 }
 
 // ReviewBlocks returns every block of the project matching f, in page
-// (source path) then document order.
+// (source path) then document order. The page index tells which pages can
+// hold a match (their dimensions, path and counts of blocks per state), so
+// only those pages' records are read: a filter on suggested blocks of a
+// 100,000-page site of which 200 pages have proposals reads 200 pages.
 func (w *Workspace) ReviewBlocks(ctx context.Context, projectID string, f ReviewFilter) ([]ReviewBlock, error) {
-	reviews := map[string]model.ReviewData{}
-	prefix := model.ProjectPrefix(model.KindReview, projectID)
-	if err := w.store.List(model.NSPages, prefix, func(key string, value []byte) error {
-		v, err := model.DecodeValue(key, value)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", model.NSPages, key, err)
+	type candidate struct{ id, path string }
+	var cands []candidate
+	if err := w.summaries(ctx, projectID, func(s *pageSummaryRec) error {
+		if f.mayMatch(s) {
+			cands = append(cands, candidate{s.PageID, s.SourcePath})
 		}
-		r := v.(*model.ReviewData)
-		reviews[r.PageID] = *r
-		return ctx.Err()
+		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("list review decisions of %s: %w", projectID, err)
+		return nil, fmt.Errorf("list pages of %s for review: %w", projectID, err)
 	}
-	type page struct {
-		path   string
-		blocks []ReviewBlock
-	}
-	var pages []page
-	err := w.store.ListPages(projectID, func(p model.PageData) error {
-		if f.PageID != "" && p.PageID != f.PageID {
-			return nil
-		}
-		var keep []ReviewBlock
-		for _, b := range reviewBlocks(p, reviews[p.PageID]) {
-			if f.match(b) {
-				keep = append(keep, b)
+	sort.SliceStable(cands, func(i, j int) bool { return cands[i].path < cands[j].path })
+	var out []ReviewBlock
+	err := w.store.View(func(tx *localstore.Tx) error {
+		for _, c := range cands {
+			p, ok, err := getJSON[model.PageData](tx, model.NSPages, model.PageKey(projectID, c.id))
+			if err != nil || !ok {
+				return err
+			}
+			r, _, err := getJSON[model.ReviewData](tx, model.NSPages, model.ReviewKey(projectID, c.id))
+			if err != nil {
+				return err
+			}
+			for _, b := range reviewBlocks(p, r) {
+				if f.match(b) {
+					out = append(out, b)
+				}
+			}
+			if err := ctx.Err(); err != nil {
+				return err
 			}
 		}
-		if len(keep) > 0 {
-			pages = append(pages, page{p.SourcePath, keep})
-		}
-		return ctx.Err()
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list pages of %s for review: %w", projectID, err)
 	}
-	sort.SliceStable(pages, func(i, j int) bool { return pages[i].path < pages[j].path })
-	var out []ReviewBlock
-	for _, p := range pages {
-		out = append(out, p.blocks...)
-	}
 	return out, nil
+}
+
+// mayMatch reports whether a page with summary s can hold a block f
+// matches (false only when it certainly holds none).
+func (f ReviewFilter) mayMatch(s *pageSummaryRec) bool {
+	if f.PageID != "" && s.PageID != f.PageID {
+		return false
+	}
+	for k, v := range f.Dimensions {
+		if !strings.EqualFold(s.Dimensions[k], v) {
+			return false
+		}
+	}
+	if len(f.States) > 0 {
+		any := false
+		for _, st := range f.States {
+			any = any || s.States[st] > 0
+		}
+		if !any {
+			return false
+		}
+	}
+	// QA findings are on proposals: a suggestion, an edit or an accepted
+	// text.
+	if f.QA != "" && s.Proposals == 0 && s.States[model.ReviewEdited] == 0 && s.States[model.ReviewAccepted] == 0 {
+		return false
+	}
+	return true
 }
 
 // BlockRef names one block of one page.

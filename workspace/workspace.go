@@ -67,6 +67,8 @@ type Workspace struct {
 
 	pacersMu gosync.Mutex
 	pacers   map[*nsync.Pacer]bool // handed out at the rate setting: SetSyncRate changes them
+
+	index indexState // the page summary index (pageindex.go)
 }
 
 // Open opens the store at storePath ("" means localstore.DefaultPath()) with
@@ -103,6 +105,8 @@ func New(st *localstore.Store, opts Options) *Workspace {
 	if opts.UserAgent == "" {
 		opts.UserAgent = "nimbus-desktop/dev"
 	}
+	st.SetIndexer(indexPages)
+	startIndex(st)
 	return &Workspace{store: st, opts: opts}
 }
 

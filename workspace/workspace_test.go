@@ -20,7 +20,17 @@ func openTemp(t *testing.T, opts Options) *Workspace {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.Close() })
+	// The index is live from the start, so that every test's writes go
+	// through the indexer and checkIndex checks them when it ends.
+	if err := w.ensureIndex(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			checkIndex(t, w)
+		}
+		w.Close()
+	})
 	return w
 }
 

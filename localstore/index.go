@@ -1,0 +1,185 @@
+package localstore
+
+// Derived local indexes: small records computed from the namespaces (the
+// page summary index of workspace) and kept in the _index bucket, which is
+// never pushed. The store does not know what they hold; it guarantees that
+// they change in the same transaction as the records they are derived from:
+// every write transaction that writes a page, review or status record calls
+// the registered Indexer once, before its commit, with the pages it wrote.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+var bucketIndex = []byte("_index")
+
+// MetaIndexVersion is the _meta key the indexer owner stores its index
+// version under. A write transaction that touches pages while no Indexer is
+// registered clears it, so the owner knows to rebuild.
+const MetaIndexVersion = "index_version"
+
+// PageRef names a page whose page, review or status record a transaction
+// wrote.
+type PageRef struct{ ProjectID, PageID string }
+
+// Indexer brings the derived indexes of pages up to date inside the write
+// transaction that changed them. It must only read the transaction and
+// write index records (PutIndex); an error rolls the whole transaction back.
+type Indexer func(tx *Tx, pages []PageRef) error
+
+// SetIndexer registers fn for every later write transaction. It must be
+// called before the store is shared between goroutines (workspace.New does
+// it right after Open).
+func (s *Store) SetIndexer(fn Indexer) { s.indexer = fn }
+
+// pageRefOf is the page a key of ns belongs to when it is one of the three
+// records a page summary is derived from.
+func pageRefOf(ns model.Namespace, key string) (PageRef, bool) {
+	var kind string
+	switch ns {
+	case model.NSPages:
+		switch {
+		case strings.HasPrefix(key, "page:"):
+			kind = "page:"
+		case strings.HasPrefix(key, "review:"):
+			kind = "review:"
+		default:
+			return PageRef{}, false
+		}
+	case model.NSStatus:
+		if !strings.HasPrefix(key, "status:") {
+			return PageRef{}, false
+		}
+		kind = "status:"
+	default:
+		return PageRef{}, false
+	}
+	project, page, ok := strings.Cut(key[len(kind):], ":")
+	if !ok || project == "" || page == "" {
+		return PageRef{}, false
+	}
+	return PageRef{ProjectID: project, PageID: page}, true
+}
+
+// touch notes that key was written, with its typed record when the writer
+// had one (rec may be nil).
+func (t *Tx) touch(ns model.Namespace, key string, rec any) {
+	ref, ok := pageRefOf(ns, key)
+	if !ok {
+		return
+	}
+	if t.touched == nil {
+		t.touched = map[PageRef]struct{}{}
+	}
+	if _, seen := t.touched[ref]; !seen {
+		t.touched[ref] = struct{}{}
+		t.touchedOrder = append(t.touchedOrder, ref)
+	}
+	if t.recs == nil {
+		t.recs = map[string]any{}
+		t.changed = map[string]struct{}{}
+	}
+	t.changed[string(ns)+"\x00"+key] = struct{}{}
+	if rec != nil {
+		t.recs[string(ns)+"\x00"+key] = rec
+	} else {
+		delete(t.recs, string(ns)+"\x00"+key)
+	}
+}
+
+// Written returns the typed record the writer of key in ns passed in this
+// transaction (a pointer to its model type), so an Indexer need not decode
+// the bytes just encoded; false when there is none.
+func (t *Tx) Written(ns model.Namespace, key string) (any, bool) {
+	rec, ok := t.recs[string(ns)+"\x00"+key]
+	return rec, ok
+}
+
+// Changed reports whether this transaction wrote key in ns (a page, review
+// or status record) since the Indexer last ran.
+func (t *Tx) Changed(ns model.Namespace, key string) bool {
+	_, ok := t.changed[string(ns)+"\x00"+key]
+	return ok
+}
+
+// runIndexer calls the Indexer on the pages written since the last call,
+// or marks the index out of date when there is none.
+func (t *Tx) runIndexer(s *Store) error {
+	if len(t.touchedOrder) == 0 {
+		return nil
+	}
+	refs := t.touchedOrder
+	defer func() { t.touched, t.touchedOrder, t.recs, t.changed = nil, nil, nil, nil }()
+	if s.indexer == nil {
+		if err := t.tx.Bucket(bucketMeta).Delete([]byte(MetaIndexVersion)); err != nil {
+			return fmt.Errorf("mark the page index out of date: %w", err)
+		}
+		return nil
+	}
+	if err := s.indexer(t, refs); err != nil {
+		return fmt.Errorf("update the page index: %w", err)
+	}
+	return nil
+}
+
+// GetIndex returns a copy of index record key, or false.
+func (t *Tx) GetIndex(key string) ([]byte, bool) {
+	v := t.tx.Bucket(bucketIndex).Get([]byte(key))
+	if v == nil {
+		return nil, false
+	}
+	return bytes.Clone(v), true
+}
+
+// PutIndex writes index record key (a no-op for identical bytes).
+func (t *Tx) PutIndex(key string, value []byte) error {
+	if key == "" {
+		return errors.New("put index: empty key")
+	}
+	b := t.tx.Bucket(bucketIndex)
+	if bytes.Equal(b.Get([]byte(key)), value) {
+		return nil
+	}
+	if err := b.Put([]byte(key), bytes.Clone(value)); err != nil {
+		return fmt.Errorf("put index %s: %w", clip(key), err)
+	}
+	return nil
+}
+
+// ScanIndex calls fn for every index record starting with prefix, in key
+// order; k and v are only valid during fn.
+func (t *Tx) ScanIndex(prefix string, fn func(k, v []byte) error) error {
+	p := []byte(prefix)
+	c := t.tx.Bucket(bucketIndex).Cursor()
+	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GetIndex is Tx.GetIndex in its own read transaction.
+func (s *Store) GetIndex(key string) ([]byte, bool, error) {
+	var v []byte
+	var ok bool
+	err := s.view(func(tx *Tx) error {
+		v, ok = tx.GetIndex(key)
+		return nil
+	})
+	return v, ok, err
+}
+
+// ScanIndex is Tx.ScanIndex in one read transaction.
+func (s *Store) ScanIndex(prefix string, fn func(k, v []byte) error) error {
+	return s.view(func(tx *Tx) error { return tx.ScanIndex(prefix, fn) })
+}
+
+// View runs fn in one read transaction (a consistent snapshot of several
+// reads).
+func (s *Store) View(fn func(tx *Tx) error) error { return s.view(fn) }

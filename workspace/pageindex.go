@@ -1,0 +1,489 @@
+package workspace
+
+// The page summary index (issue 14): one small record per page, derived
+// from its page, review and status records and kept in the store's local
+// _index bucket, plus one aggregate record per project. localstore calls
+// indexPages inside every write transaction that writes one of those
+// records, so the index never lags behind them; lists, filters and counts
+// read it instead of decoding page records (a page record is 5-50 kB of
+// JSON, its summary a few hundred bytes).
+//
+// The index is derived data: it is never pushed, and rebuildIndex recreates
+// it from the namespaces when it is missing or of another version (a store
+// written by an older Nimbus, or by a tool that opened the store without a
+// workspace).
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	gosync "sync"
+
+	"github.com/nimbus-desktop/nimbus/localstore"
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+// pageIndexVersion changes whenever pageSummaryRec or its derivation does:
+// a store with another version is re-indexed on first use.
+const pageIndexVersion = "page-summary-1"
+
+// pageSummaryRec is the index record of one page.
+type pageSummaryRec struct {
+	PageID     string             `json:"id"`
+	SourcePath string             `json:"path"`
+	Title      string             `json:"title,omitempty"`
+	Dimensions map[string]string  `json:"dims,omitempty"`
+	Missing    bool               `json:"missing,omitempty"`
+	Issues     []model.AuditIssue `json:"issues,omitempty"`
+	// what the project-wide duplicate audit compares (with Title)
+	Description string `json:"desc,omitempty"`
+	Canonical   string `json:"canonical,omitempty"`
+	H1          string `json:"h1,omitempty"`
+	// Status is the page's status record; nil: never submitted.
+	Status *model.StatusData `json:"status,omitempty"`
+	// Blocks counts the reviewable blocks (head blocks included),
+	// Proposals those with a current proposal (model's rule), Decided
+	// those accepted or rejected.
+	Blocks    int `json:"blocks"`
+	Proposals int `json:"proposals,omitempty"`
+	Decided   int `json:"decided,omitempty"`
+	// States counts the blocks per review state (ReviewBlock.State).
+	States map[string]int `json:"states,omitempty"`
+	// Broken says why the page record could not be read ("" when it was).
+	Broken string `json:"broken,omitempty"`
+}
+
+// projectAggRec is the index's aggregate record of one project: the
+// counts the views show, kept up to date by the same transactions.
+type projectAggRec struct {
+	Pages     int            `json:"pages"`
+	Missing   int            `json:"missing,omitempty"`
+	Statuses  map[string]int `json:"statuses,omitempty"` // "" : never submitted
+	States    map[string]int `json:"states,omitempty"`
+	Proposals int            `json:"proposals,omitempty"`
+	Decided   int            `json:"decided,omitempty"`
+	// Dims counts the pages per dimension name and value.
+	Dims map[string]map[string]int `json:"dims,omitempty"`
+}
+
+func summaryKey(projectID, pageID string) string { return "sum:" + projectID + ":" + pageID }
+func summaryPrefix(projectID string) string      { return "sum:" + projectID + ":" }
+func aggKey(projectID string) string             { return "agg:" + projectID }
+
+// add adds (sign 1) or removes (sign -1) one page's summary.
+func (a *projectAggRec) add(s *pageSummaryRec, sign int) {
+	if s == nil {
+		return
+	}
+	inc := func(m *map[string]int, k string, n int) {
+		if *m == nil {
+			*m = map[string]int{}
+		}
+		(*m)[k] += n
+		if (*m)[k] == 0 {
+			delete(*m, k)
+		}
+	}
+	a.Pages += sign
+	if s.Missing {
+		a.Missing += sign
+	}
+	status := ""
+	if s.Status != nil {
+		status = s.Status.Status
+	}
+	inc(&a.Statuses, status, sign)
+	for st, n := range s.States {
+		inc(&a.States, st, sign*n)
+	}
+	a.Proposals += sign * s.Proposals
+	a.Decided += sign * s.Decided
+	for name, value := range s.Dimensions {
+		if a.Dims == nil {
+			a.Dims = map[string]map[string]int{}
+		}
+		m := a.Dims[name]
+		inc(&m, value, sign)
+		if len(m) == 0 {
+			delete(a.Dims, name)
+		} else {
+			a.Dims[name] = m
+		}
+	}
+}
+
+// summarize derives a page's summary from its records (r and s may be
+// zero: no decisions, never submitted).
+func summarize(p *model.PageData, r model.ReviewData, s *model.StatusData) pageSummaryRec {
+	sum := pageSummaryRec{
+		PageID: p.PageID, SourcePath: p.SourcePath, Title: p.Extraction.Head["title"],
+		Dimensions: p.Extraction.Dimensions, Missing: p.SourceMissing != "",
+		Description: p.Extraction.Head["metaDescription"], Canonical: p.Extraction.Head["canonical"],
+		Status: s,
+	}
+	if p.Audit != nil {
+		sum.Issues = p.Audit.Issues
+	}
+	for _, b := range append(append([]model.Block(nil), p.Extraction.AboveFoldBlocks...), p.Extraction.RestOfPageBlocks...) {
+		if b.Type == "h1" {
+			sum.H1 = b.Content // as firstH1
+			break
+		}
+	}
+	sum.Proposals = len(p.Proposals())
+	sum.Decided = decidedCount(r)
+	for _, b := range reviewBlocks(*p, r) {
+		sum.Blocks++
+		if sum.States == nil {
+			sum.States = map[string]int{}
+		}
+		sum.States[b.State]++
+	}
+	return sum
+}
+
+// indexPages is the store's Indexer: it brings the summaries of refs and
+// their projects' aggregates up to date in tx.
+func indexPages(tx *localstore.Tx, refs []localstore.PageRef) error {
+	deltas := map[string]*projectAggRec{}
+	var order []string
+	for _, ref := range refs {
+		old, next, changed, err := resummarize(tx, ref, false)
+		if err != nil {
+			return err
+		}
+		if !changed {
+			continue
+		}
+		d := deltas[ref.ProjectID]
+		if d == nil {
+			d = &projectAggRec{}
+			deltas[ref.ProjectID] = d
+			order = append(order, ref.ProjectID)
+		}
+		d.add(old, -1)
+		d.add(next, 1)
+	}
+	for _, projectID := range order {
+		agg, err := readAgg(tx, projectID)
+		if err != nil {
+			return err
+		}
+		merge(&agg, deltas[projectID])
+		if err := tx.PutIndex(aggKey(projectID), mustJSON(agg)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// merge adds delta's counts to a.
+func merge(a *projectAggRec, d *projectAggRec) {
+	a.Pages += d.Pages
+	a.Missing += d.Missing
+	a.Proposals += d.Proposals
+	a.Decided += d.Decided
+	addAll := func(m *map[string]int, from map[string]int) {
+		for k, n := range from {
+			if *m == nil {
+				*m = map[string]int{}
+			}
+			(*m)[k] += n
+			if (*m)[k] == 0 {
+				delete(*m, k)
+			}
+		}
+	}
+	addAll(&a.Statuses, d.Statuses)
+	addAll(&a.States, d.States)
+	for name, values := range d.Dims {
+		if a.Dims == nil {
+			a.Dims = map[string]map[string]int{}
+		}
+		m := a.Dims[name]
+		addAll(&m, values)
+		if len(m) == 0 {
+			delete(a.Dims, name)
+		} else {
+			a.Dims[name] = m
+		}
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // plain structs of strings, ints and maps
+	}
+	return b
+}
+
+func readAgg(tx *localstore.Tx, projectID string) (projectAggRec, error) {
+	var agg projectAggRec
+	if v, ok := tx.GetIndex(aggKey(projectID)); ok {
+		if err := json.Unmarshal(v, &agg); err != nil {
+			return agg, fmt.Errorf("index record %s: %w", aggKey(projectID), err)
+		}
+	}
+	return agg, nil
+}
+
+// resummarize recomputes one page's summary; old is the summary it
+// replaces (nil: none), next the new one (nil: the page has no page record
+// yet, only a status or review). full recomputes it from the records even
+// when only the status was written (a rebuild).
+func resummarize(tx *localstore.Tx, ref localstore.PageRef, full bool) (old, next *pageSummaryRec, changed bool, err error) {
+	key := summaryKey(ref.ProjectID, ref.PageID)
+	oldBytes, had := tx.GetIndex(key)
+	if had {
+		var o pageSummaryRec
+		if json.Unmarshal(oldBytes, &o) == nil {
+			old = &o
+		}
+	}
+	pkey := model.PageKey(ref.ProjectID, ref.PageID)
+	var status *model.StatusData
+	if s, err := written[model.StatusData](tx, model.NSStatus, model.StatusKey(ref.ProjectID, ref.PageID)); err == nil && s.Status != "" {
+		status = &s
+	}
+	if !full && old != nil && old.Broken == "" && !tx.Changed(model.NSPages, pkey) && !tx.Changed(model.NSPages, model.ReviewKey(ref.ProjectID, ref.PageID)) {
+		// Only the status moved (a batch's progress, a pull): the rest of
+		// the summary stands, and the page record is not decoded.
+		sum := *old
+		sum.Status = status
+		return putSummary(tx, key, oldBytes, old, sum)
+	}
+	var page *model.PageData
+	if rec, ok := tx.Written(model.NSPages, pkey); ok {
+		page, _ = rec.(*model.PageData)
+	}
+	broken := ""
+	if page == nil {
+		p, ok, err := getJSON[model.PageData](tx, model.NSPages, pkey)
+		switch {
+		case err != nil:
+			broken = err.Error()
+			page = &model.PageData{PageID: ref.PageID, ProjectID: ref.ProjectID}
+		case !ok:
+			return old, nil, false, nil // a status or review ahead of its page
+		default:
+			page = &p
+		}
+	}
+	review, err := written[model.ReviewData](tx, model.NSPages, model.ReviewKey(ref.ProjectID, ref.PageID))
+	if err != nil {
+		review = model.ReviewData{} // an unreadable review counts as no decisions
+	}
+	sum := summarize(page, review, status)
+	sum.Broken = broken
+	return putSummary(tx, key, oldBytes, old, sum)
+}
+
+// putSummary writes sum unless it equals the stored bytes.
+func putSummary(tx *localstore.Tx, key string, oldBytes []byte, old *pageSummaryRec, sum pageSummaryRec) (*pageSummaryRec, *pageSummaryRec, bool, error) {
+	b := mustJSON(sum)
+	if old != nil && string(b) == string(oldBytes) {
+		return old, &sum, false, nil
+	}
+	if err := tx.PutIndex(key, b); err != nil {
+		return nil, nil, false, err
+	}
+	return old, &sum, true, nil
+}
+
+// written reads a record of the transaction: the typed record its writer
+// passed when there is one, else the stored bytes decoded (zero when
+// absent).
+func written[T any](tx *localstore.Tx, ns model.Namespace, key string) (T, error) {
+	if rec, ok := tx.Written(ns, key); ok {
+		if v, ok := rec.(*T); ok {
+			return *v, nil
+		}
+	}
+	v, _, err := getJSON[T](tx, ns, key)
+	return v, err
+}
+
+// indexState guards the one rebuild of a workspace's index.
+type indexState struct {
+	mu    gosync.Mutex
+	ready bool
+}
+
+// startIndex marks the index of a store that holds no page yet as built
+// (it is empty, and the indexer keeps it from now on), so that a new
+// store is never rebuilt.
+func startIndex(st *localstore.Store) {
+	if v, err := st.Meta(localstore.MetaIndexVersion); err != nil || v == pageIndexVersion {
+		return
+	}
+	if n, err := st.Count(model.NSPages, "page:"); err == nil && n == 0 {
+		_ = st.SetMeta(localstore.MetaIndexVersion, pageIndexVersion)
+	}
+}
+
+// ensureIndex rebuilds the page index when the store's is missing or of
+// another version, once per workspace (concurrent callers wait for it).
+func (w *Workspace) ensureIndex(ctx context.Context) error {
+	w.index.mu.Lock()
+	defer w.index.mu.Unlock()
+	if w.index.ready {
+		// A writer without an indexer (a tool on the same file) clears
+		// the version; check it again only cheaply.
+		if v, err := w.store.Meta(localstore.MetaIndexVersion); err == nil && v == pageIndexVersion {
+			return nil
+		}
+	}
+	v, err := w.store.Meta(localstore.MetaIndexVersion)
+	if err != nil {
+		return err
+	}
+	if v != pageIndexVersion {
+		if err := w.rebuildIndex(ctx); err != nil {
+			return fmt.Errorf("rebuild the page index of %s: %w", w.store.Path(), err)
+		}
+	}
+	w.index.ready = true
+	return nil
+}
+
+// rebuildIndex recomputes every page's summary from the namespaces, a few
+// hundred pages per transaction (writers are not held up for long), then
+// every project's aggregate from the summaries, and records the version in
+// that last transaction. Writes between the chunks keep their pages'
+// summaries up to date through the indexer, so the result is exact.
+func (w *Workspace) rebuildIndex(ctx context.Context) error {
+	var refs []localstore.PageRef
+	if err := w.store.Walk(model.NSPages, "page:", func(key string, _ []byte) error {
+		k, err := model.ParseKey(key)
+		if err != nil || k.Kind != model.KindPage {
+			return nil
+		}
+		refs = append(refs, localstore.PageRef{ProjectID: k.ID, PageID: k.Secondary})
+		return ctx.Err()
+	}); err != nil {
+		return err
+	}
+	if len(refs) > 5000 {
+		fmt.Fprintf(os.Stderr, "nimbus: indexing %d pages of %s (once, after an update)\n", len(refs), w.store.Path())
+	}
+	const chunk = 500
+	for i := 0; i < len(refs); i += chunk {
+		part := refs[i:min(i+chunk, len(refs))]
+		if err := w.store.Update(ctx, func(tx *localstore.Tx) error {
+			for _, ref := range part {
+				if _, _, _, err := resummarize(tx, ref, true); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return w.store.Update(ctx, func(tx *localstore.Tx) error {
+		aggs := map[string]*projectAggRec{}
+		if err := tx.ScanIndex("sum:", func(k, v []byte) error {
+			var s pageSummaryRec
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("index record %s: %w", k, err)
+			}
+			project, _, _ := cutProject(string(k[len("sum:"):]))
+			a := aggs[project]
+			if a == nil {
+				a = &projectAggRec{}
+				aggs[project] = a
+			}
+			a.add(&s, 1)
+			return nil
+		}); err != nil {
+			return err
+		}
+		projects := make([]string, 0, len(aggs))
+		for p := range aggs {
+			projects = append(projects, p)
+		}
+		sort.Strings(projects)
+		for _, p := range projects {
+			if err := tx.PutIndex(aggKey(p), mustJSON(aggs[p])); err != nil {
+				return err
+			}
+		}
+		return tx.SetMeta(localstore.MetaIndexVersion, pageIndexVersion)
+	})
+}
+
+// cutProject splits "project:page".
+func cutProject(s string) (project, page string, ok bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ':' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+// summaries calls fn with every page summary of the project, in page ID
+// order.
+func (w *Workspace) summaries(ctx context.Context, projectID string, fn func(s *pageSummaryRec) error) error {
+	if err := w.ensureIndex(ctx); err != nil {
+		return err
+	}
+	return w.store.ScanIndex(summaryPrefix(projectID), func(k, v []byte) error {
+		var s pageSummaryRec
+		if err := json.Unmarshal(v, &s); err != nil {
+			return fmt.Errorf("index record %s: %w", k, err)
+		}
+		if err := fn(&s); err != nil {
+			return err
+		}
+		return ctx.Err()
+	})
+}
+
+// summaryOf reads one page's summary; false when the page has none.
+func (w *Workspace) summaryOf(ctx context.Context, projectID, pageID string) (pageSummaryRec, bool, error) {
+	var s pageSummaryRec
+	if err := w.ensureIndex(ctx); err != nil {
+		return s, false, err
+	}
+	v, ok, err := w.store.GetIndex(summaryKey(projectID, pageID))
+	if err != nil || !ok {
+		return s, false, err
+	}
+	if err := json.Unmarshal(v, &s); err != nil {
+		return s, false, fmt.Errorf("index record %s: %w", summaryKey(projectID, pageID), err)
+	}
+	return s, true, nil
+}
+
+// ProjectCounts is what the views count of a project, read from the
+// index's aggregate (no page is read).
+type ProjectCounts struct {
+	Pages, Missing      int
+	Proposals, Decided  int
+	Statuses            map[string]int            // "" : never submitted
+	ReviewStates        map[string]int            // blocks per ReviewBlock.State
+	DimensionValueCount map[string]map[string]int // pages per dimension name and value
+}
+
+// Counts returns the project's counts from the page index.
+func (w *Workspace) Counts(ctx context.Context, projectID string) (ProjectCounts, error) {
+	if err := w.ensureIndex(ctx); err != nil {
+		return ProjectCounts{}, err
+	}
+	v, ok, err := w.store.GetIndex(aggKey(projectID))
+	if err != nil {
+		return ProjectCounts{}, err
+	}
+	var a projectAggRec
+	if ok {
+		if err := json.Unmarshal(v, &a); err != nil {
+			return ProjectCounts{}, fmt.Errorf("index record %s: %w", aggKey(projectID), err)
+		}
+	}
+	return ProjectCounts{Pages: a.Pages, Missing: a.Missing, Proposals: a.Proposals, Decided: a.Decided,
+		Statuses: a.Statuses, ReviewStates: a.States, DimensionValueCount: a.Dims}, nil
+}

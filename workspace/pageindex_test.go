@@ -1,0 +1,191 @@
+package workspace
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/nimbus-desktop/nimbus/localstore"
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+// checkIndex fails t unless the page index of every project holds exactly
+// what the namespaces say: each page's summary as summarize derives it
+// from its page, review and status records now, no summary without a page,
+// and each project's aggregate the sum of its summaries. openTemp runs it
+// when a test ends, so every workspace test checks the index after what it
+// did (imports, decisions, pulls, submissions).
+func checkIndex(t *testing.T, w *Workspace) {
+	t.Helper()
+	if v, _ := w.store.Meta(localstore.MetaIndexVersion); v != pageIndexVersion {
+		return // never built (nothing read it): rebuilt from scratch on first use
+	}
+	want := map[string][]byte{}
+	aggs := map[string]*projectAggRec{}
+	err := w.store.View(func(tx *localstore.Tx) error {
+		return tx.List(model.NSPages, "page:", func(key string, _ []byte) error {
+			k, err := model.ParseKey(key)
+			if err != nil || k.Kind != model.KindPage {
+				return nil
+			}
+			ref := localstore.PageRef{ProjectID: k.ID, PageID: k.Secondary}
+			p, _, err := getJSON[model.PageData](tx, model.NSPages, key)
+			if err != nil {
+				return err
+			}
+			r, _, _ := getJSON[model.ReviewData](tx, model.NSPages, model.ReviewKey(ref.ProjectID, ref.PageID))
+			var st *model.StatusData
+			if s, ok, _ := getJSON[model.StatusData](tx, model.NSStatus, model.StatusKey(ref.ProjectID, ref.PageID)); ok {
+				st = &s
+			}
+			sum := summarize(&p, r, st)
+			want[summaryKey(ref.ProjectID, ref.PageID)] = mustJSON(sum)
+			if aggs[ref.ProjectID] == nil {
+				aggs[ref.ProjectID] = &projectAggRec{}
+			}
+			aggs[ref.ProjectID].add(&sum, 1)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatalf("check the page index: %v", err)
+	}
+	got := map[string][]byte{}
+	gotAgg := map[string]projectAggRec{}
+	if err := w.store.ScanIndex("", func(k, v []byte) error {
+		switch key := string(k); {
+		case strings.HasPrefix(key, "sum:"):
+			got[key] = append([]byte(nil), v...)
+		case strings.HasPrefix(key, "agg:"):
+			var a projectAggRec
+			if err := json.Unmarshal(v, &a); err != nil {
+				return err
+			}
+			gotAgg[strings.TrimPrefix(key, "agg:")] = a
+		default:
+			t.Errorf("page index: unknown record %s", key)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range want {
+		if string(got[k]) != string(v) {
+			t.Errorf("page index %s:\n got %s\nwant %s", k, got[k], v)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("page index %s: a summary without a page record", k)
+		}
+	}
+	for p, a := range aggs {
+		if g := gotAgg[p]; !reflect.DeepEqual(g, *a) {
+			t.Errorf("page index agg:%s:\n got %+v\nwant %+v", p, g, *a)
+		}
+	}
+	for p, a := range gotAgg {
+		if _, ok := aggs[p]; !ok && a.Pages != 0 {
+			t.Errorf("page index agg:%s counts %d pages of a project with none", p, a.Pages)
+		}
+	}
+}
+
+// A store written without a workspace (an older Nimbus, a tool) has no
+// index, or an outdated one: the first read rebuilds it from the
+// namespaces, and what the views read then equals what the records say.
+func TestPageIndexRebuiltWhenMissingOrOutdated(t *testing.T) {
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	site := filepath.Join(t.TempDir(), "dist")
+	copySite(t, "../testdata/site/dist", site)
+	ctx := context.Background()
+	if _, err := w.Import(ctx, site, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := w.PageRows(ctx, pid, 0)
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("%d rows, %v", len(rows), err)
+	}
+	// A writer without an indexer: the version is cleared, the summary of
+	// the page it changed is now behind.
+	w.store.SetIndexer(nil)
+	p, err := w.store.GetPage(pid, rows[0].PageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Extraction.Head["title"] = "Changed behind the index's back"
+	if err := w.store.Update(ctx, func(tx *localstore.Tx) error { return tx.PutPage(p) }); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := w.store.Meta(localstore.MetaIndexVersion); v != "" {
+		t.Fatalf("index version %q after a write without an indexer, want it cleared", v)
+	}
+	w.store.SetIndexer(indexPages)
+	row, err := w.PageRowOf(pid, rows[0].PageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row.Title != "Changed behind the index's back" {
+		t.Errorf("row title %q after the rebuild, want the record's", row.Title)
+	}
+	c, err := w.Counts(ctx, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Pages != len(rows) {
+		t.Errorf("Counts: %d pages, want %d", c.Pages, len(rows))
+	}
+	checkIndex(t, w)
+}
+
+// Decisions, statuses and remote writes move the summary and the
+// aggregate in the same transaction.
+func TestPageIndexFollowsDecisionsAndStatuses(t *testing.T) {
+	w, pid := reviewFixture(t)
+	ctx := context.Background()
+	blocks, err := w.ReviewBlocks(ctx, pid, ReviewFilter{States: []string{model.ReviewSuggested}})
+	if err != nil || len(blocks) == 0 {
+		t.Fatalf("%d suggested blocks, %v", len(blocks), err)
+	}
+	refs := []BlockRef{{blocks[0].PageID, blocks[0].BlockID}}
+	before, err := w.Counts(ctx, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.ReviewStates[model.ReviewSuggested] == 0 {
+		t.Fatalf("fixture has no suggested blocks: %+v", before.ReviewStates)
+	}
+	if _, err := w.Decide(ctx, pid, refs[0].PageID, refs[0].BlockID, model.ReviewRejected, ""); err != nil {
+		t.Fatal(err)
+	}
+	after, err := w.Counts(ctx, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.ReviewStates[model.ReviewRejected] != before.ReviewStates[model.ReviewRejected]+1 ||
+		after.ReviewStates[model.ReviewSuggested] != before.ReviewStates[model.ReviewSuggested]-1 || after.Decided != before.Decided+1 {
+		t.Errorf("after one reject: %+v (before %+v)", after, before)
+	}
+	row, err := w.PageRowOf(pid, refs[0].PageID)
+	if err != nil || row.Decided == 0 {
+		t.Errorf("row of the decided page: %+v, %v", row, err)
+	}
+	st := model.StatusData{Status: model.StatusProcessing, BatchID: "batch_20261201_120000", Updated: model.Now()}
+	if err := w.store.Update(ctx, func(tx *localstore.Tx) error {
+		return tx.PutRemote(model.NSStatus, model.StatusKey(pid, refs[0].PageID), model.Canonical(st), "remotehash")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if row, err := w.PageRowOf(pid, refs[0].PageID); err != nil || row.Status.Status != model.StatusProcessing {
+		t.Errorf("row after a pulled status: %+v, %v", row.Status, err)
+	}
+	c, _ := w.Counts(ctx, pid)
+	if c.Statuses[model.StatusProcessing] != 1 {
+		t.Errorf("Counts.Statuses %v, want one processing", c.Statuses)
+	}
+	checkIndex(t, w)
+}
