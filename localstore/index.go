@@ -142,7 +142,7 @@ func (t *Tx) PutIndex(key string, value []byte) error {
 		return errors.New("put index: empty key")
 	}
 	b := t.tx.Bucket(bucketIndex)
-	if bytes.Equal(b.Get([]byte(key)), value) {
+	if old := b.Get([]byte(key)); old != nil && bytes.Equal(old, value) {
 		return nil
 	}
 	if err := b.Put([]byte(key), bytes.Clone(value)); err != nil {

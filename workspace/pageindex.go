@@ -27,7 +27,7 @@ import (
 
 // pageIndexVersion changes whenever pageSummaryRec or its derivation does:
 // a store with another version is re-indexed on first use.
-const pageIndexVersion = "page-summary-1"
+const pageIndexVersion = "page-summary-2"
 
 // pageSummaryRec is the index record of one page.
 type pageSummaryRec struct {
@@ -71,6 +71,27 @@ type projectAggRec struct {
 func summaryKey(projectID, pageID string) string { return "sum:" + projectID + ":" + pageID }
 func summaryPrefix(projectID string) string      { return "sum:" + projectID + ":" }
 func aggKey(projectID string) string             { return "agg:" + projectID }
+
+// The review list of a project: a "rv:" record (1) for each page with a
+// block in a state other than original (a proposal or a decision; 0 once
+// it has none again: records are never deleted), so
+// that Review, whose filters rarely ask for blocks without one, reads those
+// pages only, however many pages the site has.
+func reviewListKey(projectID, pageID string) string { return "rv:" + projectID + ":" + pageID }
+func reviewListPrefix(projectID string) string      { return "rv:" + projectID + ":" }
+
+// reviewable reports whether the page belongs in the review list.
+func (s *pageSummaryRec) reviewable() bool {
+	if s == nil {
+		return false
+	}
+	for st, n := range s.States {
+		if st != model.ReviewOriginal && n > 0 {
+			return true
+		}
+	}
+	return false
+}
 
 // add adds (sign 1) or removes (sign -1) one page's summary.
 func (a *projectAggRec) add(s *pageSummaryRec, sign int) {
@@ -239,7 +260,7 @@ func resummarize(tx *localstore.Tx, ref localstore.PageRef, full bool) (old, nex
 	oldBytes, had := tx.GetIndex(key)
 	if had {
 		var o pageSummaryRec
-		if json.Unmarshal(oldBytes, &o) == nil {
+		if decodeSummary(oldBytes, &o) == nil {
 			old = &o
 		}
 	}
@@ -253,7 +274,7 @@ func resummarize(tx *localstore.Tx, ref localstore.PageRef, full bool) (old, nex
 		// the summary stands, and the page record is not decoded.
 		sum := *old
 		sum.Status = status
-		return putSummary(tx, key, oldBytes, old, sum)
+		return putSummary(tx, ref.ProjectID, key, oldBytes, old, sum)
 	}
 	var page *model.PageData
 	if rec, ok := tx.Written(model.NSPages, pkey); ok {
@@ -278,16 +299,26 @@ func resummarize(tx *localstore.Tx, ref localstore.PageRef, full bool) (old, nex
 	}
 	sum := summarize(page, review, status)
 	sum.Broken = broken
-	return putSummary(tx, key, oldBytes, old, sum)
+	return putSummary(tx, ref.ProjectID, key, oldBytes, old, sum)
 }
 
 // putSummary writes sum unless it equals the stored bytes.
-func putSummary(tx *localstore.Tx, key string, oldBytes []byte, old *pageSummaryRec, sum pageSummaryRec) (*pageSummaryRec, *pageSummaryRec, bool, error) {
-	b := mustJSON(sum)
+func putSummary(tx *localstore.Tx, projectID, key string, oldBytes []byte, old *pageSummaryRec, sum pageSummaryRec) (*pageSummaryRec, *pageSummaryRec, bool, error) {
+	b := encodeSummary(&sum)
 	if old != nil && string(b) == string(oldBytes) {
 		return old, &sum, false, nil
 	}
-	if err := tx.PutIndex(key, b); err != nil {
+	err := tx.PutIndex(key, b)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	rk := reviewListKey(projectID, sum.PageID)
+	if sum.reviewable() {
+		err = tx.PutIndex(rk, []byte{1})
+	} else if _, listed := tx.GetIndex(rk); listed {
+		err = tx.PutIndex(rk, []byte{0}) // off the list (records are never deleted)
+	}
+	if err != nil {
 		return nil, nil, false, err
 	}
 	return old, &sum, true, nil
@@ -387,7 +418,7 @@ func (w *Workspace) rebuildIndex(ctx context.Context) error {
 		aggs := map[string]*projectAggRec{}
 		if err := tx.ScanIndex("sum:", func(k, v []byte) error {
 			var s pageSummaryRec
-			if err := json.Unmarshal(v, &s); err != nil {
+			if err := decodeSummary(v, &s); err != nil {
 				return fmt.Errorf("index record %s: %w", k, err)
 			}
 			project, _, _ := cutProject(string(k[len("sum:"):]))
@@ -433,13 +464,42 @@ func (w *Workspace) summaries(ctx context.Context, projectID string, fn func(s *
 	}
 	return w.store.ScanIndex(summaryPrefix(projectID), func(k, v []byte) error {
 		var s pageSummaryRec
-		if err := json.Unmarshal(v, &s); err != nil {
+		if err := decodeSummary(v, &s); err != nil {
 			return fmt.Errorf("index record %s: %w", k, err)
 		}
 		if err := fn(&s); err != nil {
 			return err
 		}
 		return ctx.Err()
+	})
+}
+
+// reviewSummaries calls fn with the summary of every page on the project's
+// review list (a block in a state other than original), in page ID order.
+func (w *Workspace) reviewSummaries(ctx context.Context, projectID string, fn func(s *pageSummaryRec) error) error {
+	if err := w.ensureIndex(ctx); err != nil {
+		return err
+	}
+	return w.store.View(func(tx *localstore.Tx) error {
+		prefix := reviewListPrefix(projectID)
+		return tx.ScanIndex(prefix, func(k, on []byte) error {
+			if len(on) != 1 || on[0] != 1 {
+				return nil
+			}
+			key := summaryKey(projectID, string(k[len(prefix):]))
+			v, ok := tx.GetIndex(key)
+			if !ok {
+				return fmt.Errorf("index record %s: on the review list without a summary", k)
+			}
+			var s pageSummaryRec
+			if err := decodeSummary(v, &s); err != nil {
+				return fmt.Errorf("index record %s: %w", key, err)
+			}
+			if err := fn(&s); err != nil {
+				return err
+			}
+			return ctx.Err()
+		})
 	})
 }
 
@@ -453,7 +513,7 @@ func (w *Workspace) summaryOf(ctx context.Context, projectID, pageID string) (pa
 	if err != nil || !ok {
 		return s, false, err
 	}
-	if err := json.Unmarshal(v, &s); err != nil {
+	if err := decodeSummary(v, &s); err != nil {
 		return s, false, fmt.Errorf("index record %s: %w", summaryKey(projectID, pageID), err)
 	}
 	return s, true, nil

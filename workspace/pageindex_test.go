@@ -42,7 +42,10 @@ func checkIndex(t *testing.T, w *Workspace) {
 				st = &s
 			}
 			sum := summarize(&p, r, st)
-			want[summaryKey(ref.ProjectID, ref.PageID)] = mustJSON(sum)
+			want[summaryKey(ref.ProjectID, ref.PageID)] = encodeSummary(&sum)
+			if sum.reviewable() {
+				want[reviewListKey(ref.ProjectID, ref.PageID)] = []byte{1}
+			}
 			if aggs[ref.ProjectID] == nil {
 				aggs[ref.ProjectID] = &projectAggRec{}
 			}
@@ -57,7 +60,9 @@ func checkIndex(t *testing.T, w *Workspace) {
 	gotAgg := map[string]projectAggRec{}
 	if err := w.store.ScanIndex("", func(k, v []byte) error {
 		switch key := string(k); {
-		case strings.HasPrefix(key, "sum:"):
+		case strings.HasPrefix(key, "rv:") && string(v) == "\x00":
+			// off the review list
+		case strings.HasPrefix(key, "sum:"), strings.HasPrefix(key, "rv:"):
 			got[key] = append([]byte(nil), v...)
 		case strings.HasPrefix(key, "agg:"):
 			var a projectAggRec
@@ -74,12 +79,16 @@ func checkIndex(t *testing.T, w *Workspace) {
 	}
 	for k, v := range want {
 		if string(got[k]) != string(v) {
-			t.Errorf("page index %s:\n got %s\nwant %s", k, got[k], v)
+			var g pageSummaryRec
+			gerr := decodeSummary(got[k], &g)
+			var w pageSummaryRec
+			_ = decodeSummary(v, &w)
+			t.Errorf("page index %s:\n got %+v (%v)\nwant %+v", k, g, gerr, w)
 		}
 	}
 	for k := range got {
 		if _, ok := want[k]; !ok {
-			t.Errorf("page index %s: a summary without a page record", k)
+			t.Errorf("page index %s: a record without a page (or not on the review list)", k)
 		}
 	}
 	for p, a := range aggs {
@@ -188,4 +197,35 @@ func TestPageIndexFollowsDecisionsAndStatuses(t *testing.T) {
 		t.Errorf("Counts.Statuses %v, want one processing", c.Statuses)
 	}
 	checkIndex(t, w)
+}
+
+// The binary form gives back what was encoded, and every truncation of it
+// is an error, not a panic or a half-read summary.
+func TestSummaryCodecRoundTrip(t *testing.T) {
+	full := pageSummaryRec{
+		PageID: "page_0123456789ab", SourcePath: "dist/café/ünï.html", Title: "Tïtle", Dimensions: map[string]string{"brand": "rolex", "location": "leeds"},
+		Missing: true, Issues: []model.AuditIssue{{Code: "title_missing", Severity: "error", Message: "no title"}, {Code: "x", Severity: "warn", Message: ""}},
+		Description: "d", Canonical: "https://x/", H1: "h",
+		Status: &model.StatusData{Status: model.StatusFailed, BatchID: "batch_20261201_120000", Updated: "u",
+			Processing: &model.ProcessingInfo{Started: "s", CurrentStep: "c", Progress: 42},
+			Result:     &model.StatusResult{Completed: "c", Success: true, Changes: 3, Confidence: 0.875},
+			Error:      &model.StatusError{Message: "m", Code: "AI_TIMEOUT", Timestamp: "t"}},
+		Blocks: 14, Proposals: 3, Decided: 2, States: map[string]int{model.ReviewAccepted: 1, model.ReviewRejected: 1, model.ReviewOriginal: 12},
+		Broken: "b",
+	}
+	for _, s := range []pageSummaryRec{{}, {PageID: "p", Status: &model.StatusData{Status: "uploaded"}}, full} {
+		b := encodeSummary(&s)
+		var got pageSummaryRec
+		if err := decodeSummary(b, &got); err != nil {
+			t.Fatalf("decode %+v: %v", s, err)
+		}
+		if !reflect.DeepEqual(got, s) {
+			t.Errorf("round trip:\n got %+v\nwant %+v", got, s)
+		}
+		for n := 0; n < len(b); n++ {
+			if err := decodeSummary(b[:n], &got); err == nil {
+				t.Errorf("%d of %d bytes decoded without an error", n, len(b))
+			}
+		}
+	}
 }

@@ -254,7 +254,11 @@ func (w *Workspace) ReviewPage(projectID, pageID string) ([]ReviewBlock, error) 
 func (w *Workspace) ReviewBlocks(ctx context.Context, projectID string, f ReviewFilter) ([]ReviewBlock, error) {
 	type candidate struct{ id, path string }
 	var cands []candidate
-	if err := w.summaries(ctx, projectID, func(s *pageSummaryRec) error {
+	scan := w.summaries
+	if len(f.States) > 0 && !contains(f.States, model.ReviewOriginal) {
+		scan = w.reviewSummaries // only pages with a proposal or a decision
+	}
+	if err := scan(ctx, projectID, func(s *pageSummaryRec) error {
 		if f.mayMatch(s) {
 			cands = append(cands, candidate{s.PageID, s.SourcePath})
 		}

@@ -1,0 +1,256 @@
+package workspace
+
+// The binary form of a page summary. Lists and filters decode every
+// summary of a project, so the form is what decodes fastest: a version
+// byte, then fields in a fixed order, strings as uvarint length + bytes,
+// maps as a count + pairs in key order (the encoding is deterministic, so
+// equal summaries have equal bytes). JSON took 9 µs a summary, most of a
+// 10,000-page listing.
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+	"slices"
+
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+const summaryFormat = 1
+
+var errSummaryForm = errors.New("not a page summary record")
+
+type enc struct{ b []byte }
+
+func (e *enc) uint(n uint64)   { e.b = binary.AppendUvarint(e.b, n) }
+func (e *enc) int(n int)       { e.b = binary.AppendVarint(e.b, int64(n)) }
+func (e *enc) str(s string)    { e.uint(uint64(len(s))); e.b = append(e.b, s...) }
+func (e *enc) bool(v bool)     { e.b = append(e.b, boolByte(v)) }
+func (e *enc) float(f float64) { e.b = binary.LittleEndian.AppendUint64(e.b, math.Float64bits(f)) }
+
+func boolByte(v bool) byte {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+func (e *enc) strMap(m map[string]string) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	e.uint(uint64(len(keys)))
+	for _, k := range keys {
+		e.str(k)
+		e.str(m[k])
+	}
+}
+
+func (e *enc) intMap(m map[string]int) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	e.uint(uint64(len(keys)))
+	for _, k := range keys {
+		e.str(k)
+		e.int(m[k])
+	}
+}
+
+type dec struct {
+	b   []byte
+	err error
+}
+
+func (d *dec) fail() {
+	if d.err == nil {
+		d.err = errSummaryForm
+	}
+	d.b = nil
+}
+
+func (d *dec) uint() uint64 {
+	n, k := binary.Uvarint(d.b)
+	if k <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[k:]
+	return n
+}
+
+func (d *dec) int() int {
+	n, k := binary.Varint(d.b)
+	if k <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[k:]
+	return int(n)
+}
+
+func (d *dec) str() string {
+	n := d.uint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *dec) bool() bool {
+	if len(d.b) < 1 {
+		d.fail()
+		return false
+	}
+	v := d.b[0] == 1
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *dec) float() float64 {
+	if len(d.b) < 8 {
+		d.fail()
+		return 0
+	}
+	f := math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+	d.b = d.b[8:]
+	return f
+}
+
+func (d *dec) count() int {
+	n := d.uint()
+	if n > uint64(len(d.b)) { // every entry takes at least a byte
+		d.fail()
+		return 0
+	}
+	return int(n)
+}
+
+func (d *dec) strMap() map[string]string {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	m := make(map[string]string, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		k := d.str()
+		m[k] = d.str()
+	}
+	return m
+}
+
+func (d *dec) intMap() map[string]int {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	m := make(map[string]int, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		k := d.str()
+		m[k] = d.int()
+	}
+	return m
+}
+
+// encodeSummary is the binary form of s.
+func encodeSummary(s *pageSummaryRec) []byte {
+	e := enc{b: make([]byte, 0, 256)}
+	e.b = append(e.b, summaryFormat)
+	e.str(s.PageID)
+	e.str(s.SourcePath)
+	e.str(s.Title)
+	e.strMap(s.Dimensions)
+	e.bool(s.Missing)
+	e.uint(uint64(len(s.Issues)))
+	for _, is := range s.Issues {
+		e.str(is.Code)
+		e.str(is.Severity)
+		e.str(is.Message)
+	}
+	e.str(s.Description)
+	e.str(s.Canonical)
+	e.str(s.H1)
+	e.bool(s.Status != nil)
+	if st := s.Status; st != nil {
+		e.str(st.Status)
+		e.str(st.BatchID)
+		e.str(st.Updated)
+		e.bool(st.Processing != nil)
+		if p := st.Processing; p != nil {
+			e.str(p.Started)
+			e.str(p.CurrentStep)
+			e.int(p.Progress)
+		}
+		e.bool(st.Result != nil)
+		if r := st.Result; r != nil {
+			e.str(r.Completed)
+			e.bool(r.Success)
+			e.int(r.Changes)
+			e.float(r.Confidence)
+		}
+		e.bool(st.Error != nil)
+		if er := st.Error; er != nil {
+			e.str(er.Message)
+			e.str(er.Code)
+			e.str(er.Timestamp)
+		}
+	}
+	e.int(s.Blocks)
+	e.int(s.Proposals)
+	e.int(s.Decided)
+	e.intMap(s.States)
+	e.str(s.Broken)
+	return e.b
+}
+
+// decodeSummary reads the binary form.
+func decodeSummary(b []byte, s *pageSummaryRec) error {
+	if len(b) == 0 || b[0] != summaryFormat {
+		return errSummaryForm
+	}
+	d := dec{b: b[1:]}
+	*s = pageSummaryRec{}
+	s.PageID = d.str()
+	s.SourcePath = d.str()
+	s.Title = d.str()
+	s.Dimensions = d.strMap()
+	s.Missing = d.bool()
+	if n := d.count(); n > 0 {
+		s.Issues = make([]model.AuditIssue, n)
+		for i := range s.Issues {
+			s.Issues[i] = model.AuditIssue{Code: d.str(), Severity: d.str(), Message: d.str()}
+		}
+	}
+	s.Description = d.str()
+	s.Canonical = d.str()
+	s.H1 = d.str()
+	if d.bool() {
+		st := &model.StatusData{Status: d.str(), BatchID: d.str(), Updated: d.str()}
+		if d.bool() {
+			st.Processing = &model.ProcessingInfo{Started: d.str(), CurrentStep: d.str(), Progress: d.int()}
+		}
+		if d.bool() {
+			st.Result = &model.StatusResult{Completed: d.str(), Success: d.bool(), Changes: d.int(), Confidence: d.float()}
+		}
+		if d.bool() {
+			st.Error = &model.StatusError{Message: d.str(), Code: d.str(), Timestamp: d.str()}
+		}
+		s.Status = st
+	}
+	s.Blocks = d.int()
+	s.Proposals = d.int()
+	s.Decided = d.int()
+	s.States = d.intMap()
+	s.Broken = d.str()
+	if d.err == nil && len(d.b) != 0 {
+		d.err = errSummaryForm
+	}
+	return d.err
+}
