@@ -7,6 +7,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/nimbus-desktop/nimbus/internal/cli"
@@ -17,11 +18,19 @@ import (
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+func run() int {
+	// NIMBUS_CPUPROFILE=file: a CPU profile of the whole run (go tool
+	// pprof), for finding what a large store costs.
+	if path := os.Getenv("NIMBUS_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := runner().Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	defer stop()
+	return runner().Run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }
 
 // runner is the command line of this build, with its window.
