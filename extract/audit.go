@@ -172,6 +172,32 @@ type AuditPage struct {
 // on non-empty values. The result is deterministic (sorted keys in messages).
 func AuditDuplicates(pages []AuditPage) map[string][]model.AuditIssue {
 	out := map[string][]model.AuditIssue{}
+	duplicateGroups(pages, func(code, what string, keys []string) {
+		sort.Strings(keys)
+		for _, k := range keys {
+			out[k] = append(out[k], issue(code, "warn", "%s is shared with %d other page(s), e.g. %s", what, len(keys)-1, firstOther(keys, k)))
+		}
+	})
+	return out
+}
+
+// DuplicateCodes is AuditDuplicates without the messages: the codes each
+// page gets, in AuditDuplicates' order (a table of 100,000 pages shows
+// the codes; the messages would be most of its memory).
+func DuplicateCodes(pages []AuditPage) map[string][]string {
+	out := map[string][]string{}
+	duplicateGroups(pages, func(code, _ string, keys []string) {
+		for _, k := range keys {
+			out[k] = append(out[k], code)
+		}
+	})
+	return out
+}
+
+// duplicateGroups calls fn with every group of two or more pages sharing
+// a value, field by field in a fixed order: title, meta description, h1
+// (compared in lower case), canonical URL (as it is).
+func duplicateGroups(pages []AuditPage, fn func(code, what string, keys []string)) {
 	check := func(code, what string, get func(AuditPage) string) {
 		groups := map[string][]string{}
 		for _, p := range pages {
@@ -185,12 +211,8 @@ func AuditDuplicates(pages []AuditPage) map[string][]model.AuditIssue {
 			groups[v] = append(groups[v], p.Key)
 		}
 		for _, keys := range groups {
-			if len(keys) < 2 {
-				continue
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				out[k] = append(out[k], issue(code, "warn", "%s is shared with %d other page(s), e.g. %s", what, len(keys)-1, firstOther(keys, k)))
+			if len(keys) >= 2 {
+				fn(code, what, keys)
 			}
 		}
 	}
@@ -198,7 +220,6 @@ func AuditDuplicates(pages []AuditPage) map[string][]model.AuditIssue {
 	check("description_duplicate", "the meta description", func(p AuditPage) string { return p.Description })
 	check("h1_duplicate", "the h1", func(p AuditPage) string { return p.H1 })
 	check("canonical_duplicate", "the canonical URL", func(p AuditPage) string { return p.Canonical })
-	return out
 }
 
 func firstOther(keys []string, k string) string {

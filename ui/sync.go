@@ -18,7 +18,7 @@ type syncAPI interface {
 	Syncer(o workspace.SyncOptions) (*workspace.Syncer, error)
 	Setup(ctx context.Context, o workspace.SetupOptions) (workspace.SetupResult, error)
 	Submit(ctx context.Context, o workspace.SubmitOptions) (workspace.SubmitResult, error)
-	Status(ctx context.Context, projectID, batchID string) (workspace.StatusSummary, error)
+	Busy(ctx context.Context, projectID string) (bool, error)
 }
 
 // syncer runs the sync engine's adaptive watch in the background while the
@@ -87,8 +87,8 @@ func (y *syncer) busy() bool {
 	if proj == nil || *proj == "" {
 		return false
 	}
-	st, err := y.s.ws.Status(context.Background(), *proj, "")
-	return err == nil && st.Busy()
+	busy, err := y.s.ws.Busy(context.Background(), *proj)
+	return err == nil && busy
 }
 
 // active reports whether the sync engine is running.

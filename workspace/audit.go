@@ -75,22 +75,10 @@ func (w *Workspace) Audit(ctx context.Context, projectID string) ([]AuditRow, er
 }
 
 // duplicateIssues runs the project-wide duplicate pass (pages whose source
-// is missing do not count).
+// is missing do not count) on the page index: no page record is read.
 func (w *Workspace) duplicateIssues(pid string) (map[string][]model.AuditIssue, error) {
-	return w.duplicateIssuesWith(pid, nil)
-}
-
-// duplicateIssuesWith is duplicateIssues with some pages' fields already
-// known (just written and present), so only the others are decoded.
-func (w *Workspace) duplicateIssuesWith(pid string, known map[string]extract.AuditPage) (map[string][]model.AuditIssue, error) {
-	// The page index holds the fields the pass compares: no page record
-	// is read.
 	var pages []extract.AuditPage
 	err := w.summaries(context.Background(), pid, func(s *pageSummaryRec) error {
-		if ap, ok := known[s.PageID]; ok {
-			pages = append(pages, ap)
-			return nil
-		}
 		if ap, ok := s.auditPage(); ok {
 			pages = append(pages, ap)
 		}

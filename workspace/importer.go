@@ -62,7 +62,6 @@ type pageRecords struct {
 	batchID, stamp    string
 	page, status, log localstore.Prepared
 	entry             model.LogEntry // the upload entry, for a log that exists
-	audit             extract.AuditPage
 }
 
 // uploadLogData is the data of an upload log entry.
@@ -85,9 +84,7 @@ func (im *importer) records(it *extract.Item, batchID, stamp string, opt *model.
 		// source_hash no longer matches the content.
 		Optimization: opt,
 	}
-	r := &pageRecords{batchID: batchID, stamp: stamp,
-		audit: extract.AuditPage{Key: pageID, Title: p.Extraction.Head["title"], Description: p.Extraction.Head["metaDescription"],
-			Canonical: p.Extraction.Head["canonical"], H1: firstH1(p.Extraction)}}
+	r := &pageRecords{batchID: batchID, stamp: stamp}
 	var err error
 	if r.page, err = localstore.Prepare(model.NSPages, model.PageKey(im.pid, pageID), model.CanonicalPage(p, it.ExtractionJSON), &p); err != nil {
 		return nil, fmt.Errorf("page %s: %w", it.SourcePath, err)
@@ -130,13 +127,11 @@ func (im *importer) sink(_ context.Context, b extract.Batch) error {
 	defer im.mu.Unlock()
 	stamp := model.Now()
 	var written, created, same int
-	var pending map[string]extract.AuditPage
 	var failed []ImportError
 	if err := im.begin(ctx); err != nil {
 		return err
 	}
 	err := im.wtx.Do(func(tx *localstore.Tx) error {
-		pending = map[string]extract.AuditPage{}
 		// Upload batches hold at most max_pages_per_batch pages, as
 		// submitted batches do; a full one is closed and the next opened.
 		var batch *model.BatchData
@@ -225,7 +220,6 @@ func (im *importer) sink(_ context.Context, b extract.Batch) error {
 				if !had {
 					created++
 				}
-				pending[pageID] = r.audit
 			}
 			if err := tx.PutFile(localstore.FileEntry{SourcePath: it.SourcePath, ProjectID: im.pid, PageID: pageID,
 				SHA256: it.SHA256, Size: it.Size, ModTimeNs: it.ModTimeNs}); err != nil {
@@ -258,12 +252,6 @@ func (im *importer) sink(_ context.Context, b extract.Batch) error {
 	}
 	t.errors = append(t.errors, failed...)
 	t.recordFailed += len(failed)
-	if t.audit == nil {
-		t.audit = map[string]extract.AuditPage{}
-	}
-	for k, v := range pending {
-		t.audit[k] = v
-	}
 	t.pages += len(b.Changed) + len(b.Touched) + len(b.Errors)
 	if t.pages >= commitPages || im.wtx.Age() >= commitAge || nearEnd(t.pages, b.Remaining) {
 		return im.commit(ctx)
@@ -295,9 +283,6 @@ var (
 type tally struct {
 	written, created, same, recordFailed, pages int
 	errors                                      []ImportError
-	// audit holds the duplicate-pass fields of the pages written, so the
-	// pass decodes only the pages this import did not just write.
-	audit map[string]extract.AuditPage
 }
 
 func (t *tally) add(o tally) {
@@ -307,12 +292,6 @@ func (t *tally) add(o tally) {
 	t.recordFailed += o.recordFailed
 	t.pages += o.pages
 	t.errors = append(t.errors, o.errors...)
-	if t.audit == nil {
-		t.audit = map[string]extract.AuditPage{}
-	}
-	for k, v := range o.audit {
-		t.audit[k] = v
-	}
 }
 
 // begin opens the import's write transaction unless one is open, and

@@ -288,7 +288,7 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 		return res, fmt.Errorf("import %s: %w", dir, err)
 	}
 	if res.Written > 0 || res.Missing > 0 || res.Failed > 0 {
-		dups, err := w.duplicateIssuesWith(pid, imp.done.audit)
+		dups, err := w.duplicateIssues(pid)
 		if err != nil {
 			return res, fmt.Errorf("import %s: %w", dir, err)
 		}

@@ -15,10 +15,13 @@ package workspace
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	gosync "sync"
 
 	"github.com/nimbus-desktop/nimbus/localstore"
@@ -27,7 +30,7 @@ import (
 
 // pageIndexVersion changes whenever pageSummaryRec or its derivation does:
 // a store with another version is re-indexed on first use.
-const pageIndexVersion = "page-summary-2"
+const pageIndexVersion = "page-summary-3"
 
 // pageSummaryRec is the index record of one page.
 type pageSummaryRec struct {
@@ -37,7 +40,8 @@ type pageSummaryRec struct {
 	Dimensions map[string]string  `json:"dims,omitempty"`
 	Missing    bool               `json:"missing,omitempty"`
 	Issues     []model.AuditIssue `json:"issues,omitempty"`
-	// what the project-wide duplicate audit compares (with Title)
+	// What the project-wide duplicate audit compares (with Title), as
+	// dupKey: equal exactly when the audit's compared forms are equal.
 	Description string `json:"desc,omitempty"`
 	Canonical   string `json:"canonical,omitempty"`
 	H1          string `json:"h1,omitempty"`
@@ -135,21 +139,40 @@ func (a *projectAggRec) add(s *pageSummaryRec, sign int) {
 	}
 }
 
+// dupKey is what the duplicate audit compares of a field (extract.
+// AuditDuplicates: lower case but for the canonical URL), hashed to 8
+// bytes so that a summary does not carry the texts; "" stays "".
+func dupKey(v string, fold bool) string {
+	if v == "" {
+		return ""
+	}
+	if fold {
+		v = strings.ToLower(v)
+	}
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:8])
+}
+
 // summarize derives a page's summary from its records (r and s may be
 // zero: no decisions, never submitted).
 func summarize(p *model.PageData, r model.ReviewData, s *model.StatusData) pageSummaryRec {
 	sum := pageSummaryRec{
 		PageID: p.PageID, SourcePath: p.SourcePath, Title: p.Extraction.Head["title"],
 		Dimensions: p.Extraction.Dimensions, Missing: p.SourceMissing != "",
-		Description: p.Extraction.Head["metaDescription"], Canonical: p.Extraction.Head["canonical"],
+		Description: dupKey(p.Extraction.Head["metaDescription"], true), Canonical: dupKey(p.Extraction.Head["canonical"], false),
 		Status: s,
 	}
-	if p.Audit != nil {
-		sum.Issues = p.Audit.Issues
+	if p.Audit != nil && len(p.Audit.Issues) > 0 {
+		// code and severity: the table shows those, the page's detail
+		// reads the messages from the page record
+		sum.Issues = make([]model.AuditIssue, len(p.Audit.Issues))
+		for i, is := range p.Audit.Issues {
+			sum.Issues[i] = model.AuditIssue{Code: is.Code, Severity: is.Severity}
+		}
 	}
 	for _, b := range append(append([]model.Block(nil), p.Extraction.AboveFoldBlocks...), p.Extraction.RestOfPageBlocks...) {
 		if b.Type == "h1" {
-			sum.H1 = b.Content // as firstH1
+			sum.H1 = dupKey(b.Content, true) // as firstH1
 			break
 		}
 	}
@@ -462,9 +485,10 @@ func (w *Workspace) summaries(ctx context.Context, projectID string, fn func(s *
 	if err := w.ensureIndex(ctx); err != nil {
 		return err
 	}
+	intern := map[string]string{}
 	return w.store.ScanIndex(summaryPrefix(projectID), func(k, v []byte) error {
 		var s pageSummaryRec
-		if err := decodeSummary(v, &s); err != nil {
+		if err := decodeSummaryIn(v, &s, intern); err != nil {
 			return fmt.Errorf("index record %s: %w", k, err)
 		}
 		if err := fn(&s); err != nil {

@@ -62,8 +62,32 @@ func (e *enc) intMap(m map[string]int) {
 }
 
 type dec struct {
-	b   []byte
-	err error
+	b      []byte
+	err    error
+	intern map[string]string // nil: no interning
+}
+
+// istr is str for a value many summaries share (a dimension, a status, a
+// batch ID, an issue code): a listing of 100,000 pages keeps one copy.
+func (d *dec) istr() string {
+	n := d.uint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return ""
+	}
+	raw := d.b[:n]
+	d.b = d.b[n:]
+	if d.intern == nil {
+		return string(raw)
+	}
+	if s, ok := d.intern[string(raw)]; ok { // no allocation for the lookup
+		return s
+	}
+	s := string(raw)
+	if len(d.intern) < 1<<16 {
+		d.intern[s] = s
+	}
+	return s
 }
 
 func (d *dec) fail() {
@@ -140,8 +164,8 @@ func (d *dec) strMap() map[string]string {
 	}
 	m := make(map[string]string, n)
 	for i := 0; i < n && d.err == nil; i++ {
-		k := d.str()
-		m[k] = d.str()
+		k := d.istr()
+		m[k] = d.istr()
 	}
 	return m
 }
@@ -153,7 +177,7 @@ func (d *dec) intMap() map[string]int {
 	}
 	m := make(map[string]int, n)
 	for i := 0; i < n && d.err == nil; i++ {
-		k := d.str()
+		k := d.istr()
 		m[k] = d.int()
 	}
 	return m
@@ -211,11 +235,15 @@ func encodeSummary(s *pageSummaryRec) []byte {
 }
 
 // decodeSummary reads the binary form.
-func decodeSummary(b []byte, s *pageSummaryRec) error {
+func decodeSummary(b []byte, s *pageSummaryRec) error { return decodeSummaryIn(b, s, nil) }
+
+// decodeSummaryIn is decodeSummary sharing the strings many summaries hold
+// through intern (a listing's table; nil: none).
+func decodeSummaryIn(b []byte, s *pageSummaryRec, intern map[string]string) error {
 	if len(b) == 0 || b[0] != summaryFormat {
 		return errSummaryForm
 	}
-	d := dec{b: b[1:]}
+	d := dec{b: b[1:], intern: intern}
 	*s = pageSummaryRec{}
 	s.PageID = d.str()
 	s.SourcePath = d.str()
@@ -225,14 +253,14 @@ func decodeSummary(b []byte, s *pageSummaryRec) error {
 	if n := d.count(); n > 0 {
 		s.Issues = make([]model.AuditIssue, n)
 		for i := range s.Issues {
-			s.Issues[i] = model.AuditIssue{Code: d.str(), Severity: d.str(), Message: d.str()}
+			s.Issues[i] = model.AuditIssue{Code: d.istr(), Severity: d.istr(), Message: d.str()}
 		}
 	}
 	s.Description = d.str()
 	s.Canonical = d.str()
 	s.H1 = d.str()
 	if d.bool() {
-		st := &model.StatusData{Status: d.str(), BatchID: d.str(), Updated: d.str()}
+		st := &model.StatusData{Status: d.istr(), BatchID: d.istr(), Updated: d.istr()}
 		if d.bool() {
 			st.Processing = &model.ProcessingInfo{Started: d.str(), CurrentStep: d.str(), Progress: d.int()}
 		}
@@ -240,7 +268,7 @@ func decodeSummary(b []byte, s *pageSummaryRec) error {
 			st.Result = &model.StatusResult{Completed: d.str(), Success: d.bool(), Changes: d.int(), Confidence: d.float()}
 		}
 		if d.bool() {
-			st.Error = &model.StatusError{Message: d.str(), Code: d.str(), Timestamp: d.str()}
+			st.Error = &model.StatusError{Message: d.istr(), Code: d.istr(), Timestamp: d.str()}
 		}
 		s.Status = st
 	}

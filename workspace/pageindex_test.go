@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
+	"github.com/nimbus-desktop/nimbus/extract"
 	"github.com/nimbus-desktop/nimbus/localstore"
 	"github.com/nimbus-desktop/nimbus/model"
 )
@@ -227,5 +230,65 @@ func TestSummaryCodecRoundTrip(t *testing.T) {
 				t.Errorf("%d of %d bytes decoded without an error", n, len(b))
 			}
 		}
+	}
+}
+
+// The duplicate audit reads hashed fields from the index; it finds what
+// extract.AuditDuplicates finds on the pages' own texts (case folded but
+// for the canonical URL), here on the fixture site with a description
+// and an h1 copied to another page in other case, and a canonical URL
+// copied in other case (not a duplicate: URLs are case-sensitive).
+func TestDuplicateAuditFromTheIndexMatchesTheTexts(t *testing.T) {
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	site := filepath.Join(t.TempDir(), "dist")
+	copySite(t, "../testdata/site/dist", site)
+	ctx := context.Background()
+	if _, err := w.Import(ctx, site, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var pages []model.PageData
+	if err := w.store.ListPages(pid, func(p model.PageData) error { pages = append(pages, p); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	a, b := pages[0], pages[1]
+	b.Extraction.Head["metaDescription"] = strings.ToUpper(a.Extraction.Head["metaDescription"]) + ""
+	b.Extraction.Head["canonical"] = strings.ToUpper(a.Extraction.Head["canonical"])
+	if err := w.store.Update(ctx, func(tx *localstore.Tx) error { return tx.PutPage(b) }); err != nil {
+		t.Fatal(err)
+	}
+	pages[1] = b
+	var raw []extract.AuditPage
+	for _, p := range pages {
+		if p.SourceMissing == "" {
+			raw = append(raw, extract.AuditPage{Key: p.PageID, Title: p.Extraction.Head["title"], Description: p.Extraction.Head["metaDescription"],
+				Canonical: p.Extraction.Head["canonical"], H1: firstH1(p.Extraction)})
+		}
+	}
+	want := map[string][]string{}
+	for id, issues := range extract.AuditDuplicates(raw) {
+		for _, is := range issues {
+			want[id] = append(want[id], is.Code)
+		}
+		sort.Strings(want[id])
+	}
+	got := map[string][]string{}
+	audit, err := w.Audit(ctx, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, is := range audit {
+		if strings.HasSuffix(is.Code, "_duplicate") {
+			got[is.PageID] = append(got[is.PageID], is.Code)
+		}
+	}
+	for id := range got {
+		sort.Strings(got[id])
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("duplicates from the index:\n got %v\nwant %v", got, want)
+	}
+	if !slices.Contains(want[b.PageID], "description_duplicate") || slices.Contains(want[b.PageID], "canonical_duplicate") && a.Extraction.Head["canonical"] != strings.ToUpper(a.Extraction.Head["canonical"]) {
+		t.Errorf("the fixture does not exercise case folding: %v", want[b.PageID])
 	}
 }

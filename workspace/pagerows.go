@@ -16,7 +16,7 @@ import (
 type PageRow struct {
 	PageID, SourcePath, Title string
 	Dimensions                map[string]string
-	Issues                    []model.AuditIssue
+	Issues                    []model.AuditIssue // code and severity (the page record has the messages)
 	Missing                   bool             // source_missing: the file is gone from the build
 	Status                    model.StatusData // zero: never submitted
 	Proposals                 int              // blocks with a current proposal (model's rule)
@@ -77,14 +77,19 @@ func (w *Workspace) PageRows(ctx context.Context, projectID string, limit int) (
 	// The project-wide duplicate issues (same title, description, h1 or
 	// canonical as other pages), as workspace.Audit reports them; the first
 	// screen (limit) has too few pages to tell.
-	if dups := extract.AuditDuplicates(audit); len(dups) > 0 {
+	if dups := extract.DuplicateCodes(audit); len(dups) > 0 {
 		idx := make(map[string]int, len(rows))
 		for i, r := range rows {
 			idx[r.PageID] = i
 		}
-		for id, issues := range dups {
+		for id, codes := range dups {
 			if i, ok := idx[id]; ok {
-				rows[i].Issues = append(append([]model.AuditIssue(nil), rows[i].Issues...), issues...)
+				issues := make([]model.AuditIssue, len(rows[i].Issues), len(rows[i].Issues)+len(codes))
+				copy(issues, rows[i].Issues)
+				for _, c := range codes {
+					issues = append(issues, model.AuditIssue{Code: c, Severity: "warn"}) // the codes only (Audit has the messages)
+				}
+				rows[i].Issues = issues
 			}
 		}
 	}

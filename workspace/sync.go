@@ -530,6 +530,16 @@ type BatchLine struct {
 	Summary   model.BatchSummary `json:"summary"`
 }
 
+// Busy reports whether the project has pages queued or processing (the
+// GUI polls faster then), from the page index: nothing is listed.
+func (w *Workspace) Busy(ctx context.Context, projectID string) (bool, error) {
+	c, err := w.Counts(ctx, projectID)
+	if err != nil {
+		return false, err
+	}
+	return c.Statuses[model.StatusQueued]+c.Statuses[model.StatusProcessing] > 0, nil
+}
+
 // Busy reports whether some batch still has pages queued or processing.
 func (s StatusSummary) Busy() bool {
 	return s.Counts[model.StatusQueued]+s.Counts[model.StatusProcessing] > 0
@@ -542,12 +552,20 @@ func (w *Workspace) Status(ctx context.Context, projectID, batchID string) (Stat
 		return StatusSummary{}, err
 	}
 	s := StatusSummary{ProjectID: pid, BatchID: batchID, Counts: map[string]int{}}
-	statuses := map[string]model.StatusData{}
-	if err := w.store.ListStatuses(pid, func(pageID string, st model.StatusData) error {
-		statuses[pageID] = st
-		return ctx.Err()
-	}); err != nil {
-		return s, err
+	if batchID == "" {
+		// The project's counts come from the page index's aggregate: no
+		// page or status record is read, whatever the size of the site.
+		c, err := w.Counts(ctx, pid)
+		if err != nil {
+			return s, err
+		}
+		s.Pages = c.Pages
+		for st, n := range c.Statuses {
+			if st == "" {
+				st = "not_submitted"
+			}
+			s.Counts[st] += n
+		}
 	}
 	if err := w.store.ListBatches(pid, func(b model.BatchData) error {
 		if batchID == "" || b.BatchID == batchID {
@@ -556,32 +574,19 @@ func (w *Workspace) Status(ctx context.Context, projectID, batchID string) (Stat
 		if batchID == b.BatchID {
 			for id := range b.Pages {
 				s.Pages++
-				if st, ok := statuses[id]; ok && st.BatchID == batchID {
-					s.Counts[st.Status]++
+				if st, ok, err := w.summaryOf(ctx, pid, id); err == nil && ok && st.Status != nil && st.Status.BatchID == batchID {
+					s.Counts[st.Status.Status]++
 				} else {
 					s.Counts[b.Pages[id].Status]++
 				}
 			}
 		}
-		return nil
+		return ctx.Err()
 	}); err != nil {
 		return s, err
 	}
 	if batchID != "" && len(s.Batches) == 0 {
 		return s, fmt.Errorf("status: no batch %s in project %s", batchID, pid)
-	}
-	if batchID == "" {
-		if err := w.store.ListPages(pid, func(p model.PageData) error {
-			s.Pages++
-			if st, ok := statuses[p.PageID]; ok {
-				s.Counts[st.Status]++
-			} else {
-				s.Counts["not_submitted"]++
-			}
-			return ctx.Err()
-		}); err != nil {
-			return s, err
-		}
 	}
 	s.Waiting, _ = w.store.OutboxLen()
 	return s, nil

@@ -120,7 +120,8 @@ func (w *Workspace) PageLogs(projectID, pageID string) (model.LogData, error) {
 
 // PageCount is the number of pages of a project.
 func (w *Workspace) PageCount(projectID string) (int, error) {
-	return w.store.Count(model.NSPages, model.ProjectPrefix(model.KindPage, projectID))
+	c, err := w.Counts(context.Background(), projectID) // the page index: nothing is listed
+	return c.Pages, err
 }
 
 // LogLine is one log entry of a page.
