@@ -92,6 +92,18 @@ const (
 	qaAny             = "any QA issue"
 )
 
+// qaFilters are the QA filter's choices: what the editor reads, and the
+// check's code (workspace.CheckProposal) the filter asks for.
+var qaFilters = []struct{ label, code string }{
+	{"Price changed", "price_changed"},
+	{"Number changed", "number_changed"},
+	{"Brand or location missing", "name_missing"},
+	{"Markup added", "markup_injected"},
+	{"Too long", "too_long"},
+	{"Much longer than the original", "much_longer"},
+	{"Empty proposal", "empty"},
+}
+
 func newReviewView(s *Shell) *reviewView {
 	v := &reviewView{s: s, marked: map[string]bool{}}
 	// After a filter choice the focus leaves the Select, so A/R/N/J reach
@@ -108,7 +120,11 @@ func newReviewView(s *Shell) *reviewView {
 	v.typeSel.PlaceHolder = "Any block type"
 	v.foldSel = widget.NewSelect([]string{filterAll, foldAbove, foldBelow}, reload)
 	v.foldSel.PlaceHolder = "Above and below"
-	v.qaSel = widget.NewSelect([]string{filterAll, qaAny, "price_changed", "number_changed", "name_missing", "markup_injected", "too_long", "much_longer", "empty"}, reload)
+	qaOpts := []string{filterAll, qaAny}
+	for _, q := range qaFilters {
+		qaOpts = append(qaOpts, q.label)
+	}
+	v.qaSel = widget.NewSelect(qaOpts, reload)
 	v.qaSel.PlaceHolder = "Any QA"
 	// Text search over paths, originals, proposals and edits: the query
 	// runs once typing pauses; Enter or Esc hands the keyboard back to the
@@ -315,7 +331,11 @@ func (v *reviewView) filter() workspace.ReviewFilter {
 	case qaAny:
 		f.QA = "any"
 	default:
-		f.QA = q
+		for _, o := range qaFilters {
+			if o.label == q {
+				f.QA = o.code
+			}
+		}
 	}
 	f.Text = v.search.Text
 	return f
