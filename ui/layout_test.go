@@ -118,3 +118,31 @@ func checkReviewDetail(t *testing.T, s *Shell, size fyne.Size, what string) {
 		bottom, above = rowBottom, row[len(row)-1].name
 	}
 }
+
+// The window resized with a block open (no new block shown to lay the
+// pane out again): the columns go side by side or one above the other, and
+// the parts below follow their new height (a gap under the columns after
+// the window grew; the QA row over the proposal after it shrank).
+func TestReviewDetailLayoutAfterResize(t *testing.T) {
+	s, _, _ := fixtureShell(t)
+	small, large := fyne.NewSize(1024, 700), fyne.NewSize(1600, 1000)
+	s.win.Resize(small)
+	s.tabs.SelectIndex(2)
+	v := s.review
+	long := 0
+	for i, b := range v.blocks {
+		if len(b.Original)+len(b.Proposal()) > len(v.blocks[long].Original)+len(v.blocks[long].Proposal()) {
+			long = i
+		}
+	}
+	v.show(long)
+	checkReviewDetail(t, s, small, "at first")
+	for _, size := range []fyne.Size{large, small, large} {
+		s.win.Resize(size)
+		checkReviewDetail(t, s, size, fmt.Sprintf("resized to %vx%v", size.Width, size.Height))
+		// as tall as they need at their width, no taller
+		if h, min := v.diffCols.Size().Height, v.diffCols.MinSize().Height; h > min+0.5 {
+			t.Errorf("resized to %vx%v: the columns are %v tall and need %v: a gap under them", size.Width, size.Height, h, min)
+		}
+	}
+}

@@ -258,7 +258,7 @@ func (v *reviewView) content() fyne.CanvasObject {
 	bulk := container.NewVBox(v.count, container.NewGridWithColumns(2, v.acceptAll, v.rejectAll))
 	left := container.NewBorder(container.NewVBox(filters, scope, bulk), nil, nil, nil, v.list)
 
-	editor := container.NewVBox(
+	editor := container.New(fitVBoxLayout{},
 		v.header, v.stateLbl,
 		v.diffCols,
 		v.qa,

@@ -27,23 +27,17 @@ func (l *sideBySideLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
 		return
 	}
 	a, b := objs[0], objs[1]
-	fit := func(o fyne.CanvasObject, w float32) float32 {
-		o.Resize(fyne.NewSize(w, o.Size().Height))
-		h := o.MinSize().Height
-		o.Resize(fyne.NewSize(w, h))
-		return h
-	}
 	l.side = size.Width >= 2*l.minColumn+l.gap()
 	if l.side {
 		w := (size.Width - l.gap()) / 2
-		fit(a, w)
-		fit(b, w)
+		fitWidth(a, w)
+		fitWidth(b, w)
 		a.Move(fyne.NewPos(0, 0))
 		b.Move(fyne.NewPos(w+l.gap(), 0))
 		return
 	}
-	h := fit(a, size.Width)
-	fit(b, size.Width)
+	h := fitWidth(a, size.Width)
+	fitWidth(b, size.Width)
 	a.Move(fyne.NewPos(0, 0))
 	b.Move(fyne.NewPos(0, h+theme.Padding()))
 }
@@ -57,4 +51,51 @@ func (l *sideBySideLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
 		return fyne.NewSize(max(a.Width, b.Width), max(a.Height, b.Height))
 	}
 	return fyne.NewSize(max(a.Width, b.Width), a.Height+theme.Padding()+b.Height)
+}
+
+// fitVBoxLayout is container.NewVBox's layout for wrapped text: each
+// object is sized to the width first and then to the height it needs at
+// that width. A VBox asks for the minimum height before it resizes, so
+// after the pane changed width it kept the heights of the old width (a
+// gap under the columns after the window grew, text drawn over the next
+// part after it shrank, until something else laid the pane out again).
+type fitVBoxLayout struct{}
+
+func (fitVBoxLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	y := float32(0)
+	for _, o := range objs {
+		if !o.Visible() {
+			continue
+		}
+		h := fitWidth(o, size.Width)
+		o.Move(fyne.NewPos(0, y))
+		y += h + theme.Padding()
+	}
+}
+
+func (fitVBoxLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	var min fyne.Size
+	n := 0
+	for _, o := range objs {
+		if !o.Visible() {
+			continue
+		}
+		m := o.MinSize()
+		min.Width = max(min.Width, m.Width)
+		min.Height += m.Height
+		n++
+	}
+	if n > 1 {
+		min.Height += float32(n-1) * theme.Padding()
+	}
+	return min
+}
+
+// fitWidth sizes o to width w, then to the height it needs at that width,
+// and returns the height.
+func fitWidth(o fyne.CanvasObject, w float32) float32 {
+	o.Resize(fyne.NewSize(w, o.Size().Height))
+	h := o.MinSize().Height
+	o.Resize(fyne.NewSize(w, h))
+	return h
 }
