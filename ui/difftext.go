@@ -113,6 +113,7 @@ type diffTextRenderer struct {
 	width   float32 // the width runs were laid out for (-1: none yet)
 	runs    []diffRun
 	lines   int
+	hard    []int // the lines that begin after a line break (not a wrap)
 	objects []fyne.CanvasObject
 }
 
@@ -124,8 +125,9 @@ func (r *diffTextRenderer) measure(s string) float32 {
 
 // layoutRuns breaks the tokens into lines no wider than width (0: no
 // limit), at spaces, and inside a word only when it is wider than a line.
-func (r *diffTextRenderer) layoutRuns(width float32) ([]diffRun, int) {
+func (r *diffTextRenderer) layoutRuns(width float32) ([]diffRun, int, []int) {
 	var runs []diffRun
+	var hard []int
 	line := 0
 	var x float32
 	add := func(op int, s string, w float32) {
@@ -153,6 +155,7 @@ func (r *diffTextRenderer) layoutRuns(width float32) ([]diffRun, int) {
 		switch {
 		case t.text == "\n":
 			wrap()
+			hard = append(hard, line)
 			soft = false
 		case unicode.IsSpace([]rune(t.text)[0]):
 			if x == 0 && soft {
@@ -190,7 +193,20 @@ func (r *diffTextRenderer) layoutRuns(width float32) ([]diffRun, int) {
 			runs[i].x = 0
 		}
 	}
-	return runs, line + 1
+	return runs, line + 1, hard
+}
+
+// lineTop is where line i begins below the top padding: lines of a
+// paragraph follow each other like a Label's, paragraphs are line spacing
+// apart.
+func (r *diffTextRenderer) lineTop(i int) float32 {
+	gaps := 0
+	for _, h := range r.hard {
+		if h <= i {
+			gaps++
+		}
+	}
+	return float32(i)*r.lineHeight() + float32(gaps)*r.d.Theme().Size(theme.SizeNameLineSpacing)
 }
 
 func (r *diffTextRenderer) lineHeight() float32 {
@@ -206,7 +222,7 @@ func (r *diffTextRenderer) update(width float32) {
 		inner = 1
 	}
 	r.width = width
-	r.runs, r.lines = r.layoutRuns(inner)
+	r.runs, r.lines, r.hard = r.layoutRuns(inner)
 	r.build()
 }
 
@@ -216,7 +232,6 @@ func (r *diffTextRenderer) build() {
 	th := r.d.Theme()
 	v := fyne.CurrentApp().Settings().ThemeVariant()
 	pad := th.Size(theme.SizeNameInnerPadding)
-	spacing := th.Size(theme.SizeNameLineSpacing)
 	size := r.textSize()
 	lh := r.lineHeight()
 	_, baseline := fyne.CurrentApp().Driver().RenderedTextSize("M", size, fyne.TextStyle{}, nil)
@@ -235,7 +250,7 @@ func (r *diffTextRenderer) build() {
 			c = th.Color(theme.ColorNameForeground, v)
 		}
 		x := pad + run.x
-		y := pad + float32(run.line)*(lh+spacing)
+		y := pad + r.lineTop(run.line)
 		t := canvas.NewText(run.text, c)
 		t.TextSize = size
 		t.Move(fyne.NewPos(x, y))
@@ -273,8 +288,7 @@ func (r *diffTextRenderer) MinSize() fyne.Size {
 	if w := r.d.Size().Width; w != r.width {
 		r.update(w)
 	}
-	lh := r.lineHeight()
-	h := float32(r.lines)*lh + float32(r.lines-1)*th.Size(theme.SizeNameLineSpacing)
+	h := r.lineTop(r.lines-1) + r.lineHeight()
 	// As narrow as a wrapped Label: the pane decides the width.
 	return fyne.NewSize(2*pad+r.measure("wwww"), 2*pad+h)
 }

@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
@@ -189,5 +190,23 @@ func TestDiffTextPlaceholder(t *testing.T) {
 	objs := test.WidgetRenderer(d).Objects()
 	if len(objs) != 1 || objs[0].(*canvas.Text).Text != "No proposal for this block." {
 		t.Errorf("placeholder drawn as %v", objs)
+	}
+}
+
+// Unchanged text reads like the Label of the original beside it: the same
+// lines, as far apart.
+func TestDiffTextLinesLikeALabel(t *testing.T) {
+	test.NewTempApp(t)
+	text := "Looking for Audemars Piguet battery replacement in Birmingham? Our watchmakers replace batteries and reseal the case to its water rating, with fixed prices from £119."
+	for _, width := range []float32{300, 420, 2000} {
+		l := widget.NewLabel(text)
+		l.Wrapping = fyne.TextWrapWord
+		l.Resize(fyne.NewSize(width, 10))
+		d := newDiffText()
+		d.SetDiff([]workspace.DiffOp{{Op: workspace.DiffEqual, Text: text}}, "")
+		d.Resize(fyne.NewSize(width, 10))
+		if lh, dh := l.MinSize().Height, d.MinSize().Height; lh != dh {
+			t.Errorf("%v wide: the label is %v tall, the diff %v", width, lh, dh)
+		}
 	}
 }
