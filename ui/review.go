@@ -89,7 +89,7 @@ const (
 	stateEverything   = "Every block"
 	foldAbove         = "above the fold"
 	foldBelow         = "below the fold"
-	qaAny             = "any QA issue"
+	qaAny             = "Any QA issue"
 )
 
 // qaFilters are the QA filter's choices: what the editor reads, and the
@@ -99,6 +99,7 @@ var qaFilters = []struct{ label, code string }{
 	{"Number changed", "number_changed"},
 	{"Brand or location missing", "name_missing"},
 	{"Markup added", "markup_injected"},
+	{"Markup would be lost", "markup_dropped"}, // workspace.ReviewBlocks, not CheckProposal
 	{"Too long", "too_long"},
 	{"Much longer than the original", "much_longer"},
 	{"Empty proposal", "empty"},
