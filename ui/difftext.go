@@ -89,7 +89,17 @@ func (d *diffText) tokens() []diffToken {
 			if n < 0 {
 				n = len(s)
 			}
-			out = append(out, diffToken{op: op.Op, text: s[:n]})
+			tok := s[:n]
+			if r != '\n' && unicode.IsSpace(r) {
+				// tabs, carriage returns, no-break spaces: drawn as spaces
+				// (a font may draw a tab as a box)
+				tok = strings.Repeat(" ", utf8.RuneCountInString(strings.ReplaceAll(tok, "\r", "")))
+				if tok == "" {
+					s = s[n:]
+					continue
+				}
+			}
+			out = append(out, diffToken{op: op.Op, text: tok})
 			s = s[n:]
 		}
 	}

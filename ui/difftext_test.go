@@ -210,3 +210,27 @@ func TestDiffTextLinesLikeALabel(t *testing.T) {
 		}
 	}
 }
+
+// Tabs, carriage returns and no-break spaces are drawn as spaces; a line
+// break starts a new line.
+func TestDiffTextWhitespace(t *testing.T) {
+	test.NewTempApp(t)
+	d := newDiffText()
+	d.SetDiff(workspace.ReadableDiff("Opening\thours:\r\nMon\u00a0to Fri", "Opening\thours:\r\nMon\u00a0to Sat"), "")
+	if got, want := d.String(), "Opening hours:\nMon to Fri Sat"; got != want {
+		t.Errorf("drawn as %q, want %q", got, want)
+	}
+	d.Resize(fyne.NewSize(2000, 10))
+	ys := map[float32]bool{}
+	for _, o := range test.WidgetRenderer(d).Objects() {
+		if tx, ok := o.(*canvas.Text); ok {
+			ys[tx.Position().Y] = true
+			if strings.ContainsAny(tx.Text, "\t\r\n\u00a0") {
+				t.Errorf("a text draws %q", tx.Text)
+			}
+		}
+	}
+	if len(ys) != 2 {
+		t.Errorf("two lines drawn on %d", len(ys))
+	}
+}
