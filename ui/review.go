@@ -62,7 +62,8 @@ type reviewView struct {
 	header     *widget.Label
 	stateLbl   *widget.Label
 	original   *widget.Label
-	diff       *widget.RichText
+	diff       *diffText
+	diffCols   *fyne.Container // the original and the diff, side by side when the pane is wide
 	qa         *fyne.Container
 	editor     *field
 	accept     *widget.Button
@@ -88,8 +89,21 @@ const (
 	stateEverything   = "Every block"
 	foldAbove         = "above the fold"
 	foldBelow         = "below the fold"
-	qaAny             = "any QA issue"
+	qaAny             = "Any QA issue"
 )
+
+// qaFilters are the QA filter's choices: what the editor reads, and the
+// check's code (workspace.CheckProposal) the filter asks for.
+var qaFilters = []struct{ label, code string }{
+	{"Price changed", "price_changed"},
+	{"Number changed", "number_changed"},
+	{"Brand or location missing", "name_missing"},
+	{"Markup added", "markup_injected"},
+	{"Markup would be lost", "markup_dropped"}, // workspace.ReviewBlocks, not CheckProposal
+	{"Too long", "too_long"},
+	{"Much longer than the original", "much_longer"},
+	{"Empty proposal", "empty"},
+}
 
 func newReviewView(s *Shell) *reviewView {
 	v := &reviewView{s: s, marked: map[string]bool{}}
@@ -107,7 +121,11 @@ func newReviewView(s *Shell) *reviewView {
 	v.typeSel.PlaceHolder = "Any block type"
 	v.foldSel = widget.NewSelect([]string{filterAll, foldAbove, foldBelow}, reload)
 	v.foldSel.PlaceHolder = "Above and below"
-	v.qaSel = widget.NewSelect([]string{filterAll, qaAny, "price_changed", "number_changed", "name_missing", "markup_injected", "too_long", "much_longer", "empty"}, reload)
+	qaOpts := []string{filterAll, qaAny}
+	for _, q := range qaFilters {
+		qaOpts = append(qaOpts, q.label)
+	}
+	v.qaSel = widget.NewSelect(qaOpts, reload)
 	v.qaSel.PlaceHolder = "Any QA"
 	// Text search over paths, originals, proposals and edits: the query
 	// runs once typing pauses; Enter or Esc hands the keyboard back to the
@@ -184,8 +202,10 @@ func newReviewView(s *Shell) *reviewView {
 	v.stateLbl = widget.NewLabel("")
 	v.original = widget.NewLabel("")
 	v.original.Wrapping = fyne.TextWrapWord
-	v.diff = widget.NewRichText()
-	v.diff.Wrapping = fyne.TextWrapWord
+	v.diff = newDiffText()
+	v.diffCols = container.New(&sideBySideLayout{minColumn: 340},
+		container.NewVBox(heading("Original"), v.original),
+		container.NewVBox(heading("Proposal (word diff)"), v.diff))
 	v.qa = container.NewVBox()
 	v.editor = newField(s, true)
 	v.editor.Wrapping = fyne.TextWrapWord
@@ -239,10 +259,9 @@ func (v *reviewView) content() fyne.CanvasObject {
 	bulk := container.NewVBox(v.count, container.NewGridWithColumns(2, v.acceptAll, v.rejectAll))
 	left := container.NewBorder(container.NewVBox(filters, scope, bulk), nil, nil, nil, v.list)
 
-	editor := container.NewVBox(
+	editor := container.New(fitVBoxLayout{},
 		v.header, v.stateLbl,
-		heading("Original"), v.original,
-		heading("Proposal (word diff)"), v.diff,
+		v.diffCols,
 		v.qa,
 		heading("Editor"), v.editor, v.editorLen,
 		// Short rows, not one long one: the pane must fit a 1024-pixel
@@ -313,7 +332,11 @@ func (v *reviewView) filter() workspace.ReviewFilter {
 	case qaAny:
 		f.QA = "any"
 	default:
-		f.QA = q
+		for _, o := range qaFilters {
+			if o.label == q {
+				f.QA = o.code
+			}
+		}
 	}
 	f.Text = v.search.Text
 	return f
@@ -414,8 +437,11 @@ func (v *reviewView) show(i int) {
 	}
 	v.stateLbl.SetText(state)
 	v.original.SetText(b.Original)
-	v.diff.Segments = diffSegments(b.Original, b.Proposal())
-	v.diff.Refresh()
+	if p := b.Proposal(); p != "" {
+		v.diff.SetDiff(workspace.ReadableDiff(b.Original, p), "")
+	} else {
+		v.diff.SetDiff(nil, "No proposal for this block.")
+	}
 	v.qa.Objects = nil
 	for _, q := range b.QA {
 		icon := theme.WarningIcon()
@@ -452,38 +478,6 @@ func (v *reviewView) show(i int) {
 	v.editorBox.Refresh()
 	v.list.Select(i)
 }
-
-// diffSegments renders a word diff: deletions in the error colour and
-// struck through by italics, insertions bold in the success colour.
-func diffSegments(a, b string) []widget.RichTextSegment {
-	if b == "" {
-		return []widget.RichTextSegment{&widget.TextSegment{Text: "No proposal for this block.", Style: widget.RichTextStyle{Inline: true, ColorName: theme.ColorNamePlaceHolder}}}
-	}
-	var segs []widget.RichTextSegment
-	ops := workspace.WordDiff(a, b)
-	for i, op := range ops {
-		// A deletion right before an insertion ("Servicing in" then
-		// "Servicing,") read as one glued word: keep a space between.
-		if i > 0 && op.Op != ops[i-1].Op && op.Op != workspace.DiffEqual && ops[i-1].Op != workspace.DiffEqual &&
-			!endsSpace(ops[i-1].Text) && !startsSpace(op.Text) {
-			segs = append(segs, &widget.TextSegment{Text: " ", Style: widget.RichTextStyle{Inline: true}})
-		}
-		st := widget.RichTextStyle{Inline: true}
-		switch op.Op {
-		case workspace.DiffDelete:
-			st.ColorName = theme.ColorNameError
-			st.TextStyle = fyne.TextStyle{Italic: true}
-		case workspace.DiffInsert:
-			st.ColorName = theme.ColorNameSuccess
-			st.TextStyle = fyne.TextStyle{Bold: true}
-		}
-		segs = append(segs, &widget.TextSegment{Text: op.Text, Style: st})
-	}
-	return segs
-}
-
-func endsSpace(s string) bool   { return s != "" && strings.ContainsAny(s[len(s)-1:], " \t\n") }
-func startsSpace(s string) bool { return s != "" && strings.ContainsAny(s[:1], " \t\n") }
 
 func (v *reviewView) current() (workspace.ReviewBlock, bool) {
 	if v.cur < 0 || v.cur >= len(v.blocks) {

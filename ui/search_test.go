@@ -7,6 +7,8 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
 // Text search in Review (paths, originals, proposals; the query runs in
@@ -157,11 +159,10 @@ func TestEditorCountsATitlesCharacters(t *testing.T) {
 // A deleted word right before an inserted one keeps a space between them
 // ("Audemars PiguetAP" read as one word).
 func TestDiffKeepsDeletionAndInsertionApart(t *testing.T) {
-	var out strings.Builder
-	for _, seg := range diffSegments("Audemars Piguet repair", "Audemars AP repair") {
-		out.WriteString(seg.(*widget.TextSegment).Text)
-	}
-	if got := out.String(); strings.Contains(got, "PiguetAP") {
+	test.NewTempApp(t)
+	d := newDiffText()
+	d.SetDiff(workspace.ReadableDiff("Audemars Piguet repair in London", "Audemars AP repair in London"), "")
+	if got := d.String(); got != "Audemars Piguet AP repair in London" {
 		t.Errorf("diff reads %q", got)
 	}
 }
