@@ -195,7 +195,7 @@ func (v *intakeView) startImport(folder, proj string, interactive, another bool)
 			return
 		}
 		if pending.CompareAndSwap(false, true) {
-			time.AfterFunc(coalesceEvery, func() { fyne.Do(show) })
+			time.AfterFunc(coalesceEvery, func() { v.s.do(show) })
 		}
 	}, AnotherFolder: another}
 
@@ -213,14 +213,14 @@ func (v *intakeView) startImport(folder, proj string, interactive, another bool)
 		defer v.wg.Done()
 		err := v.s.ws.WatchFolder(ctx, folder, opts, func(res workspace.ImportResult, err error) {
 			isFirst := first.Swap(false)
-			fyne.Do(func() { v.imported(folder, proj, res, err, isFirst) })
+			v.s.do(func() { v.imported(folder, proj, res, err, isFirst) })
 		}, func(msg string) {
-			fyne.Do(func() { v.notice = msg; v.s.refreshChips() })
+			v.s.do(func() { v.notice = msg; v.s.refreshChips() })
 		})
 		if err != nil && !errors.Is(err, context.Canceled) {
 			slog.Warn("watch", "folder", folder, "err", err)
 		}
-		fyne.Do(func() {
+		v.s.do(func() {
 			v.mu.Lock()
 			mine := v.ctx == ctx
 			if mine {

@@ -81,6 +81,7 @@ type reviewView struct {
 	search      *field
 	searchTimer *time.Timer
 	editorLen   *widget.Label
+	bulkBar     *widget.ProgressBar // the latest bulk decision's progress (the benchmark watches it)
 }
 
 const (
@@ -122,7 +123,7 @@ func newReviewView(s *Shell) *reviewView {
 			v.reload()
 			return
 		}
-		v.searchTimer = time.AfterFunc(300*time.Millisecond, func() { fyne.Do(v.reload) })
+		v.searchTimer = time.AfterFunc(300*time.Millisecond, func() { v.s.do(v.reload) })
 	}
 	v.search.OnSubmitted = func(string) { s.win.Canvas().Unfocus() }
 	v.pageLbl = widget.NewLabel("")
@@ -751,6 +752,7 @@ func (v *reviewView) applyBulk(targets []workspace.ReviewBlock, state string) {
 	sort.SliceStable(refs, func(i, j int) bool { return refs[i].PageID < refs[j].PageID })
 	ctx, cancel := context.WithCancel(context.Background())
 	bar := widget.NewProgressBar()
+	v.bulkBar = bar
 	label := widget.NewLabel(fmt.Sprintf("0 of %s blocks", groupDigits(len(refs))))
 	var wait dialog.Dialog
 	if !v.s.opts.Synchronous && len(refs) > bulkChunk {
@@ -772,7 +774,7 @@ func (v *reviewView) applyBulk(targets []workspace.ReviewBlock, state string) {
 			}
 			decided = append(decided, done...)
 			if wait != nil {
-				fyne.Do(func() {
+				v.s.do(func() {
 					bar.SetValue(float64(end) / float64(len(refs)))
 					label.SetText(fmt.Sprintf("%s of %s blocks", groupDigits(end), groupDigits(len(refs))))
 				})
@@ -896,7 +898,7 @@ func (v *reviewView) export(out, source string) {
 			return
 		}
 		last = time.Now()
-		fyne.Do(func() {
+		v.s.do(func() {
 			bar.SetValue(float64(done) / float64(max(total, 1)))
 			current.SetText(fmt.Sprintf("%s of %s: %s", groupDigits(done), groupDigits(total), file))
 		})

@@ -44,6 +44,11 @@ type Options struct {
 	// Ready is called once when the first screen has its data, with the
 	// number of pages loaded.
 	Ready func(pages int)
+
+	// post, when set, takes every function meant for the UI goroutine
+	// instead of fyne.Do (the interaction benchmark runs its own UI loop:
+	// the test driver runs fyne.Do on the calling goroutine).
+	post func(func())
 }
 
 // view is one screen of the navigation.
@@ -250,7 +255,7 @@ func New(a fyne.App, ws Workspace, opts Options) *Shell {
 	s.win.SetOnDropped(s.HandleDrop)
 	s.installShortcuts()
 
-	s.hub = newHub(ws, !opts.Synchronous, s.deliver)
+	s.hub = newHub(ws, !opts.Synchronous, s.do, s.deliver)
 	s.reloadProjects()
 	if !opts.Synchronous {
 		s.syncer.start()
@@ -283,9 +288,18 @@ func (s *Shell) bg(work func() (apply func())) {
 	}
 	go func() {
 		if apply := work(); apply != nil {
-			fyne.Do(apply)
+			s.do(apply)
 		}
 	}()
+}
+
+// do runs fn on the UI goroutine (fyne.Do), from any goroutine.
+func (s *Shell) do(fn func()) {
+	if s.opts.post != nil {
+		s.opts.post(fn)
+		return
+	}
+	fyne.Do(fn)
 }
 
 // isShown reports whether v is the selected screen.

@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"fyne.io/fyne/v2"
-
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
@@ -61,7 +59,7 @@ func (y *syncer) start() {
 			y.reason = err.Error()
 		}
 		y.mu.Unlock()
-		fyne.Do(y.s.refreshChips)
+		y.s.do(y.s.refreshChips)
 		if err != nil {
 			return
 		}
@@ -75,7 +73,7 @@ func (y *syncer) start() {
 				y.mu.Lock()
 				y.syncing = false
 				y.mu.Unlock()
-				fyne.Do(y.s.refreshChips)
+				y.s.do(y.s.refreshChips)
 			},
 		})
 	}()
