@@ -92,6 +92,8 @@ type Shell struct {
 	tabs          *container.AppTabs
 	views         []view
 
+	wasOffline bool // the sync state the Batches list was drawn for
+
 	readyOnce sync.Once
 	// globals are the window's shortcuts by name, for fields (runGlobal).
 	globals map[string]func(fyne.Shortcut)
@@ -434,6 +436,11 @@ func (s *Shell) refreshChips() {
 		return
 	}
 	s.syncChip.SetText(s.syncer.chip(n))
+	// Batches' ETAs pause while offline and resume when back online.
+	if off := s.syncer.isOffline(); off != s.wasOffline {
+		s.wasOffline = off
+		s.batches.list.Refresh()
+	}
 	s.watchLabel.SetText(s.intake.watchText())
 	// The chips' widths change with their text: lay the bar out again.
 	if s.topBar != nil {

@@ -165,6 +165,12 @@ func (y *syncer) offline() (reason string, waiting int, ok bool) {
 	return st.LastError, st.Waiting, !st.Online
 }
 
+// isOffline reports whether the running engine cannot reach the remote.
+func (y *syncer) isOffline() bool {
+	_, _, off := y.offline()
+	return off
+}
+
 // details explains the sync state (the chip's tap when there is no engine).
 func (y *syncer) details() {
 	y.mu.Lock()
