@@ -140,6 +140,15 @@ bench: deps bench-deps deps-corpus
 	NIMBUS_CORPUS_ROOT=$(CORPUS_DIR) $(GO) test -run '^$$' -bench '^BenchmarkImport$$' -benchtime=$(BENCH_N)x ./workspace
 	$(GO) test -run '^$$' -skip '$(SIDE_BY_SIDE)' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 30m ./...
 
+# Issue 11's interaction benchmark (ui/interact_bench_test.go): a 100-page
+# and a 10,000-page store side by side in the fyne test driver: open a page,
+# dimension filters, switching to each screen, a bulk accept of 1,000 blocks
+# (first progress, done, the longest gap between progress updates). Prints a
+# table; about a minute. Not part of make test.
+.PHONY: bench-ui
+bench-ui: deps
+	LANG=en_US.UTF-8 $(GO) test -run '^$$' -bench '^BenchmarkInteractions$$' -benchtime=1x -timeout 10m ./ui
+
 fmt:
 	gofmt -s -w $$(git ls-files '*.go')
 

@@ -68,7 +68,7 @@ func newBatchesView(s *Shell) *batchesView {
 				bar.Max = float64(max(b.PageCount, 1))
 				bar.SetValue(float64(b.Summary.Completed + b.Summary.Failed))
 			}
-			box.Objects[2].(*widget.Label).SetText(batchFigures(b, v.concurrency()))
+			box.Objects[2].(*widget.Label).SetText(batchFigures(b, v.concurrency(), v.s.syncer.isOffline()))
 		},
 	)
 	v.list.OnSelected = func(i widget.ListItemID) {
@@ -101,6 +101,20 @@ func newBatchesView(s *Shell) *batchesView {
 			d.SetText(detail)
 		},
 	)
+	// A failed page opens its logs (the Logs screen scoped to it): what
+	// went wrong before the code and message, and the retries.
+	v.pages.OnSelected = func(i widget.ListItemID) {
+		v.pages.Unselect(i) // a second click on the same page opens it again
+		if i >= len(v.pageIDs) {
+			return
+		}
+		id := v.pageIDs[i]
+		if st, _ := v.pageStatus(id); st != model.StatusFailed {
+			return
+		}
+		s.logs.scopeTo(id, v.pathOf(id))
+		s.tabs.SelectIndex(3)
+	}
 	v.header = widget.NewLabel("Select a batch to see its pages.")
 	v.header.Truncation = fyne.TextTruncateEllipsis
 	v.retry = widget.NewButtonWithIcon("", theme.ViewRefreshIcon(), v.retryFailed)
@@ -153,8 +167,10 @@ func batchImportance(status string) widget.Importance {
 // batchFigures is "95 done · 2 failed · 3 pending · 2.5 s/page · ETA 2 min"
 // for work in flight. An import's upload batch is no work in flight: it says
 // how many pages it holds and that they wait to be submitted; pages a
-// finished batch never got to are "not submitted", with no ETA.
-func batchFigures(b model.BatchData, concurrency int) string {
+// finished batch never got to are "not submitted", with no ETA. Offline
+// nothing new is known of the Worker's progress: the ETA is paused, not a
+// figure that goes stale.
+func batchFigures(b model.BatchData, concurrency int, offline bool) string {
 	s := b.Summary
 	if b.Status == model.BatchUploading {
 		return fmt.Sprintf("import of %s pages · not submitted yet (Submit… sends them to the Worker)", groupDigits(max(b.PageCount, len(b.Pages))))
@@ -175,12 +191,17 @@ func batchFigures(b model.BatchData, concurrency int) string {
 		parts = append(parts, fmt.Sprintf("%.1f s/page", float64(s.AverageTimeMs)/1000))
 	}
 	if inFlight && s.Pending > 0 {
-		if eta, ok := batchETA(b, concurrency); ok {
+		if offline {
+			parts = append(parts, etaPaused)
+		} else if eta, ok := batchETA(b, concurrency); ok {
 			parts = append(parts, "ETA "+eta.Round(time.Second).String())
 		}
 	}
 	return strings.Join(parts, " · ")
 }
+
+// etaPaused stands for the ETA while the sync chip says offline.
+const etaPaused = "ETA paused while offline"
 
 // batchETA is the time the pending pages of b will take at the rate
 // observed so far (pages finished per second since the first one started);

@@ -5,8 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"fyne.io/fyne/v2"
-
 	"github.com/nimbus-desktop/nimbus/model"
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
@@ -62,10 +60,10 @@ type hub struct {
 }
 
 // newHub subscribes to s. With auto set, a ticker delivers pending changes
-// through fyne.Do; otherwise (tests) Flush delivers them synchronously.
+// through do (fyne.Do); otherwise (tests) Flush delivers them synchronously.
 func newHub(s interface {
 	Subscribe(int) (<-chan workspace.StoreEvent, func())
-}, auto bool, deliver func(*changeSet)) *hub {
+}, auto bool, do func(func()), deliver func(*changeSet)) *hub {
 	ch, cancel := s.Subscribe(4096)
 	h := &hub{cancel: cancel, stop: make(chan struct{}), deliver: deliver}
 	h.pending.keys = map[string]model.Namespace{}
@@ -90,7 +88,7 @@ func newHub(s interface {
 					return
 				case <-t.C:
 					if cs := h.take(); cs != nil {
-						fyne.Do(func() { h.deliver(cs) })
+						do(func() { h.deliver(cs) })
 					}
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -42,7 +43,9 @@ type intakeView struct {
 	current    *widget.Label
 	box        *fyne.Container
 	dialog     dialog.Dialog
-	otherSite  dialog.Dialog // the "Another site?" question, while open
+	otherSite  dialog.Dialog      // the "Another site?" question, while open
+	openDialog *dialog.FormDialog // "Open site folder", the last one shown
+	openPath   *field             // its path field
 	watching   string
 	notice     string
 	lastResult workspace.ImportResult
@@ -75,20 +78,80 @@ func (v *intakeView) emptyState() fyne.CanvasObject {
 	return container.NewCenter(v.box)
 }
 
-// pickFolder opens the folder picker.
+// pickFolder asks for the site folder (Ctrl+O, "Choose folder…"): a path
+// typed or pasted, or Browse… for the folder picker (Fyne's picker has no
+// path field). The path must be an existing folder; the form says what is
+// wrong and its Open stays off until it is. Then the import goes on as a
+// drop does (a folder that looks like another site asks: new project, or
+// this one).
 func (v *intakeView) pickFolder() {
-	d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
+	path := newField(v.s, false)
+	path.SetPlaceHolder("/home/you/sites/example/dist")
+	path.Validator = func(text string) error {
+		_, err := siteFolder(text)
+		return err
+	}
+	browse := widget.NewButtonWithIcon("Browse…", theme.FolderOpenIcon(), func() {
+		d := dialog.NewFolderOpen(func(u fyne.ListableURI, err error) {
+			if err != nil {
+				v.s.showErr(err)
+				return
+			}
+			if u != nil {
+				path.SetText(u.Path())
+			}
+		}, v.s.win)
+		d.Resize(fyne.NewSize(820, 560))
+		d.Show()
+	})
+	item := widget.NewFormItem("Folder", path)
+	item.HintText = "the site's build folder (dist/, public/, _site/): type or paste its path"
+	d := dialog.NewForm("Open site folder", "Open", "Cancel", []*widget.FormItem{
+		item, widget.NewFormItem("", container.NewHBox(browse)),
+	}, func(ok bool) {
+		if !ok {
+			return
+		}
+		folder, err := siteFolder(path.Text)
 		if err != nil {
 			v.s.showErr(err)
 			return
 		}
-		if u == nil {
-			return
-		}
-		v.importFolder(u.Path())
+		v.importFolder(folder)
 	}, v.s.win)
-	d.Resize(fyne.NewSize(820, 560))
-	d.Show()
+	path.OnSubmitted = func(string) { d.Submit() }
+	d.Resize(fyne.NewSize(640, 0))
+	v.openDialog, v.openPath = d, path
+	v.s.present(d, d.Submit)
+	v.s.win.Canvas().Focus(path)
+}
+
+// siteFolder checks a typed or pasted folder path: quotes and a file://
+// prefix (what a file manager's copy gives) are dropped and ~ is the home
+// folder; it must name an existing folder.
+func siteFolder(text string) (string, error) {
+	p := strings.TrimSpace(text)
+	p = strings.Trim(p, `"'`)
+	p = strings.TrimPrefix(p, "file://")
+	if p == "" {
+		return "", errors.New("type or paste the folder's path, or Browse…")
+	}
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			p = filepath.Join(home, strings.TrimPrefix(p, "~"))
+		}
+	}
+	p = filepath.Clean(p)
+	fi, err := os.Stat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("there is no folder %s", p)
+	case err != nil:
+		return "", fmt.Errorf("cannot open %s: %w", p, err)
+	case !fi.IsDir():
+		return "", fmt.Errorf("%s is a file, not a folder: pick the folder that holds the site's pages", p)
+	}
+	return p, nil
 }
 
 // HandleDrop is the window's drop handler: the first folder dropped is
@@ -195,7 +258,7 @@ func (v *intakeView) startImport(folder, proj string, interactive, another bool)
 			return
 		}
 		if pending.CompareAndSwap(false, true) {
-			time.AfterFunc(coalesceEvery, func() { fyne.Do(show) })
+			time.AfterFunc(coalesceEvery, func() { v.s.do(show) })
 		}
 	}, AnotherFolder: another}
 
@@ -213,14 +276,14 @@ func (v *intakeView) startImport(folder, proj string, interactive, another bool)
 		defer v.wg.Done()
 		err := v.s.ws.WatchFolder(ctx, folder, opts, func(res workspace.ImportResult, err error) {
 			isFirst := first.Swap(false)
-			fyne.Do(func() { v.imported(folder, proj, res, err, isFirst) })
+			v.s.do(func() { v.imported(folder, proj, res, err, isFirst) })
 		}, func(msg string) {
-			fyne.Do(func() { v.notice = msg; v.s.refreshChips() })
+			v.s.do(func() { v.notice = msg; v.s.refreshChips() })
 		})
 		if err != nil && !errors.Is(err, context.Canceled) {
 			slog.Warn("watch", "folder", folder, "err", err)
 		}
-		fyne.Do(func() {
+		v.s.do(func() {
 			v.mu.Lock()
 			mine := v.ctx == ctx
 			if mine {

@@ -146,7 +146,10 @@ type pagesView struct {
 	sortGen  int           // the newest sort; an older one's result is dropped
 	sortTook time.Duration // the last sort's time (tests, figures)
 	sorted   func()        // called when a sort is shown (tests)
-	sortFn   func([]*pageRow, sortSpec) []int
+
+	readingRows bool            // a read of changed rows is running
+	pendingRows map[string]bool // page ID -> its record changed; read next
+	sortFn      func([]*pageRow, sortSpec) []int
 
 	// column widths follow the table's width
 	fitWidth  float32
@@ -296,6 +299,7 @@ func statusImportance(status string) widget.Importance {
 func (v *pagesView) load(projectID string) {
 	v.project = projectID
 	v.selected = ""
+	v.pendingRows = nil
 	if projectID == "" {
 		v.setRows(nil, "")
 		return
@@ -318,7 +322,7 @@ func (v *pagesView) load(projectID string) {
 	}
 	// Let the window open and paint before the full read takes a core.
 	time.AfterFunc(fullLoadDelay, func() {
-		fyne.Do(func() {
+		v.s.do(func() {
 			if v.project == projectID && v.loading {
 				v.loadAll(projectID)
 			}
@@ -464,51 +468,97 @@ func (v *pagesView) refreshRow(id string) {
 }
 
 // changed applies live changes: a status or review change refreshes one
-// row; new pages are inserted and the filter re-applied.
+// row; new pages are inserted and the filter re-applied. The rows are read
+// off the UI goroutine (a bulk decision changes 200 pages a delivery, and
+// their reads held the UI goroutine 60-100 ms while it ran: make bench-ui).
 func (v *pagesView) changed(cs *changeSet) {
 	if v.project == "" {
 		return
 	}
 	if cs.overflow {
+		v.pendingRows = nil
 		v.load(v.project)
 		return
 	}
-	structural := false
+	if v.pendingRows == nil {
+		v.pendingRows = map[string]bool{}
+	}
 	for _, key := range cs.keysOf(model.KindPage, v.project) {
-		pageID := key[strings.LastIndexByte(key, ':')+1:]
-		nr, err := v.s.ws.PageRowOf(v.project, pageID)
-		if err != nil {
-			continue
+		v.pendingRows[key[strings.LastIndexByte(key, ':')+1:]] = true // the record itself: audit findings too
+	}
+	for _, key := range append(cs.keysOf(model.KindStatus, v.project), cs.keysOf(model.KindReview, v.project)...) {
+		id := key[strings.LastIndexByte(key, ':')+1:]
+		if _, ok := v.pendingRows[id]; !ok {
+			v.pendingRows[id] = false
 		}
-		if i, ok := v.byID[pageID]; ok {
-			v.rows[i] = rowOf(nr)
-			v.refreshRow(pageID)
-		} else {
+	}
+	v.readRows()
+}
+
+// readRows reads the pending rows off the UI goroutine and applies them;
+// one read at a time, so an older read never lands after a newer one.
+func (v *pagesView) readRows() {
+	if v.readingRows || len(v.pendingRows) == 0 {
+		return
+	}
+	v.readingRows = true
+	ids, proj := v.pendingRows, v.project
+	v.pendingRows = nil
+	v.s.bg(func() func() {
+		read := make(map[string]workspace.PageRow, len(ids))
+		for id := range ids {
+			if nr, err := v.s.ws.PageRowOf(proj, id); err == nil {
+				read[id] = nr
+			}
+		}
+		return func() {
+			v.readingRows = false
+			if proj == v.project {
+				v.applyRows(ids, read)
+			}
+			v.readRows()
+		}
+	})
+}
+
+// applyRows swaps in rows read again; record says whether the page record
+// changed (else only its status or decisions: the audit findings stay, the
+// project-wide duplicates among them).
+func (v *pagesView) applyRows(record map[string]bool, read map[string]workspace.PageRow) {
+	structural := false
+	// Rows are redrawn once at the end: Table.RefreshItem redraws the
+	// headers too, so a cell at a time for the 200 pages of a bulk
+	// decision held the UI goroutine for a third of a second.
+	var touched []string
+	for pageID, nr := range read {
+		i, ok := v.byID[pageID]
+		switch {
+		case !ok && record[pageID]:
 			v.rows = append(v.rows, rowOf(nr))
 			structural = true
+			continue
+		case !ok:
+			continue
+		case record[pageID]:
+			v.rows[i] = rowOf(nr)
+		default:
+			row := rowOf(nr)
+			row.setIssues(v.rows[i].issues)
+			v.rows[i] = row
 		}
-		if pageID == v.selected {
+		touched = append(touched, pageID)
+		if record[pageID] && pageID == v.selected {
 			v.showDetail(pageID)
 		}
 	}
-	for _, key := range append(cs.keysOf(model.KindStatus, v.project), cs.keysOf(model.KindReview, v.project)...) {
-		pageID := key[strings.LastIndexByte(key, ':')+1:]
-		i, ok := v.byID[pageID]
-		if !ok {
-			continue
-		}
-		nr, err := v.s.ws.PageRowOf(v.project, pageID)
-		if err != nil {
-			continue
-		}
-		row := rowOf(nr)
-		row.setIssues(v.rows[i].issues) // a status or decision changes no audit finding (the project-wide duplicates among them)
-		v.rows[i] = row
-		v.refreshRow(pageID)
-	}
-	if structural {
+	switch {
+	case structural:
 		sort.Slice(v.rows, func(i, j int) bool { return v.rows[i].path < v.rows[j].path })
-		v.setRows(v.rows, v.project)
+		v.setRows(v.rows, v.project) // redraws the table
+	case len(touched) == 1:
+		v.refreshRow(touched[0])
+	case len(touched) > 1:
+		v.table.Refresh()
 	}
 }
 

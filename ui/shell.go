@@ -44,6 +44,11 @@ type Options struct {
 	// Ready is called once when the first screen has its data, with the
 	// number of pages loaded.
 	Ready func(pages int)
+
+	// post, when set, takes every function meant for the UI goroutine
+	// instead of fyne.Do (the interaction benchmark runs its own UI loop:
+	// the test driver runs fyne.Do on the calling goroutine).
+	post func(func())
 }
 
 // view is one screen of the navigation.
@@ -86,6 +91,8 @@ type Shell struct {
 	topBar        *fyne.Container
 	tabs          *container.AppTabs
 	views         []view
+
+	wasOffline bool // the sync state the Batches list was drawn for
 
 	readyOnce sync.Once
 	// globals are the window's shortcuts by name, for fields (runGlobal).
@@ -250,7 +257,7 @@ func New(a fyne.App, ws Workspace, opts Options) *Shell {
 	s.win.SetOnDropped(s.HandleDrop)
 	s.installShortcuts()
 
-	s.hub = newHub(ws, !opts.Synchronous, s.deliver)
+	s.hub = newHub(ws, !opts.Synchronous, s.do, s.deliver)
 	s.reloadProjects()
 	if !opts.Synchronous {
 		s.syncer.start()
@@ -283,9 +290,18 @@ func (s *Shell) bg(work func() (apply func())) {
 	}
 	go func() {
 		if apply := work(); apply != nil {
-			fyne.Do(apply)
+			s.do(apply)
 		}
 	}()
+}
+
+// do runs fn on the UI goroutine (fyne.Do), from any goroutine.
+func (s *Shell) do(fn func()) {
+	if s.opts.post != nil {
+		s.opts.post(fn)
+		return
+	}
+	fyne.Do(fn)
 }
 
 // isShown reports whether v is the selected screen.
@@ -420,6 +436,11 @@ func (s *Shell) refreshChips() {
 		return
 	}
 	s.syncChip.SetText(s.syncer.chip(n))
+	// Batches' ETAs pause while offline and resume when back online.
+	if off := s.syncer.isOffline(); off != s.wasOffline {
+		s.wasOffline = off
+		s.batches.list.Refresh()
+	}
 	s.watchLabel.SetText(s.intake.watchText())
 	// The chips' widths change with their text: lay the bar out again.
 	if s.topBar != nil {

@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"fyne.io/fyne/v2"
-
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
@@ -61,7 +59,7 @@ func (y *syncer) start() {
 			y.reason = err.Error()
 		}
 		y.mu.Unlock()
-		fyne.Do(y.s.refreshChips)
+		y.s.do(y.s.refreshChips)
 		if err != nil {
 			return
 		}
@@ -75,7 +73,7 @@ func (y *syncer) start() {
 				y.mu.Lock()
 				y.syncing = false
 				y.mu.Unlock()
-				fyne.Do(y.s.refreshChips)
+				y.s.do(y.s.refreshChips)
 			},
 		})
 	}()
@@ -165,6 +163,12 @@ func (y *syncer) offline() (reason string, waiting int, ok bool) {
 	}
 	st := eng.State()
 	return st.LastError, st.Waiting, !st.Online
+}
+
+// isOffline reports whether the running engine cannot reach the remote.
+func (y *syncer) isOffline() bool {
+	_, _, off := y.offline()
+	return off
 }
 
 // details explains the sync state (the chip's tap when there is no engine).
