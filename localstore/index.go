@@ -23,8 +23,8 @@ var bucketIndex = []byte("_index")
 // registered clears it, so the owner knows to rebuild.
 const MetaIndexVersion = "index_version"
 
-// PageRef names a page whose page, review or status record a transaction
-// wrote.
+// PageRef names a page whose page, review, status or logs record a
+// transaction wrote.
 type PageRef struct{ ProjectID, PageID string }
 
 // Indexer brings the derived indexes of pages up to date inside the write
@@ -37,8 +37,8 @@ type Indexer func(tx *Tx, pages []PageRef) error
 // it right after Open).
 func (s *Store) SetIndexer(fn Indexer) { s.indexer = fn }
 
-// pageRefOf is the page a key of ns belongs to when it is one of the three
-// records a page summary is derived from.
+// pageRefOf is the page a key of ns belongs to when it is one of the
+// records the indexes are derived from: page, review, status, logs.
 func pageRefOf(ns model.Namespace, key string) (PageRef, bool) {
 	var kind string
 	switch ns {
@@ -56,6 +56,11 @@ func pageRefOf(ns model.Namespace, key string) (PageRef, bool) {
 			return PageRef{}, false
 		}
 		kind = "status:"
+	case model.NSLogs:
+		if !strings.HasPrefix(key, "logs:") {
+			return PageRef{}, false
+		}
+		kind = "logs:"
 	default:
 		return PageRef{}, false
 	}
@@ -176,6 +181,26 @@ func (s *Store) GetIndex(key string) ([]byte, bool, error) {
 		return nil
 	})
 	return v, ok, err
+}
+
+// ScanIndexReverse is ScanIndex from the last key down.
+func (t *Tx) ScanIndexReverse(prefix string, fn func(k, v []byte) error) error {
+	p := []byte(prefix)
+	c := t.tx.Bucket(bucketIndex).Cursor()
+	// the first key past every key with the prefix
+	end := append(bytes.Clone(p), 0xff, 0xff, 0xff, 0xff)
+	k, v := c.Seek(end)
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, p); k, v = c.Prev() {
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ScanIndex is Tx.ScanIndex in one read transaction.

@@ -2,8 +2,9 @@ package ui
 
 import (
 	"context"
-	"sort"
+	"fmt"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -11,6 +12,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/nimbus-desktop/nimbus/model"
+	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
 // logLine is one entry with the page it belongs to.
@@ -26,26 +28,43 @@ type logsView struct {
 	project string
 	dirty   bool
 
-	all      []logLine
-	visible  []logLine
-	scope    string // page ID, "" = whole project
-	scopeLbl *widget.Label
-	clear    *widget.Button
-	level    *widget.Select
-	step     *widget.Select
-	search   *field
-	list     *widget.List
+	visible     []logLine
+	more        bool            // the query found more than logLimit entries
+	seq         int             // the latest query: an older one's answer is dropped
+	steps       map[string]bool // the steps seen, for the step filter
+	status      *widget.Label
+	searchTimer *time.Timer
+	loading     bool   // a query is on its way
+	scope       string // page ID, "" = whole project
+	scopeLbl    *widget.Label
+	clear       *widget.Button
+	level       *widget.Select
+	step        *widget.Select
+	search      *field
+	list        *widget.List
 }
 
 func newLogsView(s *Shell) *logsView {
 	v := &logsView{s: s}
+	v.status = widget.NewLabel("")
+	v.status.Importance = widget.LowImportance
 	v.level = widget.NewSelect(append([]string{filterAll}, model.LogLevels...), func(string) { v.filter() })
 	v.level.PlaceHolder = "Any level"
 	v.step = widget.NewSelect(nil, func(string) { v.filter() })
 	v.step.PlaceHolder = "Any step"
 	v.search = newField(s, false)
 	v.search.SetPlaceHolder("Search messages and paths")
-	v.search.OnChanged = func(string) { v.filter() } // the loaded lines: no store read
+	// the query runs once typing pauses (a search may read every log)
+	v.search.OnChanged = func(string) {
+		if v.searchTimer != nil {
+			v.searchTimer.Stop()
+		}
+		if s.opts.Synchronous {
+			v.reload()
+			return
+		}
+		v.searchTimer = time.AfterFunc(300*time.Millisecond, func() { v.s.do(v.reload) })
+	}
 	v.search.OnSubmitted = func(string) { s.win.Canvas().Unfocus() }
 	v.scopeLbl = widget.NewLabel("All pages")
 	v.clear = widget.NewButtonWithIcon("All pages", theme.ContentClearIcon(), func() { v.scopeTo("", "") })
@@ -90,16 +109,20 @@ func (v *logsView) content() fyne.CanvasObject {
 	bar := container.NewBorder(nil, nil, container.NewHBox(v.scopeLbl, v.clear,
 		container.NewGridWrap(fyne.NewSize(140, v.level.MinSize().Height), v.level),
 		container.NewGridWrap(fyne.NewSize(160, v.step.MinSize().Height), v.step)), nil, v.search)
-	return container.NewBorder(container.NewPadded(bar), nil, nil, nil, v.list)
+	return container.NewBorder(container.NewPadded(bar), container.NewPadded(v.status), nil, nil, v.list)
 }
 
 func (v *logsView) load(projectID string) {
+	if projectID != v.project {
+		v.steps = nil
+		v.step.SetOptions([]string{filterAll})
+	}
 	v.project = projectID
 	v.scope = ""
 	if v.s.isShown(v) {
 		v.reload()
 	} else {
-		v.all, v.visible = nil, nil
+		v.visible = nil
 		v.dirty = true
 	}
 }
@@ -118,42 +141,80 @@ func (v *logsView) scopeTo(pageID, path string) {
 	v.reload()
 }
 
+// logLimit is how many entries the screen shows: the newest that match
+// its filters (workspace reads the log timeline newest first and stops
+// there, so 100,000 pages cost what 100 cost).
+const logLimit = 2000
+
+// reload queries the newest entries matching the filters, off the UI
+// goroutine.
 func (v *logsView) reload() {
-	v.all = v.all[:0]
-	if v.project != "" {
-		lines, err := v.s.ws.Logs(context.Background(), v.project, v.scope)
-		if err != nil {
-			v.s.showErr(err)
-		}
-		for _, l := range lines {
-			v.all = append(v.all, logLine{pageID: l.PageID, entry: l.Entry})
-		}
+	v.seq++
+	seq, project := v.seq, v.project
+	if project == "" {
+		v.visible, v.more = nil, false
+		v.list.Refresh()
+		v.status.SetText("")
+		return
 	}
-	sort.SliceStable(v.all, func(i, j int) bool { return v.all[i].entry.Timestamp > v.all[j].entry.Timestamp })
-	steps := map[string]bool{}
-	for _, l := range v.all {
-		steps[l.entry.Step] = true
+	q := workspace.LogQuery{PageID: v.scope, Text: strings.TrimSpace(v.search.Text), Limit: logLimit}
+	if lv := v.level.Selected; lv != "" && lv != filterAll {
+		q.Level = lv
 	}
-	v.step.SetOptions(append([]string{filterAll}, sortedKeys(steps)...))
-	v.filter()
+	if st := v.step.Selected; st != "" && st != filterAll {
+		q.Step = st
+	}
+	v.status.SetText("Reading logs…")
+	v.loading = true
+	v.s.bg(func() func() {
+		lines, more, err := v.s.ws.RecentLogs(context.Background(), project, q)
+		return func() {
+			if seq != v.seq {
+				return // a newer query is on its way
+			}
+			v.loading = false
+			if err != nil {
+				v.s.showErr(err)
+			}
+			v.visible = v.visible[:0]
+			for _, l := range lines {
+				v.visible = append(v.visible, logLine{pageID: l.PageID, entry: l.Entry})
+			}
+			v.more = more
+			v.noteSteps(lines)
+			v.list.Refresh()
+			switch n := len(v.visible); {
+			case more:
+				v.status.SetText(fmt.Sprintf("The newest %s entries; filter or search to see older ones.", groupDigits(n)))
+			case n == 1:
+				v.status.SetText("1 entry")
+			default:
+				v.status.SetText(groupDigits(n) + " entries")
+			}
+		}
+	})
 }
 
-func (v *logsView) filter() {
-	v.visible = v.visible[:0]
-	for _, l := range v.all {
-		if lv := v.level.Selected; lv != "" && lv != filterAll && l.entry.Level != lv {
-			continue
-		}
-		if st := v.step.Selected; st != "" && st != filterAll && l.entry.Step != st {
-			continue
-		}
-		if q := strings.TrimSpace(v.search.Text); q != "" && !containsFold(l.entry.Message, q) && !containsFold(v.s.batches.pathOf(l.pageID), q) {
-			continue
-		}
-		v.visible = append(v.visible, l)
+// noteSteps adds the steps of lines to the step filter's options (they
+// only grow while the project is open).
+func (v *logsView) noteSteps(lines []workspace.LogLine) {
+	if v.steps == nil {
+		v.steps = map[string]bool{}
 	}
-	v.list.Refresh()
+	grew := false
+	for _, l := range lines {
+		if st := l.Entry.Step; st != "" && !v.steps[st] {
+			v.steps[st] = true
+			grew = true
+		}
+	}
+	if grew {
+		v.step.SetOptions(append([]string{filterAll}, sortedKeys(v.steps)...))
+	}
 }
+
+// filter runs the query again with the filters as they are now.
+func (v *logsView) filter() { v.reload() }
 
 func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))

@@ -48,7 +48,7 @@ type storeAPI interface {
 	PageCount(projectID string) (int, error)
 	Batches(projectID string) ([]model.BatchData, error)
 	Batch(projectID, batchID string) (model.BatchData, error)
-	Logs(ctx context.Context, projectID, pageID string) ([]workspace.LogLine, error)
+	RecentLogs(ctx context.Context, projectID string, q workspace.LogQuery) ([]workspace.LogLine, bool, error)
 	KVCount(ns model.Namespace, prefix string) (int, error)
 	KVKeys(ns model.Namespace, prefix string) ([]string, error)
 	KVGet(ns model.Namespace, key string) ([]byte, error)

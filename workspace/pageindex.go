@@ -30,7 +30,7 @@ import (
 
 // pageIndexVersion changes whenever pageSummaryRec or its derivation does:
 // a store with another version is re-indexed on first use.
-const pageIndexVersion = "page-summary-3"
+const pageIndexVersion = "page-summary-4"
 
 // pageSummaryRec is the index record of one page.
 type pageSummaryRec struct {
@@ -188,12 +188,22 @@ func summarize(p *model.PageData, r model.ReviewData, s *model.StatusData) pageS
 	return sum
 }
 
-// indexPages is the store's Indexer: it brings the summaries of refs and
-// their projects' aggregates up to date in tx.
+// indexPages is the store's Indexer: it brings the summaries of refs,
+// their projects' aggregates and the log timeline up to date in tx.
 func indexPages(tx *localstore.Tx, refs []localstore.PageRef) error {
 	deltas := map[string]*projectAggRec{}
 	var order []string
 	for _, ref := range refs {
+		if tx.Changed(model.NSLogs, model.LogsKey(ref.ProjectID, ref.PageID)) {
+			if err := indexLogs(tx, ref); err != nil {
+				return err
+			}
+		}
+		if !tx.Changed(model.NSPages, model.PageKey(ref.ProjectID, ref.PageID)) &&
+			!tx.Changed(model.NSPages, model.ReviewKey(ref.ProjectID, ref.PageID)) &&
+			!tx.Changed(model.NSStatus, model.StatusKey(ref.ProjectID, ref.PageID)) {
+			continue // only its logs
+		}
 		old, next, changed, err := resummarize(tx, ref, false)
 		if err != nil {
 			return err
@@ -429,6 +439,9 @@ func (w *Workspace) rebuildIndex(ctx context.Context) error {
 		if err := w.store.Update(ctx, func(tx *localstore.Tx) error {
 			for _, ref := range part {
 				if _, _, _, err := resummarize(tx, ref, true); err != nil {
+					return err
+				}
+				if err := indexLogs(tx, ref); err != nil {
 					return err
 				}
 			}

@@ -59,13 +59,32 @@ func checkIndex(t *testing.T, w *Workspace) {
 	if err != nil {
 		t.Fatalf("check the page index: %v", err)
 	}
+	// every log entry on the timeline, and nothing else
+	if err := w.store.View(func(tx *localstore.Tx) error {
+		return tx.List(model.NSLogs, "logs:", func(key string, _ []byte) error {
+			k, err := model.ParseKey(key)
+			if err != nil {
+				return nil
+			}
+			ld, _, err := getJSON[model.LogData](tx, model.NSLogs, key)
+			if err != nil {
+				return err
+			}
+			for _, e := range ld.Entries {
+				want[timelineKey(k.ID, k.Secondary, e)] = []byte{1}
+			}
+			return nil
+		})
+	}); err != nil {
+		t.Fatalf("check the log timeline: %v", err)
+	}
 	got := map[string][]byte{}
 	gotAgg := map[string]projectAggRec{}
 	if err := w.store.ScanIndex("", func(k, v []byte) error {
 		switch key := string(k); {
 		case strings.HasPrefix(key, "rv:") && string(v) == "\x00":
 			// off the review list
-		case strings.HasPrefix(key, "sum:"), strings.HasPrefix(key, "rv:"):
+		case strings.HasPrefix(key, "sum:"), strings.HasPrefix(key, "rv:"), strings.HasPrefix(key, "lt:"):
 			got[key] = append([]byte(nil), v...)
 		case strings.HasPrefix(key, "agg:"):
 			var a projectAggRec
@@ -290,5 +309,82 @@ func TestDuplicateAuditFromTheIndexMatchesTheTexts(t *testing.T) {
 	}
 	if !slices.Contains(want[b.PageID], "description_duplicate") || slices.Contains(want[b.PageID], "canonical_duplicate") && a.Extraction.Head["canonical"] != strings.ToUpper(a.Extraction.Head["canonical"]) {
 		t.Errorf("the fixture does not exercise case folding: %v", want[b.PageID])
+	}
+}
+
+// RecentLogs gives every entry Logs gives, newest first, filtered, and
+// stops at the limit saying there are more.
+func TestRecentLogsFromTheTimeline(t *testing.T) {
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	site := filepath.Join(t.TempDir(), "dist")
+	copySite(t, "../testdata/site/dist", site)
+	ctx := context.Background()
+	if _, err := w.Import(ctx, site, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := w.PageRows(ctx, pid, 0)
+	if err != nil || len(rows) < 3 {
+		t.Fatalf("%d rows, %v", len(rows), err)
+	}
+	// later entries on two pages, one an error
+	late := []struct {
+		page  string
+		entry model.LogEntry
+	}{
+		{rows[1].PageID, model.LogEntry{Timestamp: "2099-01-01T00:00:00.001Z", Level: model.LevelError, Step: "ai", Message: "model refused the output"}},
+		{rows[2].PageID, model.LogEntry{Timestamp: "2099-01-01T00:00:00.002Z", Level: model.LevelInfo, Step: "done", Message: "saved"}},
+	}
+	if err := w.store.Update(ctx, func(tx *localstore.Tx) error {
+		for _, l := range late {
+			if err := appendLog(tx, pid, l.page, l.entry); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := w.Logs(ctx, pid, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, more, err := w.RecentLogs(ctx, pid, LogQuery{})
+	if err != nil || more {
+		t.Fatalf("RecentLogs: more %v, %v", more, err)
+	}
+	key := func(l LogLine) string { return l.PageID + " " + l.Entry.Timestamp + " " + l.Entry.Message }
+	var wantKeys, gotKeys []string
+	for _, l := range all {
+		wantKeys = append(wantKeys, key(l))
+	}
+	for i, l := range got {
+		gotKeys = append(gotKeys, key(l))
+		if i > 0 && l.Entry.Timestamp > got[i-1].Entry.Timestamp {
+			t.Fatalf("entry %d (%s) is newer than the one before (%s)", i, l.Entry.Timestamp, got[i-1].Entry.Timestamp)
+		}
+	}
+	sort.Strings(wantKeys)
+	sort.Strings(gotKeys)
+	if !reflect.DeepEqual(gotKeys, wantKeys) {
+		t.Fatalf("RecentLogs has %d entries, Logs %d", len(gotKeys), len(wantKeys))
+	}
+	if got[0].Entry.Message != "saved" || got[1].Entry.Message != "model refused the output" {
+		t.Errorf("newest first: %q, %q", got[0].Entry.Message, got[1].Entry.Message)
+	}
+	if two, more, _ := w.RecentLogs(ctx, pid, LogQuery{Limit: 2}); len(two) != 2 || !more {
+		t.Errorf("Limit 2: %d entries, more %v", len(two), more)
+	}
+	if errs, _, _ := w.RecentLogs(ctx, pid, LogQuery{Level: model.LevelError}); len(errs) != 1 || errs[0].PageID != rows[1].PageID {
+		t.Errorf("level error: %+v", errs)
+	}
+	path := strings.ToUpper(rows[2].SourcePath[strings.LastIndexByte(rows[2].SourcePath, '/')+1:])
+	byPath, _, _ := w.RecentLogs(ctx, pid, LogQuery{Text: path})
+	if len(byPath) == 0 || byPath[0].PageID != rows[2].PageID {
+		t.Errorf("text %q (the page's file name): %+v", path, byPath)
+	}
+	one, _, _ := w.RecentLogs(ctx, pid, LogQuery{PageID: rows[1].PageID})
+	if len(one) < 2 || one[0].Entry.Message != "model refused the output" {
+		t.Errorf("one page, newest first: %+v", one)
 	}
 }

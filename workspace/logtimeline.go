@@ -1,0 +1,163 @@
+package workspace
+
+// The log timeline: one index record per log entry of a project, keyed by
+// its timestamp, so that the Logs screen reads the newest entries first
+// and stops when it has enough, instead of decoding every page's log
+// record (100,000 pages have at least 100,000 entries: their upload).
+// Like the page summaries it lives in the store's _index bucket and is
+// written by the indexer in the transaction that writes the log record.
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/nimbus-desktop/nimbus/localstore"
+	"github.com/nimbus-desktop/nimbus/model"
+)
+
+func timelinePrefix(projectID string) string { return "lt:" + projectID + ":" }
+
+// timelineKey names one entry: its timestamp (fixed width, so the keys
+// sort by time), its page and a hash of what tells it from the page's
+// other entries of that millisecond.
+func timelineKey(projectID, pageID string, e model.LogEntry) string {
+	return timelinePrefix(projectID) + e.Timestamp + ":" + pageID + ":" + entryHash(e)
+}
+
+func entryHash(e model.LogEntry) string {
+	h := sha256.New()
+	h.Write([]byte(e.Level + "\x00" + e.Step + "\x00" + e.Message))
+	return hex.EncodeToString(h.Sum(nil)[:6])
+}
+
+// indexLogs adds the timeline records of a page's log entries (those it
+// has already are left as they are). Entries the record no longer holds
+// (it keeps the newest model.MaxLogEntries) keep theirs: a reader skips
+// them.
+func indexLogs(tx *localstore.Tx, ref localstore.PageRef) error {
+	ld, err := written[model.LogData](tx, model.NSLogs, model.LogsKey(ref.ProjectID, ref.PageID))
+	if err != nil {
+		return nil // an unreadable log record adds nothing to the timeline
+	}
+	for _, e := range ld.Entries {
+		if err := tx.PutIndex(timelineKey(ref.ProjectID, ref.PageID, e), []byte{1}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LogQuery selects log entries; zero fields match every entry.
+type LogQuery struct {
+	PageID string // one page's entries
+	Level  string
+	Step   string
+	// Text: the message or the page's path contains it, case ignored.
+	Text string
+	// Limit: at most this many entries (the newest); 0: all.
+	Limit int
+}
+
+func (q LogQuery) match(e model.LogEntry, path string) bool {
+	if q.Level != "" && e.Level != q.Level {
+		return false
+	}
+	if q.Step != "" && e.Step != q.Step {
+		return false
+	}
+	if t := strings.TrimSpace(q.Text); t != "" && !containsFold(e.Message, t) && !containsFold(path, t) {
+		return false
+	}
+	return true
+}
+
+// RecentLogs returns the project's log entries matching q, newest first,
+// and whether there are more than q.Limit. The project-wide listing walks
+// the timeline from the newest entry and reads each page's log record
+// once, so the first screen costs what it shows, not the size of the
+// site.
+func (w *Workspace) RecentLogs(ctx context.Context, projectID string, q LogQuery) ([]LogLine, bool, error) {
+	if err := w.ensureIndex(ctx); err != nil {
+		return nil, false, err
+	}
+	var out []LogLine
+	more := false
+	add := func(l LogLine) bool {
+		if q.Limit > 0 && len(out) == q.Limit {
+			more = true
+			return false
+		}
+		out = append(out, l)
+		return true
+	}
+	err := w.store.View(func(tx *localstore.Tx) error {
+		paths := map[string]string{}
+		pathOf := func(pageID string) string {
+			if p, ok := paths[pageID]; ok {
+				return p
+			}
+			p := ""
+			if v, ok := tx.GetIndex(summaryKey(projectID, pageID)); ok {
+				var s pageSummaryRec
+				if decodeSummary(v, &s) == nil {
+					p = s.SourcePath
+				}
+			}
+			paths[pageID] = p
+			return p
+		}
+		if q.PageID != "" {
+			ld, _, err := getJSON[model.LogData](tx, model.NSLogs, model.LogsKey(projectID, q.PageID))
+			if err != nil {
+				return err
+			}
+			path := pathOf(q.PageID)
+			for i := len(ld.Entries) - 1; i >= 0; i-- { // entries are kept oldest first
+				if e := ld.Entries[i]; q.match(e, path) && !add(LogLine{PageID: q.PageID, Entry: e}) {
+					break
+				}
+			}
+			return nil
+		}
+		logs := map[string]map[string]model.LogEntry{} // page -> timeline key -> entry
+		prefix := timelinePrefix(projectID)
+		return tx.ScanIndexReverse(prefix, func(k, _ []byte) error {
+			key := string(k)
+			rest := key[len(prefix):]
+			// rest: timestamp ":" page ":" hash; the timestamp holds colons
+			end := strings.LastIndexByte(rest, ':')
+			mid := strings.LastIndexByte(rest[:max(end, 0)], ':')
+			if end < 0 || mid < 0 {
+				return fmt.Errorf("index record %s: not a log timeline key", key)
+			}
+			pageID := rest[mid+1 : end]
+			entries, ok := logs[pageID]
+			if !ok {
+				ld, _, err := getJSON[model.LogData](tx, model.NSLogs, model.LogsKey(projectID, pageID))
+				if err != nil {
+					return err
+				}
+				entries = make(map[string]model.LogEntry, len(ld.Entries))
+				for _, e := range ld.Entries {
+					entries[timelineKey(projectID, pageID, e)] = e
+				}
+				logs[pageID] = entries
+			}
+			e, ok := entries[key]
+			if !ok {
+				return ctx.Err() // dropped from the record (it keeps the newest entries)
+			}
+			if q.match(e, pathOf(pageID)) && !add(LogLine{PageID: pageID, Entry: e}) {
+				return errEnough
+			}
+			return ctx.Err()
+		})
+	})
+	if err != nil && err != errEnough {
+		return nil, false, fmt.Errorf("logs of %s: %w", projectID, err)
+	}
+	return out, more, nil
+}
