@@ -189,8 +189,8 @@ func (t *Tx) ScanIndexReverse(prefix string, fn func(k, v []byte) error) error {
 	c := t.tx.Bucket(bucketIndex).Cursor()
 	// the first key past every key with the prefix
 	end := append(bytes.Clone(p), 0xff, 0xff, 0xff, 0xff)
-	k, v := c.Seek(end)
-	if k == nil {
+	var k, v []byte
+	if k, _ = c.Seek(end); k == nil {
 		k, v = c.Last()
 	} else {
 		k, v = c.Prev()
