@@ -580,3 +580,30 @@ func BenchmarkFilterRows10k(b *testing.B) {
 		})
 	}
 }
+
+// The dimension filters' columns follow the rows: a row changed in place
+// (a live update) is matched by its new value once the generation moves.
+func TestDimColumnsFollowTheRows(t *testing.T) {
+	rows := []*pageRow{{dims: map[string]string{"brand": "rolex"}}, {dims: map[string]string{"brand": "omega"}}, {dims: map[string]string{}}}
+	var c dimColumns
+	match := func(gen int, val string) []int {
+		var out []int
+		checks := c.checks(rows, gen, [][2]string{{"brand", val}})
+		for i := range rows {
+			if checks[0].col[i] == checks[0].id {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	if got := match(1, "rolex"); !slices.Equal(got, []int{0}) {
+		t.Fatalf("brand=rolex: rows %v", got)
+	}
+	if got := match(1, "tudor"); len(got) != 0 {
+		t.Fatalf("brand=tudor (no row has it): rows %v", got)
+	}
+	rows[2] = &pageRow{dims: map[string]string{"brand": "rolex"}}
+	if got := match(2, "rolex"); !slices.Equal(got, []int{0, 2}) {
+		t.Fatalf("brand=rolex after a change: rows %v", got)
+	}
+}

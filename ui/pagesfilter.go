@@ -97,6 +97,63 @@ func (f *pageFilter) match(r *pageRow) bool {
 	return true
 }
 
+// dimColumns holds the rows' dimension values as IDs, one array per
+// dimension name, rebuilt when the rows change.
+type dimColumns struct {
+	gen  int
+	ids  map[string]map[string]int32 // name -> value -> ID (from 1)
+	cols map[string][]int32          // name -> per row its value's ID (0: none)
+}
+
+// dimCheck is one dimension filter on the columns.
+type dimCheck struct {
+	col []int32
+	id  int32 // -1: a value no row has
+}
+
+// checks turns dimension filters into column checks, rebuilding the
+// columns for rows of generation gen when they are older.
+func (c *dimColumns) checks(rows []*pageRow, gen int, dims [][2]string) []dimCheck {
+	if len(dims) == 0 {
+		return nil
+	}
+	if c.cols == nil || c.gen != gen {
+		c.gen = gen
+		c.ids = map[string]map[string]int32{}
+		c.cols = map[string][]int32{}
+		for i, r := range rows {
+			for k, val := range r.dims {
+				ids := c.ids[k]
+				if ids == nil {
+					ids = map[string]int32{}
+					c.ids[k] = ids
+				}
+				id, ok := ids[val]
+				if !ok {
+					id = int32(len(ids) + 1)
+					ids[val] = id
+				}
+				col := c.cols[k]
+				if col == nil {
+					col = make([]int32, len(rows))
+					c.cols[k] = col
+				}
+				col[i] = id
+			}
+		}
+	}
+	out := make([]dimCheck, 0, len(dims))
+	for _, d := range dims {
+		col := c.cols[d[0]]
+		id, ok := c.ids[d[0]][d[1]]
+		if col == nil || !ok {
+			col, id = make([]int32, len(rows)), -1 // matches no row
+		}
+		out = append(out, dimCheck{col: col, id: id})
+	}
+	return out
+}
+
 // refreshFilterOptions offers what the rows have: a select per dimension
 // with its values, the audit codes. A selection whose value is still
 // there is kept.
