@@ -132,6 +132,11 @@ func (t *Tx) runIndexer(s *Store) error {
 	return nil
 }
 
+// FlushIndex runs the Indexer now on what the transaction wrote so far
+// (it runs again before the commit for what comes after), so that the
+// transaction can read indexes that include its own writes.
+func (t *Tx) FlushIndex() error { return t.runIndexer(t.store) }
+
 // GetIndex returns a copy of index record key, or false.
 func (t *Tx) GetIndex(key string) ([]byte, bool) {
 	v := t.tx.Bucket(bucketIndex).Get([]byte(key))
@@ -211,3 +216,18 @@ func (s *Store) ScanIndex(prefix string, fn func(k, v []byte) error) error {
 // View runs fn in one read transaction (a consistent snapshot of several
 // reads).
 func (s *Store) View(fn func(tx *Tx) error) error { return s.view(fn) }
+
+// ReleaseMapped gives back the resident memory of the store file's pages
+// a large read or write mapped (Linux; a no-op elsewhere): the pages stay
+// in the page cache. Readers of big listings call it every few thousand
+// records, the import after each commit.
+func (s *Store) ReleaseMapped() {
+	_ = s.view(func(tx *Tx) error {
+		tx.releaseMapped(s.mapPath)
+		return nil
+	})
+}
+
+// ReleaseMapped is Store.ReleaseMapped inside a transaction (a long
+// listing calls it as it goes).
+func (t *Tx) ReleaseMapped() { t.releaseMapped(t.path) }

@@ -83,6 +83,7 @@ type Store struct {
 	path    string
 	bus     *bus
 	indexer Indexer
+	mapPath string // path, absolute with symlinks resolved, as /proc/self/maps shows it
 }
 
 // DefaultPath returns where the store lives when no --store flag is given:
@@ -146,7 +147,13 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	return &Store{db: db, path: path, bus: newBus()}, nil
+	mapPath, err := filepath.Abs(path)
+	if err == nil {
+		if p, err := filepath.EvalSymlinks(mapPath); err == nil {
+			mapPath = p
+		}
+	}
+	return &Store{db: db, path: path, bus: newBus(), mapPath: mapPath}, nil
 }
 
 // initialMmapSize is the address space mapped for the file when it is
@@ -246,7 +253,7 @@ func keyKind(key string) string {
 
 // view runs fn in a read transaction.
 func (s *Store) view(fn func(tx *Tx) error) error {
-	return s.wrapDBErr(s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) }))
+	return s.wrapDBErr(s.db.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, path: s.mapPath, store: s}) }))
 }
 
 // Get returns a copy of the value of key in ns, or an error matching

@@ -19,6 +19,8 @@ import (
 // in it atomically. A Tx is only valid inside the function it was passed to.
 type Tx struct {
 	tx     *bolt.Tx
+	path   string // the file as the OS names its mapping (ReleaseMapped)
+	store  *Store
 	events []Event
 	seen   map[Event]struct{}
 
@@ -39,7 +41,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	var t *Tx
 	err := s.db.Update(func(btx *bolt.Tx) error {
-		t = &Tx{tx: btx}
+		t = &Tx{tx: btx, path: s.mapPath, store: s}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -74,7 +76,7 @@ func (s *Store) Batch(ctx context.Context, fn func(tx *Tx) error) error {
 	// starts from an empty list.
 	var t *Tx
 	err := s.db.Batch(func(btx *bolt.Tx) error {
-		t = &Tx{tx: btx}
+		t = &Tx{tx: btx, path: s.mapPath, store: s}
 		if err := fn(t); err != nil {
 			return err
 		}

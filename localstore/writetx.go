@@ -37,7 +37,7 @@ func (s *Store) Begin(ctx context.Context) (*WriteTx, error) {
 	if err != nil {
 		return nil, s.wrapDBErr(err)
 	}
-	return &WriteTx{s: s, t: &Tx{tx: btx}, born: time.Now()}, nil
+	return &WriteTx{s: s, t: &Tx{tx: btx, path: s.mapPath, store: s}, born: time.Now()}, nil
 }
 
 // Age is how long the transaction has been open.
@@ -51,6 +51,12 @@ func (w *WriteTx) Do(fn func(tx *Tx) error) error {
 		return fmt.Errorf("store %s: %w", w.s.path, ErrTxDone)
 	}
 	if err := fn(w.t); err != nil {
+		w.Rollback()
+		return err
+	}
+	// Indexing what this call wrote now lets go of the typed records its
+	// writers passed (an import holds 1,000 pages' worth until the commit).
+	if err := w.t.runIndexer(w.s); err != nil {
 		w.Rollback()
 		return err
 	}

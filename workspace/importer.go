@@ -336,6 +336,10 @@ func (im *importer) commit(ctx context.Context) error {
 	if err == nil {
 		if err = im.wtx.Commit(ctx); err == nil {
 			im.done.add(im.open)
+			// A commit rewrites the B+tree leaves the next one reads
+			// again: without this the import's resident set grew with
+			// the store file (1.1 GB at 100,000 pages).
+			im.w.store.ReleaseMapped()
 		}
 	}
 	im.drop()

@@ -146,6 +146,9 @@ func (w *Workspace) RecentLogs(ctx context.Context, projectID string, q LogQuery
 				}
 				logs[pageID] = entries
 			}
+			if len(logs)%releaseEvery == 0 {
+				tx.ReleaseMapped()
+			}
 			e, ok := entries[key]
 			if !ok {
 				return ctx.Err() // dropped from the record (it keeps the newest entries)

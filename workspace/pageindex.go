@@ -370,6 +370,23 @@ func written[T any](tx *localstore.Tx, ns model.Namespace, key string) (T, error
 	return v, err
 }
 
+// pageCountIn is the number of the project's page records as tx sees
+// them: from the index's aggregate when the index is current (counting
+// the keys touches every page record of the file), else by counting.
+func pageCountIn(tx *localstore.Tx, projectID string) (int, error) {
+	if tx.Meta(localstore.MetaIndexVersion) != pageIndexVersion {
+		return tx.Count(model.NSPages, model.ProjectPrefix(model.KindPage, projectID))
+	}
+	if err := tx.FlushIndex(); err != nil {
+		return 0, err
+	}
+	if tx.Meta(localstore.MetaIndexVersion) != pageIndexVersion { // written without an indexer
+		return tx.Count(model.NSPages, model.ProjectPrefix(model.KindPage, projectID))
+	}
+	agg, err := readAgg(tx, projectID)
+	return agg.Pages, err
+}
+
 // indexState guards the one rebuild of a workspace's index.
 type indexState struct {
 	mu    gosync.Mutex
@@ -437,6 +454,7 @@ func (w *Workspace) rebuildIndex(ctx context.Context) error {
 	for i := 0; i < len(refs); i += chunk {
 		part := refs[i:min(i+chunk, len(refs))]
 		if err := w.store.Update(ctx, func(tx *localstore.Tx) error {
+			defer tx.ReleaseMapped()
 			for _, ref := range part {
 				if _, _, _, err := resummarize(tx, ref, true); err != nil {
 					return err
@@ -492,6 +510,10 @@ func cutProject(s string) (project, page string, ok bool) {
 	return s, "", false
 }
 
+// releaseEvery is how many records a long listing reads between two
+// ReleaseMapped calls.
+const releaseEvery = 2048
+
 // summaries calls fn with every page summary of the project, in page ID
 // order.
 func (w *Workspace) summaries(ctx context.Context, projectID string, fn func(s *pageSummaryRec) error) error {
@@ -499,15 +521,21 @@ func (w *Workspace) summaries(ctx context.Context, projectID string, fn func(s *
 		return err
 	}
 	intern := map[string]string{}
-	return w.store.ScanIndex(summaryPrefix(projectID), func(k, v []byte) error {
-		var s pageSummaryRec
-		if err := decodeSummaryIn(v, &s, intern); err != nil {
-			return fmt.Errorf("index record %s: %w", k, err)
-		}
-		if err := fn(&s); err != nil {
-			return err
-		}
-		return ctx.Err()
+	n := 0
+	return w.store.View(func(tx *localstore.Tx) error {
+		return tx.ScanIndex(summaryPrefix(projectID), func(k, v []byte) error {
+			var s pageSummaryRec
+			if err := decodeSummaryIn(v, &s, intern); err != nil {
+				return fmt.Errorf("index record %s: %w", k, err)
+			}
+			if err := fn(&s); err != nil {
+				return err
+			}
+			if n++; n%releaseEvery == 0 {
+				tx.ReleaseMapped() // the resident set stays that of a few thousand records
+			}
+			return ctx.Err()
+		})
 	})
 }
 

@@ -17,10 +17,10 @@ type PageRow struct {
 	PageID, SourcePath, Title string
 	Dimensions                map[string]string
 	Issues                    []model.AuditIssue // code and severity (the page record has the messages)
-	Missing                   bool             // source_missing: the file is gone from the build
-	Status                    model.StatusData // zero: never submitted
-	Proposals                 int              // blocks with a current proposal (model's rule)
-	Decided                   int              // blocks accepted or rejected
+	Missing                   bool               // source_missing: the file is gone from the build
+	Status                    model.StatusData   // zero: never submitted
+	Proposals                 int                // blocks with a current proposal (model's rule)
+	Decided                   int                // blocks accepted or rejected
 }
 
 // rowOf is a page's row from its summary (the index, pageindex.go).

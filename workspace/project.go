@@ -239,7 +239,7 @@ func (w *Workspace) RefreshUsage(ctx context.Context, projectID string, activity
 // refreshUsage is RefreshUsage in tx (the import does it in its last
 // transaction). Counting walks keys only; no value is copied.
 func refreshUsage(tx *localstore.Tx, projectID string, activity time.Time) (model.ProjectData, error) {
-	pages, err := tx.Count(model.NSPages, model.ProjectPrefix(model.KindPage, projectID))
+	pages, err := pageCountIn(tx, projectID)
 	if err != nil {
 		return model.ProjectData{}, fmt.Errorf("refresh usage of %s: %w", projectID, err)
 	}

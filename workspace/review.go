@@ -269,7 +269,10 @@ func (w *Workspace) ReviewBlocks(ctx context.Context, projectID string, f Review
 	sort.SliceStable(cands, func(i, j int) bool { return cands[i].path < cands[j].path })
 	var out []ReviewBlock
 	err := w.store.View(func(tx *localstore.Tx) error {
-		for _, c := range cands {
+		for i, c := range cands {
+			if i > 0 && i%releaseEvery == 0 {
+				tx.ReleaseMapped()
+			}
 			p, ok, err := getJSON[model.PageData](tx, model.NSPages, model.PageKey(projectID, c.id))
 			if err != nil || !ok {
 				return err

@@ -1,0 +1,86 @@
+package localstore
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// mappedKB is the resident size of this process's mappings of path.
+func mappedKB(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Skip("no /proc/self/smaps")
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	in, kb := false, 0
+	for sc.Scan() {
+		l := sc.Text()
+		if fields := strings.Fields(l); len(fields) >= 5 && strings.Contains(fields[0], "-") {
+			in = strings.HasSuffix(l, " "+path)
+			continue
+		}
+		if in && strings.HasPrefix(l, "Rss:") {
+			n, _ := strconv.Atoi(strings.Fields(l)[1])
+			kb += n
+		}
+	}
+	return kb
+}
+
+// ReleaseMapped gives back the resident pages of the file a listing
+// mapped, and the values read afterwards are the same bytes.
+func TestReleaseMappedKeepsTheData(t *testing.T) {
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "nimbus.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	value := []byte(`"` + strings.Repeat("x", 8000) + `"`)
+	if err := s.Update(ctx, func(tx *Tx) error {
+		for i := range 3000 {
+			if err := tx.PutIndex(fmt.Sprintf("k%05d", i), value); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	read := func() int {
+		n := 0
+		if err := s.ScanIndex("k", func(_, v []byte) error {
+			if string(v) != string(value) {
+				t.Fatalf("a value changed after ReleaseMapped")
+			}
+			n++
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	read()
+	before := mappedKB(t, path)
+	s.ReleaseMapped()
+	after := mappedKB(t, path)
+	if before < 10000 || after > before/4 {
+		t.Errorf("store mapping resident %d kB after a listing, %d kB after ReleaseMapped: want it given back", before, after)
+	}
+	if n := read(); n != 3000 {
+		t.Errorf("%d values read after ReleaseMapped, want 3000", n)
+	}
+}
