@@ -400,7 +400,11 @@ func startIndex(st *localstore.Store) {
 	if v, err := st.Meta(localstore.MetaIndexVersion); err != nil || v == pageIndexVersion {
 		return
 	}
-	if n, err := st.Count(model.NSPages, "page:"); err == nil && n == 0 {
+	n, err := st.Count(model.NSPages, "page:")
+	if err == nil && n == 0 {
+		n, err = st.Count(model.NSLogs, "logs:") // logs without a page go on the timeline too
+	}
+	if err == nil && n == 0 {
 		_ = st.SetMeta(localstore.MetaIndexVersion, pageIndexVersion)
 	}
 }
@@ -446,6 +450,38 @@ func (w *Workspace) rebuildIndex(ctx context.Context) error {
 		return ctx.Err()
 	}); err != nil {
 		return err
+	}
+	// Logs can exist without a page record (a file that failed
+	// extraction): the timeline takes every log record, not only pages'.
+	hasPage := make(map[localstore.PageRef]bool, len(refs))
+	for _, r := range refs {
+		hasPage[r] = true
+	}
+	var logOnly []localstore.PageRef
+	if err := w.store.Walk(model.NSLogs, "logs:", func(key string, _ []byte) error {
+		k, err := model.ParseKey(key)
+		if err != nil || k.Kind != model.KindLogs {
+			return nil
+		}
+		if r := (localstore.PageRef{ProjectID: k.ID, PageID: k.Secondary}); !hasPage[r] {
+			logOnly = append(logOnly, r)
+		}
+		return ctx.Err()
+	}); err != nil {
+		return err
+	}
+	for i := 0; i < len(logOnly); i += 500 {
+		part := logOnly[i:min(i+500, len(logOnly))]
+		if err := w.store.Update(ctx, func(tx *localstore.Tx) error {
+			for _, ref := range part {
+				if err := indexLogs(tx, ref); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 	}
 	if len(refs) > 5000 {
 		fmt.Fprintf(os.Stderr, "nimbus: indexing %d pages of %s (once, after an update)\n", len(refs), w.store.Path())
