@@ -9,14 +9,33 @@ package localstore
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/nimbus-desktop/nimbus/model"
 )
 
 var bucketIndex = []byte("_index")
+
+// metaIndexTxID is the _meta key holding the ID of the last write
+// transaction the indexer saw: a store written since by a Nimbus without
+// one (an older version) has a later transaction, and IndexCurrent says
+// no.
+const metaIndexTxID = "index_txid"
+
+// IndexCurrent reports whether every committed write transaction ran with
+// an indexer: the last one is the one the indexer noted.
+func (s *Store) IndexCurrent() (bool, error) {
+	var ok bool
+	err := s.view(func(tx *Tx) error {
+		ok = string(tx.tx.Bucket(bucketMeta).Get([]byte(metaIndexTxID))) == strconv.Itoa(tx.tx.ID())
+		return nil
+	})
+	return ok, err
+}
 
 // MetaIndexVersion is the _meta key the indexer owner stores its index
 // version under. A write transaction that touches pages while no Indexer is
@@ -112,6 +131,18 @@ func (t *Tx) Changed(ns model.Namespace, key string) bool {
 	return ok
 }
 
+// noteIndexed records, in a write transaction about to commit, that it ran
+// with an indexer (IndexCurrent).
+func (t *Tx) noteIndexed(s *Store) error {
+	if s.indexer == nil || !t.tx.Writable() {
+		return nil
+	}
+	if err := t.tx.Bucket(bucketMeta).Put([]byte(metaIndexTxID), []byte(strconv.Itoa(t.tx.ID()))); err != nil {
+		return fmt.Errorf("note the indexed transaction: %w", err)
+	}
+	return nil
+}
+
 // runIndexer calls the Indexer on the pages written since the last call,
 // or marks the index out of date when there is none.
 func (t *Tx) runIndexer(s *Store) error {
@@ -162,6 +193,32 @@ func (t *Tx) PutIndex(key string, value []byte) error {
 		return fmt.Errorf("put index %s: %w", clip(key), err)
 	}
 	return nil
+}
+
+// DeleteIndex removes index record key. Index records are derived from
+// the namespaces and never pushed (a rebuild makes them again), so this
+// is not the deletion of data the store otherwise never does; a page's
+// log timeline uses it to drop the entries its log record no longer keeps.
+func (t *Tx) DeleteIndex(key string) error {
+	if err := t.tx.Bucket(bucketIndex).Delete([]byte(key)); err != nil {
+		return fmt.Errorf("delete index %s: %w", clip(key), err)
+	}
+	return nil
+}
+
+// DeleteAllIndex empties the _index bucket (derived records only: see
+// DeleteIndex), so that a rebuild starts from nothing and leaves no record
+// of an older index version behind.
+func (s *Store) DeleteAllIndex(ctx context.Context) error {
+	return s.Update(ctx, func(tx *Tx) error {
+		if err := tx.tx.DeleteBucket(bucketIndex); err != nil {
+			return fmt.Errorf("empty the index: %w", err)
+		}
+		if _, err := tx.tx.CreateBucket(bucketIndex); err != nil {
+			return fmt.Errorf("empty the index: %w", err)
+		}
+		return nil
+	})
 }
 
 // ScanIndex calls fn for every index record starting with prefix, in key

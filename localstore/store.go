@@ -190,6 +190,13 @@ func initBuckets(tx *bolt.Tx) error {
 	} else if err := meta.Put([]byte(metaSchemaVersion), []byte(strconv.Itoa(SchemaVersion))); err != nil {
 		return fmt.Errorf("write %s: %w", metaSchemaVersion, err)
 	}
+	// This transaction is the store's own: it keeps the index current
+	// when it was (IndexCurrent).
+	if v := meta.Get([]byte(metaIndexTxID)); v != nil && string(v) == strconv.Itoa(tx.ID()-1) {
+		if err := meta.Put([]byte(metaIndexTxID), []byte(strconv.Itoa(tx.ID()))); err != nil {
+			return fmt.Errorf("write %s: %w", metaIndexTxID, err)
+		}
+	}
 	syncB, err := tx.CreateBucketIfNotExists(bucketSync)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", bucketSync, err)

@@ -48,6 +48,9 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		if err := t.runIndexer(s); err != nil {
 			return err
 		}
+		if err := t.noteIndexed(s); err != nil {
+			return err
+		}
 		// A caller that gave up while fn ran does not want the change.
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("store %s: update cancelled, nothing written: %w", s.path, err)
@@ -81,6 +84,9 @@ func (s *Store) Batch(ctx context.Context, fn func(tx *Tx) error) error {
 			return err
 		}
 		if err := t.runIndexer(s); err != nil {
+			return err
+		}
+		if err := t.noteIndexed(s); err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {

@@ -77,6 +77,10 @@ func (w *WriteTx) Commit(ctx context.Context) error {
 		w.Rollback()
 		return err
 	}
+	if err := w.t.noteIndexed(w.s); err != nil {
+		w.Rollback()
+		return err
+	}
 	w.done = true
 	if err := w.t.tx.Commit(); err != nil {
 		return w.s.wrapDBErr(err)

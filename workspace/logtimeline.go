@@ -20,34 +20,70 @@ import (
 
 func timelinePrefix(projectID string) string { return "lt:" + projectID + ":" }
 
-// timelineKey names one entry: its timestamp (fixed width, so the keys
-// sort by time), its page and a hash of what tells it from the page's
-// other entries of that millisecond.
+// timelineListKey holds the suffixes of a page's timeline records, so
+// that the entries its log record no longer keeps (it keeps the newest
+// model.MaxLogEntries) leave the timeline too.
+func timelineListKey(projectID, pageID string) string { return "ltp:" + projectID + ":" + pageID }
+
+// timelineKey names one entry: its timestamp (normalised to FormatTime's
+// fixed width, so the keys sort by time), its page and a hash of what
+// tells it from the page's other entries of that millisecond.
 func timelineKey(projectID, pageID string, e model.LogEntry) string {
-	return timelinePrefix(projectID) + e.Timestamp + ":" + pageID + ":" + entryHash(e)
+	return timelinePrefix(projectID) + timelineSuffix(pageID, e)
+}
+
+func timelineSuffix(pageID string, e model.LogEntry) string {
+	ts := e.Timestamp
+	if t, err := model.ParseTime(ts); err == nil {
+		ts = model.FormatTime(t)
+	}
+	return ts + ":" + pageID + ":" + entryHash(e)
 }
 
 func entryHash(e model.LogEntry) string {
 	h := sha256.New()
-	h.Write([]byte(e.Level + "\x00" + e.Step + "\x00" + e.Message))
+	h.Write([]byte(e.Timestamp + "\x00" + e.Level + "\x00" + e.Step + "\x00" + e.Message))
 	return hex.EncodeToString(h.Sum(nil)[:6])
 }
 
-// indexLogs adds the timeline records of a page's log entries (those it
-// has already are left as they are). Entries the record no longer holds
-// (it keeps the newest model.MaxLogEntries) keep theirs: a reader skips
-// them.
-func indexLogs(tx *localstore.Tx, ref localstore.PageRef) error {
+// timelineValue is what a filter on level or step needs, so that the
+// walk reads a page's log record only for entries that can match.
+func timelineValue(e model.LogEntry) []byte { return []byte(e.Level + "\x00" + e.Step) }
+
+// indexLogs brings a page's timeline records in line with its log record:
+// the entries it holds are on the timeline, those it dropped are not.
+// full (a rebuild) writes every entry's record, whatever the page's list
+// says.
+func indexLogs(tx *localstore.Tx, ref localstore.PageRef, full bool) error {
 	ld, err := written[model.LogData](tx, model.NSLogs, model.LogsKey(ref.ProjectID, ref.PageID))
 	if err != nil {
-		return nil // an unreadable log record adds nothing to the timeline
+		return nil // an unreadable log record changes nothing on the timeline
 	}
+	prefix := timelinePrefix(ref.ProjectID)
+	listKey := timelineListKey(ref.ProjectID, ref.PageID)
+	old := map[string]bool{}
+	if v, ok := tx.GetIndex(listKey); ok && len(v) > 0 {
+		for _, suf := range strings.Split(string(v), "\n") {
+			old[suf] = true
+		}
+	}
+	suffixes := make([]string, 0, len(ld.Entries))
 	for _, e := range ld.Entries {
-		if err := tx.PutIndex(timelineKey(ref.ProjectID, ref.PageID, e), []byte{1}); err != nil {
+		suf := timelineSuffix(ref.PageID, e)
+		suffixes = append(suffixes, suf)
+		if full || !old[suf] {
+			if err := tx.PutIndex(prefix+suf, timelineValue(e)); err != nil {
+				return err
+			}
+		}
+		delete(old, suf)
+	}
+	for suf := range old { // dropped from the record
+		if err := tx.DeleteIndex(prefix + suf); err != nil {
 			return err
 		}
 	}
-	return nil
+	return tx.PutIndex(listKey, []byte(strings.Join(suffixes, "\n")))
 }
 
 // LogQuery selects log entries; zero fields match every entry.
@@ -124,7 +160,19 @@ func (w *Workspace) RecentLogs(ctx context.Context, projectID string, q LogQuery
 		}
 		logs := map[string]map[string]model.LogEntry{} // page -> timeline key -> entry
 		prefix := timelinePrefix(projectID)
-		return tx.ScanIndexReverse(prefix, func(k, _ []byte) error {
+		scanned := 0
+		return tx.ScanIndexReverse(prefix, func(k, v []byte) error {
+			if scanned++; scanned%releaseEvery == 0 {
+				tx.ReleaseMapped()
+			}
+			// level and step are in the value: no record read for an
+			// entry they rule out
+			if q.Level != "" || q.Step != "" {
+				level, step, _ := strings.Cut(string(v), "\x00")
+				if q.Level != "" && level != q.Level || q.Step != "" && step != q.Step {
+					return ctx.Err()
+				}
+			}
 			key := string(k)
 			rest := key[len(prefix):]
 			// rest: timestamp ":" page ":" hash; the timestamp holds colons
@@ -145,9 +193,6 @@ func (w *Workspace) RecentLogs(ctx context.Context, projectID string, q LogQuery
 					entries[timelineKey(projectID, pageID, e)] = e
 				}
 				logs[pageID] = entries
-			}
-			if len(logs)%releaseEvery == 0 {
-				tx.ReleaseMapped()
 			}
 			e, ok := entries[key]
 			if !ok {

@@ -30,7 +30,7 @@ import (
 
 // pageIndexVersion changes whenever pageSummaryRec or its derivation does:
 // a store with another version is re-indexed on first use.
-const pageIndexVersion = "page-summary-4"
+const pageIndexVersion = "page-summary-5"
 
 // pageSummaryRec is the index record of one page.
 type pageSummaryRec struct {
@@ -53,6 +53,9 @@ type pageSummaryRec struct {
 	Blocks    int `json:"blocks"`
 	Proposals int `json:"proposals,omitempty"`
 	Decided   int `json:"decided,omitempty"`
+	// Proposing counts the blocks with a text QA checks (ReviewBlock.
+	// Proposal: an edit, an accepted or decided text, or a suggestion).
+	Proposing int `json:"proposing,omitempty"`
 	// States counts the blocks per review state (ReviewBlock.State).
 	States map[string]int `json:"states,omitempty"`
 	// Broken says why the page record could not be read ("" when it was).
@@ -68,8 +71,6 @@ type projectAggRec struct {
 	States    map[string]int `json:"states,omitempty"`
 	Proposals int            `json:"proposals,omitempty"`
 	Decided   int            `json:"decided,omitempty"`
-	// Dims counts the pages per dimension name and value.
-	Dims map[string]map[string]int `json:"dims,omitempty"`
 }
 
 func summaryKey(projectID, pageID string) string { return "sum:" + projectID + ":" + pageID }
@@ -125,18 +126,6 @@ func (a *projectAggRec) add(s *pageSummaryRec, sign int) {
 	}
 	a.Proposals += sign * s.Proposals
 	a.Decided += sign * s.Decided
-	for name, value := range s.Dimensions {
-		if a.Dims == nil {
-			a.Dims = map[string]map[string]int{}
-		}
-		m := a.Dims[name]
-		inc(&m, value, sign)
-		if len(m) == 0 {
-			delete(a.Dims, name)
-		} else {
-			a.Dims[name] = m
-		}
-	}
 }
 
 // dupKey is what the duplicate audit compares of a field (extract.
@@ -180,6 +169,9 @@ func summarize(p *model.PageData, r model.ReviewData, s *model.StatusData) pageS
 	sum.Decided = decidedCount(r)
 	for _, b := range reviewBlocks(*p, r) {
 		sum.Blocks++
+		if b.Proposal() != "" {
+			sum.Proposing++
+		}
 		if sum.States == nil {
 			sum.States = map[string]int{}
 		}
@@ -195,7 +187,7 @@ func indexPages(tx *localstore.Tx, refs []localstore.PageRef) error {
 	var order []string
 	for _, ref := range refs {
 		if tx.Changed(model.NSLogs, model.LogsKey(ref.ProjectID, ref.PageID)) {
-			if err := indexLogs(tx, ref); err != nil {
+			if err := indexLogs(tx, ref, false); err != nil {
 				return err
 			}
 		}
@@ -223,7 +215,12 @@ func indexPages(tx *localstore.Tx, refs []localstore.PageRef) error {
 	for _, projectID := range order {
 		agg, err := readAgg(tx, projectID)
 		if err != nil {
-			return err
+			// Derived data that no longer reads must not refuse the write
+			// (a pull, a decision): the next read rebuilds the index.
+			if err := invalidateIndex(tx); err != nil {
+				return err
+			}
+			continue
 		}
 		merge(&agg, deltas[projectID])
 		if err := tx.PutIndex(aggKey(projectID), mustJSON(agg)); err != nil {
@@ -252,18 +249,6 @@ func merge(a *projectAggRec, d *projectAggRec) {
 	}
 	addAll(&a.Statuses, d.Statuses)
 	addAll(&a.States, d.States)
-	for name, values := range d.Dims {
-		if a.Dims == nil {
-			a.Dims = map[string]map[string]int{}
-		}
-		m := a.Dims[name]
-		addAll(&m, values)
-		if len(m) == 0 {
-			delete(a.Dims, name)
-		} else {
-			a.Dims[name] = m
-		}
-	}
 }
 
 func mustJSON(v any) []byte {
@@ -295,6 +280,8 @@ func resummarize(tx *localstore.Tx, ref localstore.PageRef, full bool) (old, nex
 		var o pageSummaryRec
 		if decodeSummary(oldBytes, &o) == nil {
 			old = &o
+		} else if err := invalidateIndex(tx); err != nil { // the aggregate cannot take it out: rebuild
+			return nil, nil, false, err
 		}
 	}
 	pkey := model.PageKey(ref.ProjectID, ref.PageID)
@@ -384,7 +371,16 @@ func pageCountIn(tx *localstore.Tx, projectID string) (int, error) {
 		return tx.Count(model.NSPages, model.ProjectPrefix(model.KindPage, projectID))
 	}
 	agg, err := readAgg(tx, projectID)
-	return agg.Pages, err
+	if err != nil {
+		return tx.Count(model.NSPages, model.ProjectPrefix(model.KindPage, projectID))
+	}
+	return agg.Pages, nil
+}
+
+// invalidateIndex marks the index out of date in tx (an index record that
+// does not read): the next use rebuilds it.
+func invalidateIndex(tx *localstore.Tx) error {
+	return tx.SetMeta(localstore.MetaIndexVersion, "out of date")
 }
 
 // indexState guards the one rebuild of a workspace's index.
@@ -414,19 +410,29 @@ func startIndex(st *localstore.Store) {
 func (w *Workspace) ensureIndex(ctx context.Context) error {
 	w.index.mu.Lock()
 	defer w.index.mu.Unlock()
-	if w.index.ready {
-		// A writer without an indexer (a tool on the same file) clears
-		// the version; check it again only cheaply.
-		if v, err := w.store.Meta(localstore.MetaIndexVersion); err == nil && v == pageIndexVersion {
-			return nil
-		}
-	}
 	v, err := w.store.Meta(localstore.MetaIndexVersion)
 	if err != nil {
 		return err
 	}
-	if v != pageIndexVersion {
-		if err := w.rebuildIndex(ctx); err != nil {
+	if w.index.ready && v == pageIndexVersion {
+		// A writer without an indexer (a tool on the same file) or an
+		// index record that no longer reads clears the version: checked
+		// at every use, cheaply.
+		return nil
+	}
+	current := v == pageIndexVersion
+	if current && !w.index.ready {
+		// Written since by a Nimbus without the index (an older version,
+		// an older CLI on the same store)?
+		if current, err = w.store.IndexCurrent(); err != nil {
+			return err
+		}
+	}
+	if !current {
+		// The rebuild is the store's, not the caller's: a caller that
+		// gives up (a filter changed) must not make the next one start
+		// again from the first page.
+		if err := w.rebuildIndex(context.WithoutCancel(ctx)); err != nil {
 			return fmt.Errorf("rebuild the page index of %s: %w", w.store.Path(), err)
 		}
 	}
@@ -440,6 +446,10 @@ func (w *Workspace) ensureIndex(ctx context.Context) error {
 // that last transaction. Writes between the chunks keep their pages'
 // summaries up to date through the indexer, so the result is exact.
 func (w *Workspace) rebuildIndex(ctx context.Context) error {
+	// From nothing: records of another index version must not stay.
+	if err := w.store.DeleteAllIndex(ctx); err != nil {
+		return err
+	}
 	var refs []localstore.PageRef
 	if err := w.store.Walk(model.NSPages, "page:", func(key string, _ []byte) error {
 		k, err := model.ParseKey(key)
@@ -474,7 +484,7 @@ func (w *Workspace) rebuildIndex(ctx context.Context) error {
 		part := logOnly[i:min(i+500, len(logOnly))]
 		if err := w.store.Update(ctx, func(tx *localstore.Tx) error {
 			for _, ref := range part {
-				if err := indexLogs(tx, ref); err != nil {
+				if err := indexLogs(tx, ref, true); err != nil {
 					return err
 				}
 			}
@@ -495,7 +505,7 @@ func (w *Workspace) rebuildIndex(ctx context.Context) error {
 				if _, _, _, err := resummarize(tx, ref, true); err != nil {
 					return err
 				}
-				if err := indexLogs(tx, ref); err != nil {
+				if err := indexLogs(tx, ref, true); err != nil {
 					return err
 				}
 			}
@@ -623,11 +633,10 @@ func (w *Workspace) summaryOf(ctx context.Context, projectID, pageID string) (pa
 // ProjectCounts is what the views count of a project, read from the
 // index's aggregate (no page is read).
 type ProjectCounts struct {
-	Pages, Missing      int
-	Proposals, Decided  int
-	Statuses            map[string]int            // "" : never submitted
-	ReviewStates        map[string]int            // blocks per ReviewBlock.State
-	DimensionValueCount map[string]map[string]int // pages per dimension name and value
+	Pages, Missing     int
+	Proposals, Decided int
+	Statuses           map[string]int // "" : never submitted
+	ReviewStates       map[string]int // blocks per ReviewBlock.State
 }
 
 // Counts returns the project's counts from the page index.
@@ -646,5 +655,5 @@ func (w *Workspace) Counts(ctx context.Context, projectID string) (ProjectCounts
 		}
 	}
 	return ProjectCounts{Pages: a.Pages, Missing: a.Missing, Proposals: a.Proposals, Decided: a.Decided,
-		Statuses: a.Statuses, ReviewStates: a.States, DimensionValueCount: a.Dims}, nil
+		Statuses: a.Statuses, ReviewStates: a.States}, nil
 }

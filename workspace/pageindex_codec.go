@@ -229,6 +229,7 @@ func encodeSummary(s *pageSummaryRec) []byte {
 	e.int(s.Blocks)
 	e.int(s.Proposals)
 	e.int(s.Decided)
+	e.int(s.Proposing)
 	e.intMap(s.States)
 	e.str(s.Broken)
 	return e.b
@@ -275,6 +276,7 @@ func decodeSummaryIn(b []byte, s *pageSummaryRec, intern map[string]string) erro
 	s.Blocks = d.int()
 	s.Proposals = d.int()
 	s.Decided = d.int()
+	s.Proposing = d.int()
 	s.States = d.intMap()
 	s.Broken = d.str()
 	if d.err == nil && len(d.b) != 0 {

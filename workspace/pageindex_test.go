@@ -70,9 +70,12 @@ func checkIndex(t *testing.T, w *Workspace) {
 			if err != nil {
 				return err
 			}
+			var sufs []string
 			for _, e := range ld.Entries {
-				want[timelineKey(k.ID, k.Secondary, e)] = []byte{1}
+				want[timelineKey(k.ID, k.Secondary, e)] = timelineValue(e)
+				sufs = append(sufs, timelineSuffix(k.Secondary, e))
 			}
+			want[timelineListKey(k.ID, k.Secondary)] = []byte(strings.Join(sufs, "\n"))
 			return nil
 		})
 	}); err != nil {
@@ -84,7 +87,7 @@ func checkIndex(t *testing.T, w *Workspace) {
 		switch key := string(k); {
 		case strings.HasPrefix(key, "rv:") && string(v) == "\x00":
 			// off the review list
-		case strings.HasPrefix(key, "sum:"), strings.HasPrefix(key, "rv:"), strings.HasPrefix(key, "lt:"):
+		case strings.HasPrefix(key, "sum:"), strings.HasPrefix(key, "rv:"), strings.HasPrefix(key, "lt:"), strings.HasPrefix(key, "ltp:"):
 			got[key] = append([]byte(nil), v...)
 		case strings.HasPrefix(key, "agg:"):
 			var a projectAggRec
@@ -100,7 +103,9 @@ func checkIndex(t *testing.T, w *Workspace) {
 		t.Fatal(err)
 	}
 	for k, v := range want {
-		if string(got[k]) != string(v) {
+		if string(got[k]) != string(v) && !strings.HasPrefix(k, "sum:") {
+			t.Errorf("page index %s:\n got %q\nwant %q", k, got[k], v)
+		} else if string(got[k]) != string(v) {
 			var g pageSummaryRec
 			gerr := decodeSummary(got[k], &g)
 			var w pageSummaryRec
@@ -232,7 +237,7 @@ func TestSummaryCodecRoundTrip(t *testing.T) {
 			Processing: &model.ProcessingInfo{Started: "s", CurrentStep: "c", Progress: 42},
 			Result:     &model.StatusResult{Completed: "c", Success: true, Changes: 3, Confidence: 0.875},
 			Error:      &model.StatusError{Message: "m", Code: "AI_TIMEOUT", Timestamp: "t"}},
-		Blocks: 14, Proposals: 3, Decided: 2, States: map[string]int{model.ReviewAccepted: 1, model.ReviewRejected: 1, model.ReviewOriginal: 12},
+		Blocks: 14, Proposals: 3, Decided: 2, Proposing: 4, States: map[string]int{model.ReviewAccepted: 1, model.ReviewRejected: 1, model.ReviewOriginal: 12},
 		Broken: "b",
 	}
 	for _, s := range []pageSummaryRec{{}, {PageID: "p", Status: &model.StatusData{Status: "uploaded"}}, full} {
@@ -270,13 +275,28 @@ func TestDuplicateAuditFromTheIndexMatchesTheTexts(t *testing.T) {
 	if err := w.store.ListPages(pid, func(p model.PageData) error { pages = append(pages, p); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	a, b := pages[0], pages[1]
+	// two pages with a meta description and a canonical URL (not every
+	// fixture page has them; the order of pages is their ID's)
+	var with []model.PageData
+	for _, p := range pages {
+		if p.Extraction.Head["metaDescription"] != "" && p.Extraction.Head["canonical"] != "" && p.SourceMissing == "" {
+			with = append(with, p)
+		}
+	}
+	if len(with) < 2 {
+		t.Fatalf("%d fixture pages with a description and a canonical URL", len(with))
+	}
+	a, b := with[0], with[1]
 	b.Extraction.Head["metaDescription"] = strings.ToUpper(a.Extraction.Head["metaDescription"]) + ""
 	b.Extraction.Head["canonical"] = strings.ToUpper(a.Extraction.Head["canonical"])
 	if err := w.store.Update(ctx, func(tx *localstore.Tx) error { return tx.PutPage(b) }); err != nil {
 		t.Fatal(err)
 	}
-	pages[1] = b
+	for i := range pages {
+		if pages[i].PageID == b.PageID {
+			pages[i] = b
+		}
+	}
 	var raw []extract.AuditPage
 	for _, p := range pages {
 		if p.SourceMissing == "" {

@@ -255,7 +255,16 @@ func (w *Workspace) ReviewBlocks(ctx context.Context, projectID string, f Review
 	type candidate struct{ id, path string }
 	var cands []candidate
 	scan := w.summaries
-	if len(f.States) > 0 && !contains(f.States, model.ReviewOriginal) {
+	switch {
+	case f.PageID != "":
+		scan = func(ctx context.Context, projectID string, fn func(s *pageSummaryRec) error) error {
+			s, ok, err := w.summaryOf(ctx, projectID, f.PageID)
+			if err != nil || !ok {
+				return err
+			}
+			return fn(&s)
+		}
+	case len(f.States) > 0 && !contains(f.States, model.ReviewOriginal):
 		scan = w.reviewSummaries // only pages with a proposal or a decision
 	}
 	if err := scan(ctx, projectID, func(s *pageSummaryRec) error {
@@ -274,8 +283,11 @@ func (w *Workspace) ReviewBlocks(ctx context.Context, projectID string, f Review
 				tx.ReleaseMapped()
 			}
 			p, ok, err := getJSON[model.PageData](tx, model.NSPages, model.PageKey(projectID, c.id))
-			if err != nil || !ok {
+			if err != nil {
 				return err
+			}
+			if !ok {
+				continue
 			}
 			r, _, err := getJSON[model.ReviewData](tx, model.NSPages, model.ReviewKey(projectID, c.id))
 			if err != nil {
@@ -318,9 +330,9 @@ func (f ReviewFilter) mayMatch(s *pageSummaryRec) bool {
 			return false
 		}
 	}
-	// QA findings are on proposals: a suggestion, an edit or an accepted
-	// text.
-	if f.QA != "" && s.Proposals == 0 && s.States[model.ReviewEdited] == 0 && s.States[model.ReviewAccepted] == 0 {
+	// QA findings are on proposals (ReviewBlock.Proposal: a decision's
+	// text or the suggestion).
+	if f.QA != "" && s.Proposing == 0 {
 		return false
 	}
 	return true

@@ -1,26 +1,24 @@
 package workspace
 
-// Findings of the review of the page summary index (branch review).
+// Cases a review of the page summary index found; each failed before its fix.
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nimbus-desktop/nimbus/localstore"
 	"github.com/nimbus-desktop/nimbus/model"
 )
 
 // A file that fails extraction gets a log (an error entry) but no page
-// record. The indexer puts that entry on the timeline, but rebuildIndex only
-// walks page records: after a rebuild the failure vanishes from the
-// project-wide Logs screen (the old Logs listed every log record).
-func TestReviewRebuildKeepsLogsOfPagesWithoutAPageRecord(t *testing.T) {
+// record. A rebuild of the index (the upgrade to a new index version) puts
+// those logs on the timeline too: the failure stays on the project-wide
+// Logs screen.
+func TestIndexRebuildKeepsLogsOfPagesWithoutAPageRecord(t *testing.T) {
 	t.Setenv("NIMBUS_EMAIL", "")
 	path := filepath.Join(t.TempDir(), "nimbus.db")
 	w, err := OpenWith(path, Options{})
@@ -72,9 +70,9 @@ func TestReviewRebuildKeepsLogsOfPagesWithoutAPageRecord(t *testing.T) {
 }
 
 // Entries a log record drops (it keeps the newest model.MaxLogEntries)
-// keep their timeline records forever: the _index bucket grows with every
-// entry ever logged, and a filtered RecentLogs walks all of them.
-func TestReviewTimelineKeepsDroppedEntries(t *testing.T) {
+// leave the timeline: the _index bucket does not grow with every entry
+// ever logged.
+func TestTimelineDropsWhatTheLogRecordDrops(t *testing.T) {
 	w := openTemp(t, Options{})
 	pid := newIntakeProject(t, w)
 	pageID := model.PageID(pid, "dist/a.html")
@@ -95,9 +93,9 @@ func TestReviewTimelineKeepsDroppedEntries(t *testing.T) {
 }
 
 // A Nimbus from before the index (a downgrade, an older CLI on the same
-// store) writes page records without clearing index_version: the index
-// stays "current" and never catches up.
-func TestReviewOlderBinaryWriteLeavesIndexStale(t *testing.T) {
+// store) writes page records without clearing index_version; the store
+// notes the last transaction the indexer saw, so the next open rebuilds.
+func TestIndexRebuiltAfterAWriteByAnOlderNimbus(t *testing.T) {
 	t.Setenv("NIMBUS_EMAIL", "")
 	path := filepath.Join(t.TempDir(), "nimbus.db")
 	w, err := OpenWith(path, Options{})
@@ -171,9 +169,10 @@ func oldReviewBlocks(t *testing.T, w *Workspace, projectID string, f ReviewFilte
 
 // A decision the validation accepts but Decide never writes (rejected with
 // a text, as another client or a hand-edited record may hold): QA runs on
-// its text, so the old ReviewBlocks matched it; mayMatch prunes the page
-// (no proposal, no edited or accepted block).
-func TestReviewQAFilterOnARejectedDecisionWithText(t *testing.T) {
+// its text, so ReviewBlocks must not prune the page (it has no proposal
+// and no edited or accepted block): the summary counts blocks with a text
+// to check.
+func TestQAFilterFindsTheTextOfAnyDecision(t *testing.T) {
 	w, pid := reviewFixture(t)
 	ctx := context.Background()
 	id := model.PageID(pid, "dist/local/tag-heuer.html")
@@ -208,32 +207,10 @@ func TestReviewQAFilterOnARejectedDecisionWithText(t *testing.T) {
 	}
 }
 
-// The aggregate is decoded and encoded again in every write transaction
-// that touches one of the project's pages (a decision, a status), and on
-// every Busy poll. Its Dims holds one count per dimension value: a
-// dimension unique per page (a {slug} in the path pattern) makes it as big
-// as the site.
-func TestReviewAggregateSizeWithAPerPageDimension(t *testing.T) {
-	a := projectAggRec{Pages: 100000, Statuses: map[string]int{"": 100000}, Dims: map[string]map[string]int{"slug": {}, "location": {}}}
-	for i := 0; i < 100000; i++ {
-		a.Dims["slug"][fmt.Sprintf("watch-repair-service-%06d", i)] = 1
-		a.Dims["location"][fmt.Sprintf("town-%04d", i%2000)]++
-	}
-	b := mustJSON(a)
-	start := time.Now()
-	var back projectAggRec
-	if err := json.Unmarshal(b, &back); err != nil {
-		t.Fatal(err)
-	}
-	_ = mustJSON(back)
-	t.Logf("agg record %d bytes; decode+encode (each write tx, each Busy poll decodes) %v", len(b), time.Since(start))
-}
-
-// Derived data that cannot be read fails the write it should follow: an
-// unreadable agg: record rolls back every transaction that writes a page,
-// status or review of the project (a pull's included), until something
-// rebuilds the index, which nothing does (the version stays current).
-func TestReviewUnreadableAggregateFailsWrites(t *testing.T) {
+// An index record that no longer reads (a torn aggregate) must not refuse
+// the write it follows (here a pulled status): the index is marked out of
+// date and rebuilt on its next use.
+func TestUnreadableAggregateDoesNotRefuseWrites(t *testing.T) {
 	t.Setenv("NIMBUS_EMAIL", "")
 	path := filepath.Join(t.TempDir(), "nimbus.db")
 	w, err := OpenWith(path, Options{})
