@@ -167,15 +167,21 @@ func summarize(p *model.PageData, r model.ReviewData, s *model.StatusData) pageS
 	}
 	sum.Proposals = len(p.Proposals())
 	sum.Decided = decidedCount(r)
-	for _, b := range reviewBlocks(*p, r) {
-		sum.Blocks++
-		if b.Proposal() != "" {
-			sum.Proposing++
+	// reviewBlocks' states, without building the blocks (the import
+	// summarises every page it writes)
+	suggested := p.Proposals()
+	for _, list := range [][]model.Block{model.HeadBlocks(p.Extraction), p.Extraction.AboveFoldBlocks, p.Extraction.RestOfPageBlocks} {
+		for _, b := range list {
+			state, text, _ := blockState(b, suggested[b.ID], r)
+			sum.Blocks++
+			if text != "" || suggested[b.ID] != "" { // ReviewBlock.Proposal
+				sum.Proposing++
+			}
+			if sum.States == nil {
+				sum.States = map[string]int{}
+			}
+			sum.States[state]++
 		}
-		if sum.States == nil {
-			sum.States = map[string]int{}
-		}
-		sum.States[b.State]++
 	}
 	return sum
 }

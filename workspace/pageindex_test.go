@@ -408,3 +408,44 @@ func TestRecentLogsFromTheTimeline(t *testing.T) {
 		t.Errorf("one page, newest first: %+v", one)
 	}
 }
+
+// The summary counts what reviewBlocks lists: blocks per state and blocks
+// with a proposal, on the review fixture after decisions of every kind.
+func TestSummaryCountsWhatReviewBlocksLists(t *testing.T) {
+	w, pid := reviewFixture(t)
+	ctx := context.Background()
+	blocks, err := w.ReviewBlocks(ctx, pid, ReviewFilter{States: []string{model.ReviewSuggested}})
+	if err != nil || len(blocks) < 4 {
+		t.Fatalf("%d suggested blocks, %v", len(blocks), err)
+	}
+	for i, state := range []string{model.ReviewAccepted, model.ReviewRejected, model.ReviewEdited, model.ReviewOriginal} {
+		text := ""
+		if state == model.ReviewEdited {
+			text = "An edit."
+		}
+		if state == model.ReviewAccepted && blocks[i].HasQAError() {
+			continue
+		}
+		if _, err := w.Decide(ctx, pid, blocks[i].PageID, blocks[i].BlockID, state, text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.store.ListPages(pid, func(p model.PageData) error {
+		r, _ := w.store.GetReview(pid, p.PageID)
+		want := map[string]int{}
+		proposing := 0
+		for _, b := range reviewBlocks(p, r) {
+			want[b.State]++
+			if b.Proposal() != "" {
+				proposing++
+			}
+		}
+		s := summarize(&p, r, nil)
+		if !reflect.DeepEqual(s.States, want) || s.Proposing != proposing {
+			t.Errorf("%s: summary states %v proposing %d, reviewBlocks %v and %d", p.SourcePath, s.States, s.Proposing, want, proposing)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

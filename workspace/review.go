@@ -203,24 +203,7 @@ func reviewBlocks(p model.PageData, r model.ReviewData) []ReviewBlock {
 				Markup: b.Attributes["markup"],
 			}
 			rb.Suggested = suggested[b.ID]
-			rb.State = model.ReviewOriginal
-			if rb.Suggested != "" {
-				rb.State = model.ReviewSuggested
-			}
-			if d, ok := r.Blocks[b.ID]; ok {
-				switch {
-				case d.OriginalHash != "" && d.OriginalHash != textHash(b.Content):
-					rb.State = model.ReviewStale
-					rb.Decided = d.Decided
-				case d.State == model.ReviewOriginal:
-					// an undone decision: back to what the block offers,
-					// with no decision to date
-				default:
-					rb.State = d.State
-					rb.Text = d.Text
-					rb.Decided = d.Decided
-				}
-			}
+			rb.State, rb.Text, rb.Decided = blockState(b, rb.Suggested, r)
 			if p := rb.Proposal(); p != "" {
 				rb.QA = rb.check(p)
 			}
@@ -231,6 +214,27 @@ func reviewBlocks(p model.PageData, r model.ReviewData) []ReviewBlock {
 	add(p.Extraction.AboveFoldBlocks, true)
 	add(p.Extraction.RestOfPageBlocks, false)
 	return out
+}
+
+// blockState is a block's review state, and the text and time of its
+// decision, from its suggestion ("" for none) and the page's decisions.
+func blockState(b model.Block, suggested string, r model.ReviewData) (state, text, decided string) {
+	state = model.ReviewOriginal
+	if suggested != "" {
+		state = model.ReviewSuggested
+	}
+	d, ok := r.Blocks[b.ID]
+	switch {
+	case !ok:
+	case d.OriginalHash != "" && d.OriginalHash != textHash(b.Content):
+		return model.ReviewStale, "", d.Decided
+	case d.State == model.ReviewOriginal:
+		// an undone decision: back to what the block offers, with no
+		// decision to date
+	default:
+		return d.State, d.Text, d.Decided
+	}
+	return state, "", ""
 }
 
 // ReviewPage returns the blocks of one page with their review state.
