@@ -319,6 +319,19 @@ func (v *pagesView) load(projectID string) {
 	// the project's size) are read right here, so the window opens with
 	// data; the full table (10,000+ rows, most of a second) loads behind.
 	v.loading = true
+	if v.s.ws.IndexStale() {
+		// A store from an older version: its page index is rebuilt first
+		// (seconds on a big site), off the UI goroutine, and the screen
+		// says so (an empty table would read as "no pages").
+		busy := widget.NewProgressBarInfinite()
+		msg := widget.NewLabel("Updating the page index of this store (once, after an update of Nimbus)…")
+		msg.Alignment = fyne.TextAlignCenter
+		v.stack.Objects = []fyne.CanvasObject{container.NewCenter(container.NewVBox(msg, busy))}
+		v.stack.Refresh()
+		v.s.markReady()
+		v.loadAll(projectID)
+		return
+	}
 	if rows, err := v.s.ws.PageRows(ctx, projectID, firstScreenRows); err == nil {
 		v.setRows(rowsOf(rows), projectID)
 	}

@@ -42,6 +42,7 @@ type storeAPI interface {
 	ChangesWaiting() (int, error)
 	PageRows(ctx context.Context, projectID string, limit int) ([]workspace.PageRow, error)
 	PageRowOf(projectID, pageID string) (workspace.PageRow, error)
+	IndexStale() bool
 	Page(projectID, pageID string) (model.PageData, error)
 	PageLogs(projectID, pageID string) (model.LogData, error)
 	PageStatus(projectID, pageID string) (model.StatusData, error)

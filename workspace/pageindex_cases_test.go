@@ -128,9 +128,15 @@ func TestIndexRebuiltAfterAWriteByAnOlderNimbus(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w2.Close()
+	if !w2.IndexStale() {
+		t.Error("IndexStale is false on a store written by a Nimbus without the index")
+	}
 	row, err := w2.PageRowOf(pid, p.PageID)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if w2.IndexStale() {
+		t.Error("IndexStale after the rebuild")
 	}
 	if row.Title != "Written by Nimbus 0.x" {
 		t.Errorf("row title %q, the record says %q: the index is stale and marked current", row.Title, "Written by Nimbus 0.x")
