@@ -462,10 +462,19 @@ rows:
 	} else {
 		v.clearBtn.Disable()
 	}
-	if len(v.filtered) == 0 {
+	// Export and Submit count the rows: not before they are all in (the
+	// first screen's 200 rows were exported, and offered to Submit, as the
+	// whole site).
+	switch {
+	case len(v.filtered) == 0 || v.loading:
 		v.exportBtn.Disable()
-	} else if v.exportBtn.Text == exportLabel {
+	case v.exportBtn.Text == exportLabel:
 		v.exportBtn.Enable()
+	}
+	if v.loading {
+		v.submitBtn.Disable()
+	} else {
+		v.submitBtn.Enable()
 	}
 	v.table.UnselectAll()
 	v.table.Refresh()
@@ -617,14 +626,19 @@ func (v *pagesView) showDetail(pageID string) {
 	v.detail.Objects = []fyne.CanvasObject{pageDetail(v.s, p, logs)}
 	v.detail.Refresh()
 	if v.body.Objects[0] != v.split {
+		// The table has one parent at a time: in two, clicks went to
+		// neither once the detail was closed and opened again.
+		v.split.Leading = v.tableBox
 		v.body.Objects = []fyne.CanvasObject{v.split}
 		v.body.Refresh()
+		v.split.Refresh()
 	}
 }
 
 func (v *pagesView) hideDetail() {
 	v.selected = ""
 	v.table.UnselectAll()
+	v.split.Leading = layout.NewSpacer() // the table leaves the split (one parent at a time)
 	v.body.Objects = []fyne.CanvasObject{v.tableBox}
 	v.body.Refresh()
 }
@@ -831,7 +845,13 @@ func (v *pagesView) askSubmit() {
 		opts = append(opts, labels[submitSelected])
 	}
 	scope := widget.NewRadioGroup(opts, nil)
-	scope.SetSelected(opts[0])
+	// What the editor is looking at is the default: the filtered pages
+	// when a filter narrows the table (Enter sent the whole site).
+	if f := v.currentFilter(); f.active() {
+		scope.SetSelected(labels[submitFiltered])
+	} else {
+		scope.SetSelected(opts[0])
+	}
 	prio := widget.NewSelect([]string{"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}, nil)
 	prio.SetSelected("5")
 	v.s.ask("Submit pages for optimization", "Submit", "Cancel", []*widget.FormItem{

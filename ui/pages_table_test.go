@@ -607,3 +607,20 @@ func TestDimColumnsFollowTheRows(t *testing.T) {
 		t.Fatalf("brand=rolex after a change: rows %v", got)
 	}
 }
+
+// While only the first screen's rows are in, Export CSV and Submit are
+// off: they count the rows (the first 200 were exported as the site).
+func TestExportAndSubmitWaitForTheFullTable(t *testing.T) {
+	s, _, _ := fixtureShell(t)
+	v := s.pages
+	v.loading = true
+	v.applyFilter()
+	if !v.exportBtn.Disabled() || !v.submitBtn.Disabled() {
+		t.Errorf("while loading: export disabled %v, submit disabled %v; want both", v.exportBtn.Disabled(), v.submitBtn.Disabled())
+	}
+	v.loading = false
+	v.applyFilter()
+	if v.exportBtn.Disabled() || v.submitBtn.Disabled() {
+		t.Errorf("loaded: export disabled %v, submit disabled %v; want neither", v.exportBtn.Disabled(), v.submitBtn.Disabled())
+	}
+}
