@@ -457,6 +457,7 @@ func (w *Workspace) decide(ctx context.Context, projectID string, refs []BlockRe
 				decided = laterStamp(r.Updated, time.Now())
 			}
 			changed := 0
+			var unchanged []ReviewBlock // undos with nothing to undo
 			for _, blockID := range byPage[pageID] {
 				cur, ok := findBlock(reviewBlocks(p, r), blockID)
 				if !ok {
@@ -464,6 +465,11 @@ func (w *Workspace) decide(ctx context.Context, projectID string, refs []BlockRe
 				}
 				if onlyUndecided && cur.State != model.ReviewSuggested {
 					continue // decided meanwhile: the editor's decision stays
+				}
+				if prev, had := r.Blocks[blockID]; state == model.ReviewOriginal && (!had || prev.State == model.ReviewOriginal) {
+					// Nothing to undo: no decision written, nothing to push.
+					unchanged = append(unchanged, cur)
+					continue
 				}
 				d := model.ReviewDecision{State: state, OriginalHash: textHash(cur.Original), Decided: decided}
 				switch state {
@@ -491,7 +497,8 @@ func (w *Workspace) decide(ctx context.Context, projectID string, refs []BlockRe
 				changed++
 			}
 			if changed == 0 {
-				continue // every block of the page was decided meanwhile
+				result = append(result, unchanged...)
+				continue // every block of the page was decided meanwhile, or had nothing to undo
 			}
 			r.Updated = decided
 			if err := tx.PutJSON(model.NSPages, rkey, r); err != nil {

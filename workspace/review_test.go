@@ -423,3 +423,36 @@ func TestReviewFilterText(t *testing.T) {
 		t.Errorf("blank search: %d of %d blocks, want all 7", n, all)
 	}
 }
+
+// Undo on a block with no decision (or one already undone) writes
+// nothing: no change waits to be pushed.
+func TestUndoWithNothingToUndoWritesNothing(t *testing.T) {
+	w, pid := reviewFixture(t)
+	ctx := context.Background()
+	blocks, err := w.ReviewBlocks(ctx, pid, ReviewFilter{States: []string{model.ReviewSuggested}})
+	if err != nil || len(blocks) == 0 {
+		t.Fatal(len(blocks), err)
+	}
+	b := blocks[0]
+	before, _ := w.ChangesWaiting()
+	got, err := w.Decide(ctx, pid, b.PageID, b.BlockID, model.ReviewOriginal, "")
+	if err != nil || got.State != model.ReviewSuggested {
+		t.Fatalf("undo with nothing to undo: %+v, %v", got, err)
+	}
+	if after, _ := w.ChangesWaiting(); after != before {
+		t.Errorf("changes waiting %d -> %d after an undo of nothing", before, after)
+	}
+	if _, err := w.Decide(ctx, pid, b.PageID, b.BlockID, model.ReviewRejected, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := w.Decide(ctx, pid, b.PageID, b.BlockID, model.ReviewOriginal, ""); err != nil || got.State != model.ReviewSuggested {
+		t.Fatalf("undo of a reject: %+v, %v", got, err)
+	}
+	mid, _ := w.store.Get(model.NSPages, model.ReviewKey(pid, b.PageID))
+	if _, err := w.Decide(ctx, pid, b.PageID, b.BlockID, model.ReviewOriginal, ""); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := w.store.Get(model.NSPages, model.ReviewKey(pid, b.PageID)); string(after) != string(mid) {
+		t.Errorf("a second undo rewrote the decisions:\n%s\n%s", mid, after)
+	}
+}
