@@ -68,7 +68,7 @@ func newBatchesView(s *Shell) *batchesView {
 				bar.Max = float64(max(b.PageCount, 1))
 				bar.SetValue(float64(b.Summary.Completed + b.Summary.Failed))
 			}
-			box.Objects[2].(*widget.Label).SetText(batchFigures(b, v.concurrency(), v.s.syncer.isOffline()))
+			box.Objects[2].(*widget.Label).SetText(batchFigures(b, v.concurrency(), v.s.syncer.etaPause()))
 		},
 	)
 	v.list.OnSelected = func(i widget.ListItemID) {
@@ -170,7 +170,7 @@ func batchImportance(status string) widget.Importance {
 // finished batch never got to are "not submitted", with no ETA. Offline
 // nothing new is known of the Worker's progress: the ETA is paused, not a
 // figure that goes stale.
-func batchFigures(b model.BatchData, concurrency int, offline bool) string {
+func batchFigures(b model.BatchData, concurrency int, paused string) string {
 	s := b.Summary
 	if b.Status == model.BatchUploading {
 		return fmt.Sprintf("import of %s pages · not submitted yet (Submit… sends them to the Worker)", groupDigits(max(b.PageCount, len(b.Pages))))
@@ -191,8 +191,8 @@ func batchFigures(b model.BatchData, concurrency int, offline bool) string {
 		parts = append(parts, fmt.Sprintf("%.1f s/page", float64(s.AverageTimeMs)/1000))
 	}
 	if inFlight && s.Pending > 0 {
-		if offline {
-			parts = append(parts, etaPaused)
+		if paused != "" {
+			parts = append(parts, paused)
 		} else if eta, ok := batchETA(b, concurrency); ok {
 			parts = append(parts, "ETA "+eta.Round(time.Second).String())
 		}
@@ -200,8 +200,13 @@ func batchFigures(b model.BatchData, concurrency int, offline bool) string {
 	return strings.Join(parts, " · ")
 }
 
-// etaPaused stands for the ETA while the sync chip says offline.
-const etaPaused = "ETA paused while offline"
+// etaPaused stands for the ETA while the sync chip says offline, and
+// etaLocal while sync is not set up (nothing new arrives from the Worker:
+// an ETA from the last figures would count down for ever).
+const (
+	etaPaused = "ETA paused while offline"
+	etaLocal  = "no ETA while sync is not set up"
+)
 
 // batchETA is the time the pending pages of b will take at the rate
 // observed so far (pages finished per second since the first one started);

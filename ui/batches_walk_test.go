@@ -78,10 +78,10 @@ func TestBatchETAPausedWhileOffline(t *testing.T) {
 			"a": {Status: model.StatusDone, Started: model.FormatTime(now.Add(-12 * time.Second)), Completed: model.FormatTime(now.Add(-6 * time.Second))},
 			"c": {Status: model.StatusDone, Started: model.FormatTime(now.Add(-12 * time.Second)), Completed: model.FormatTime(now)},
 		}}
-	if got := batchFigures(running, 2, false); !strings.Contains(got, "ETA 2m0s") {
+	if got := batchFigures(running, 2, ""); !strings.Contains(got, "ETA 2m0s") {
 		t.Fatalf("online: %q", got)
 	}
-	if got := batchFigures(running, 2, true); !strings.Contains(got, etaPaused) || strings.Contains(got, "ETA 2") || !strings.Contains(got, "20 pending") {
+	if got := batchFigures(running, 2, etaPaused); !strings.Contains(got, etaPaused) || strings.Contains(got, "ETA 2") || !strings.Contains(got, "20 pending") {
 		t.Fatalf("offline: %q", got)
 	}
 
@@ -130,4 +130,14 @@ func batchRowText(t *testing.T, s *Shell) string {
 		}
 	})
 	return strings.Join(texts, "\n")
+}
+
+// Without a sync engine (Local mode) nothing new arrives from the Worker:
+// a batch in flight shows no ETA (it counted down for ever from the last
+// figures).
+func TestBatchETAWithoutSync(t *testing.T) {
+	s, _, _ := fixtureShell(t)
+	if got := s.syncer.etaPause(); got != etaLocal {
+		t.Fatalf("etaPause without an engine = %q, want %q", got, etaLocal)
+	}
 }

@@ -171,6 +171,21 @@ func (y *syncer) isOffline() bool {
 	return off
 }
 
+// etaPause is why batch ETAs are not counted now ("" when they are):
+// offline, or no sync engine (Local mode).
+func (y *syncer) etaPause() string {
+	y.mu.Lock()
+	eng := y.engine
+	y.mu.Unlock()
+	switch {
+	case eng == nil:
+		return etaLocal
+	case !eng.State().Online:
+		return etaPaused
+	}
+	return ""
+}
+
 // details explains the sync state (the chip's tap when there is no engine).
 func (y *syncer) details() {
 	y.mu.Lock()

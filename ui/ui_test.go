@@ -182,7 +182,7 @@ func TestBatchesShowProgressAndLiveStatus(t *testing.T) {
 		t.Fatalf("%d batches, want 1", len(s.batches.batches))
 	}
 	b := s.batches.batches[0]
-	if got := batchFigures(b, 5, false); !strings.Contains(got, "5 done") || !strings.Contains(got, "1 failed") || !strings.Contains(got, "ETA") {
+	if got := batchFigures(b, 5, ""); !strings.Contains(got, "5 done") || !strings.Contains(got, "1 failed") || !strings.Contains(got, "ETA") {
 		t.Errorf("batch figures %q", got)
 	}
 	s.batches.list.Select(0)
@@ -1032,7 +1032,7 @@ func TestBatchFiguresTellTheTruth(t *testing.T) {
 	at := func(s int) string { return model.FormatTime(time.Date(2026, 12, 1, 12, 0, s, 0, time.UTC)) }
 	upload := model.BatchData{BatchID: "batch_20261201_120000", Status: model.BatchUploading, PageCount: 1000,
 		Summary: model.BatchSummary{Pending: 1000}}
-	if got := batchFigures(upload, 2, false); strings.Contains(got, "pending") || strings.Contains(got, "ETA") || !strings.Contains(got, "import of 1,000 pages") {
+	if got := batchFigures(upload, 2, ""); strings.Contains(got, "pending") || strings.Contains(got, "ETA") || !strings.Contains(got, "import of 1,000 pages") {
 		t.Errorf("upload batch: %q", got)
 	}
 	pages := map[string]model.BatchPage{}
@@ -1044,12 +1044,12 @@ func TestBatchFiguresTellTheTruth(t *testing.T) {
 	}
 	running := model.BatchData{BatchID: "batch_20261201_120001", Status: model.BatchProcessing, PageCount: 30, Pages: pages,
 		Summary: model.BatchSummary{Completed: 10, Pending: 20, AverageTimeMs: 500}}
-	if got := batchFigures(running, 2, false); !strings.Contains(got, "20 pending") || !strings.Contains(got, "ETA 2m0s") {
+	if got := batchFigures(running, 2, ""); !strings.Contains(got, "20 pending") || !strings.Contains(got, "ETA 2m0s") {
 		t.Errorf("running batch (20 pending at one page per 6 s): %q, want ETA 2m0s", got)
 	}
 	done := running
 	done.Status = model.BatchCompleted
-	if got := batchFigures(done, 2, false); strings.Contains(got, "ETA") || !strings.Contains(got, "20 not submitted") {
+	if got := batchFigures(done, 2, ""); strings.Contains(got, "ETA") || !strings.Contains(got, "20 not submitted") {
 		t.Errorf("completed batch with unsent pages: %q", got)
 	}
 }
