@@ -46,9 +46,24 @@ func entryHash(e model.LogEntry) string {
 	return hex.EncodeToString(h.Sum(nil)[:6])
 }
 
-// timelineValue is what a filter on level or step needs, so that the
-// walk reads a page's log record only for entries that can match.
-func timelineValue(e model.LogEntry) []byte { return []byte(e.Level + "\x00" + e.Step) }
+// timelineValue is what the Logs filters need of an entry (level, step,
+// the page's path, the message), so that the walk reads a page's log
+// record only for the entries it returns.
+func timelineValue(e model.LogEntry, path string) []byte {
+	return []byte(e.Level + "\x00" + e.Step + "\x00" + path + "\x00" + e.Message)
+}
+
+// timelinePath is the path of a page as its summary has it ("" when it
+// has none: a log without a page record).
+func timelinePath(tx *localstore.Tx, ref localstore.PageRef) string {
+	if v, ok := tx.GetIndex(summaryKey(ref.ProjectID, ref.PageID)); ok {
+		var s pageSummaryRec
+		if decodeSummary(v, &s) == nil {
+			return s.SourcePath
+		}
+	}
+	return ""
+}
 
 // indexLogs brings a page's timeline records in line with its log record:
 // the entries it holds are on the timeline, those it dropped are not.
@@ -61,8 +76,10 @@ func indexLogs(tx *localstore.Tx, ref localstore.PageRef, full bool) error {
 	}
 	prefix := timelinePrefix(ref.ProjectID)
 	listKey := timelineListKey(ref.ProjectID, ref.PageID)
+	path := timelinePath(tx, ref)
 	old := map[string]bool{}
-	if v, ok := tx.GetIndex(listKey); ok && len(v) > 0 {
+	v, hadList := tx.GetIndex(listKey)
+	if hadList && len(v) > 0 {
 		for _, suf := range strings.Split(string(v), "\n") {
 			old[suf] = true
 		}
@@ -72,7 +89,7 @@ func indexLogs(tx *localstore.Tx, ref localstore.PageRef, full bool) error {
 		suf := timelineSuffix(ref.PageID, e)
 		suffixes = append(suffixes, suf)
 		if full || !old[suf] {
-			if err := tx.PutIndex(prefix+suf, timelineValue(e)); err != nil {
+			if err := tx.PutIndex(prefix+suf, timelineValue(e, path)); err != nil {
 				return err
 			}
 		}
@@ -82,6 +99,9 @@ func indexLogs(tx *localstore.Tx, ref localstore.PageRef, full bool) error {
 		if err := tx.DeleteIndex(prefix + suf); err != nil {
 			return err
 		}
+	}
+	if !hadList && len(suffixes) == 0 {
+		return nil // a page with no log record yet
 	}
 	return tx.PutIndex(listKey, []byte(strings.Join(suffixes, "\n")))
 }
@@ -165,13 +185,14 @@ func (w *Workspace) RecentLogs(ctx context.Context, projectID string, q LogQuery
 			if scanned++; scanned%releaseEvery == 0 {
 				tx.ReleaseMapped()
 			}
-			// level and step are in the value: no record read for an
-			// entry they rule out
-			if q.Level != "" || q.Step != "" {
-				level, step, _ := strings.Cut(string(v), "\x00")
-				if q.Level != "" && level != q.Level || q.Step != "" && step != q.Step {
-					return ctx.Err()
-				}
+			// The filters run on the value: a page's log record is read
+			// only for an entry that goes on the screen.
+			parts := strings.SplitN(string(v), "\x00", 4)
+			if len(parts) != 4 {
+				return fmt.Errorf("index record %s: not a log timeline value", k)
+			}
+			if !q.match(model.LogEntry{Level: parts[0], Step: parts[1], Message: parts[3]}, parts[2]) {
+				return ctx.Err()
 			}
 			key := string(k)
 			rest := key[len(prefix):]
@@ -198,7 +219,7 @@ func (w *Workspace) RecentLogs(ctx context.Context, projectID string, q LogQuery
 			if !ok {
 				return ctx.Err() // dropped from the record (it keeps the newest entries)
 			}
-			if q.match(e, pathOf(pageID)) && !add(LogLine{PageID: pageID, Entry: e}) {
+			if !add(LogLine{PageID: pageID, Entry: e}) {
 				return errEnough
 			}
 			return ctx.Err()

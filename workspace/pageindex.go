@@ -30,7 +30,7 @@ import (
 
 // pageIndexVersion changes whenever pageSummaryRec or its derivation does:
 // a store with another version is re-indexed on first use.
-const pageIndexVersion = "page-summary-5"
+const pageIndexVersion = "page-summary-6"
 
 // pageSummaryRec is the index record of one page.
 type pageSummaryRec struct {
@@ -192,31 +192,34 @@ func indexPages(tx *localstore.Tx, refs []localstore.PageRef) error {
 	deltas := map[string]*projectAggRec{}
 	var order []string
 	for _, ref := range refs {
-		if tx.Changed(model.NSLogs, model.LogsKey(ref.ProjectID, ref.PageID)) {
-			if err := indexLogs(tx, ref, false); err != nil {
+		newPage := false
+		if tx.Changed(model.NSPages, model.PageKey(ref.ProjectID, ref.PageID)) ||
+			tx.Changed(model.NSPages, model.ReviewKey(ref.ProjectID, ref.PageID)) ||
+			tx.Changed(model.NSStatus, model.StatusKey(ref.ProjectID, ref.PageID)) {
+			old, next, changed, err := resummarize(tx, ref, false)
+			if err != nil {
+				return err
+			}
+			newPage = old == nil && next != nil
+			if changed {
+				d := deltas[ref.ProjectID]
+				if d == nil {
+					d = &projectAggRec{}
+					deltas[ref.ProjectID] = d
+					order = append(order, ref.ProjectID)
+				}
+				d.add(old, -1)
+				d.add(next, 1)
+			}
+		}
+		// After the summary: the timeline carries the page's path, so a
+		// page's first summary rewrites the entries logged before it (a
+		// file that failed, then came right).
+		if newPage || tx.Changed(model.NSLogs, model.LogsKey(ref.ProjectID, ref.PageID)) {
+			if err := indexLogs(tx, ref, newPage); err != nil {
 				return err
 			}
 		}
-		if !tx.Changed(model.NSPages, model.PageKey(ref.ProjectID, ref.PageID)) &&
-			!tx.Changed(model.NSPages, model.ReviewKey(ref.ProjectID, ref.PageID)) &&
-			!tx.Changed(model.NSStatus, model.StatusKey(ref.ProjectID, ref.PageID)) {
-			continue // only its logs
-		}
-		old, next, changed, err := resummarize(tx, ref, false)
-		if err != nil {
-			return err
-		}
-		if !changed {
-			continue
-		}
-		d := deltas[ref.ProjectID]
-		if d == nil {
-			d = &projectAggRec{}
-			deltas[ref.ProjectID] = d
-			order = append(order, ref.ProjectID)
-		}
-		d.add(old, -1)
-		d.add(next, 1)
 	}
 	for _, projectID := range order {
 		agg, err := readAgg(tx, projectID)

@@ -71,8 +71,12 @@ func checkIndex(t *testing.T, w *Workspace) {
 				return err
 			}
 			var sufs []string
+			path := ""
+			if p, ok, _ := getJSON[model.PageData](tx, model.NSPages, model.PageKey(k.ID, k.Secondary)); ok {
+				path = p.SourcePath
+			}
 			for _, e := range ld.Entries {
-				want[timelineKey(k.ID, k.Secondary, e)] = timelineValue(e)
+				want[timelineKey(k.ID, k.Secondary, e)] = timelineValue(e, path)
 				sufs = append(sufs, timelineSuffix(k.Secondary, e))
 			}
 			want[timelineListKey(k.ID, k.Secondary)] = []byte(strings.Join(sufs, "\n"))
