@@ -728,10 +728,21 @@ func (v *reviewView) refreshBulk() {
 	if scope == "marked" {
 		v.acceptAll.SetText(fmt.Sprintf("Accept %s marked", groupDigits(len(ok))))
 		v.rejectAll.SetText(fmt.Sprintf("Reject %s marked", groupDigits(len(rej))))
-		return
+	} else {
+		v.acceptAll.SetText(fmt.Sprintf("Accept all %s", groupDigits(len(ok))))
+		v.rejectAll.SetText(fmt.Sprintf("Reject all %s", groupDigits(len(rej))))
 	}
-	v.acceptAll.SetText(fmt.Sprintf("Accept all %s", groupDigits(len(ok))))
-	v.rejectAll.SetText(fmt.Sprintf("Reject all %s", groupDigits(len(rej))))
+	// nothing to do: the button says so by being off (it looked clickable)
+	for _, b := range []struct {
+		btn *widget.Button
+		n   int
+	}{{v.acceptAll, len(ok)}, {v.rejectAll, len(rej)}} {
+		if b.n == 0 {
+			b.btn.Disable()
+		} else {
+			b.btn.Enable()
+		}
+	}
 }
 
 func (v *reviewView) bulk(state string) {
@@ -752,7 +763,7 @@ func (v *reviewView) bulk(state string) {
 		v.s.inform("Bulk decision", msg)
 		return
 	}
-	msg := fmt.Sprintf("%s %s undecided blocks %s?", verb, groupDigits(len(targets)), scope)
+	msg := fmt.Sprintf("%s %s %s?", verb, plural(len(targets), "undecided block", "undecided blocks"), scope)
 	if len(notes) > 0 {
 		msg += "\n" + strings.Join(notes, "\n")
 	}
