@@ -30,7 +30,7 @@ import (
 
 // pageIndexVersion changes whenever pageSummaryRec or its derivation does:
 // a store with another version is re-indexed on first use.
-const pageIndexVersion = "page-summary-6"
+const pageIndexVersion = "page-summary-7"
 
 // pageSummaryRec is the index record of one page.
 type pageSummaryRec struct {
@@ -76,6 +76,11 @@ type projectAggRec struct {
 func summaryKey(projectID, pageID string) string { return "sum:" + projectID + ":" + pageID }
 func summaryPrefix(projectID string) string      { return "sum:" + projectID + ":" }
 func aggKey(projectID string) string             { return "agg:" + projectID }
+
+// The path index: "pp:{project}:{source path}" names the page, so a
+// first screen reads the first pages in path order.
+func pathIndexKey(projectID, path string) string { return pathIndexPrefix(projectID) + path }
+func pathIndexPrefix(projectID string) string    { return "pp:" + projectID + ":" }
 
 // The review list of a project: a "rv:" record (1) for each page with a
 // block in a state other than original (a proposal or a decision; 0 once
@@ -340,6 +345,13 @@ func putSummary(tx *localstore.Tx, projectID, key string, oldBytes []byte, old *
 	err := tx.PutIndex(key, b)
 	if err != nil {
 		return nil, nil, false, err
+	}
+	if old == nil && sum.SourcePath != "" {
+		// the page in path order (a page's path never changes: its ID is
+		// made from it)
+		if err := tx.PutIndex(pathIndexKey(projectID, sum.SourcePath), []byte(sum.PageID)); err != nil {
+			return nil, nil, false, err
+		}
 	}
 	rk := reviewListKey(projectID, sum.PageID)
 	if sum.reviewable() {

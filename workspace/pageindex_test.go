@@ -46,6 +46,7 @@ func checkIndex(t *testing.T, w *Workspace) {
 			}
 			sum := summarize(&p, r, st)
 			want[summaryKey(ref.ProjectID, ref.PageID)] = encodeSummary(&sum)
+			want[pathIndexKey(ref.ProjectID, p.SourcePath)] = []byte(p.PageID)
 			if sum.reviewable() {
 				want[reviewListKey(ref.ProjectID, ref.PageID)] = []byte{1}
 			}
@@ -91,7 +92,7 @@ func checkIndex(t *testing.T, w *Workspace) {
 		switch key := string(k); {
 		case strings.HasPrefix(key, "rv:") && string(v) == "\x00":
 			// off the review list
-		case strings.HasPrefix(key, "sum:"), strings.HasPrefix(key, "rv:"), strings.HasPrefix(key, "lt:"), strings.HasPrefix(key, "ltp:"):
+		case strings.HasPrefix(key, "sum:"), strings.HasPrefix(key, "rv:"), strings.HasPrefix(key, "lt:"), strings.HasPrefix(key, "ltp:"), strings.HasPrefix(key, "pp:"):
 			got[key] = append([]byte(nil), v...)
 		case strings.HasPrefix(key, "agg:"):
 			var a projectAggRec
@@ -451,5 +452,31 @@ func TestSummaryCountsWhatReviewBlocksLists(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The first screen is the first pages in path order: the table does not
+// jump when the full read replaces it.
+func TestFirstScreenIsTheFirstPagesByPath(t *testing.T) {
+	w := openTemp(t, Options{})
+	pid := newIntakeProject(t, w)
+	site := filepath.Join(t.TempDir(), "dist")
+	copySite(t, "../testdata/site/dist", site)
+	ctx := context.Background()
+	if _, err := w.Import(ctx, site, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := w.PageRows(ctx, pid, 0)
+	if err != nil || len(all) < 20 {
+		t.Fatalf("%d rows, %v", len(all), err)
+	}
+	first, err := w.PageRows(ctx, pid, 20)
+	if err != nil || len(first) != 20 {
+		t.Fatalf("first screen: %d rows, %v", len(first), err)
+	}
+	for i := range first {
+		if first[i].SourcePath != all[i].SourcePath {
+			t.Fatalf("first screen row %d is %s, the table's is %s", i, first[i].SourcePath, all[i].SourcePath)
+		}
 	}
 }

@@ -57,9 +57,13 @@ var errEnough = errors.New("enough rows")
 
 // PageRows reads the project's pages with their status and review progress,
 // in path order, from the page index (no page record is decoded); limit > 0
-// reads only the first limit pages (in key order, for a first screen:
-// bounded work whatever the size of the project).
+// reads only the first limit pages in path order (a first screen: bounded
+// work whatever the size of the project; without the project-wide
+// duplicate issues, which need every page).
 func (w *Workspace) PageRows(ctx context.Context, projectID string, limit int) ([]PageRow, error) {
+	if limit > 0 {
+		return w.firstRows(ctx, projectID, limit)
+	}
 	var rows []PageRow
 	var audit []extract.AuditPage
 	if err := w.summaries(ctx, projectID, func(s *pageSummaryRec) error {
@@ -94,6 +98,35 @@ func (w *Workspace) PageRows(ctx context.Context, projectID string, limit int) (
 		}
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].SourcePath < rows[j].SourcePath })
+	return rows, nil
+}
+
+// firstRows is PageRows' first screen: the path index's first limit pages.
+func (w *Workspace) firstRows(ctx context.Context, projectID string, limit int) ([]PageRow, error) {
+	if err := w.ensureIndex(ctx); err != nil {
+		return nil, err
+	}
+	var rows []PageRow
+	err := w.store.View(func(tx *localstore.Tx) error {
+		return tx.ScanIndex(pathIndexPrefix(projectID), func(_, id []byte) error {
+			if len(rows) >= limit {
+				return errEnough
+			}
+			v, ok := tx.GetIndex(summaryKey(projectID, string(id)))
+			if !ok {
+				return nil
+			}
+			var s pageSummaryRec
+			if err := decodeSummary(v, &s); err != nil {
+				return fmt.Errorf("index record %s: %w", summaryKey(projectID, string(id)), err)
+			}
+			rows = append(rows, rowOf(&s))
+			return ctx.Err()
+		})
+	})
+	if err != nil && !errors.Is(err, errEnough) {
+		return rows, fmt.Errorf("list pages of %s: %w", projectID, err)
+	}
 	return rows, nil
 }
 
