@@ -62,7 +62,7 @@ type reviewView struct {
 	pageLbl                                   *widget.Label
 	clearPage                                 *widget.Button
 	count                                     *widget.Label
-	list                                      *widget.List
+	list                                      *keyList
 	acceptAll, rejectAll, exportBtn           *widget.Button
 
 	header     *widget.Label
@@ -162,7 +162,7 @@ func newReviewView(s *Shell) *reviewView {
 	v.acceptAll = widget.NewButton("Accept all", func() { v.bulk(model.ReviewAccepted) })
 	v.rejectAll = widget.NewButton("Reject all", func() { v.bulk(model.ReviewRejected) })
 
-	v.list = widget.NewList(
+	v.list = newKeyList(s,
 		func() int { return len(v.blocks) },
 		func() fyne.CanvasObject {
 			// The path is cut in the middle and the block id and type keep

@@ -8,6 +8,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"github.com/nimbus-desktop/nimbus/model"
 	"github.com/nimbus-desktop/nimbus/workspace"
 )
 
@@ -164,5 +165,34 @@ func TestDiffKeepsDeletionAndInsertionApart(t *testing.T) {
 	d.SetDiff(workspace.ReadableDiff("Audemars Piguet repair in London", "Audemars AP repair in London"), "")
 	if got := d.String(); got != "Audemars Piguet AP repair in London" {
 		t.Errorf("diff reads %q", got)
+	}
+}
+
+// A click on the row already selected focuses the list (Fyne's List takes
+// the focus on a tap) and does not run OnSelected: the single-key
+// shortcuts still work, the list hands them on (they did nothing).
+func TestShortcutsWorkWhenTheListHasTheFocus(t *testing.T) {
+	s, ws, proj := fixtureShell(t)
+	s.tabs.SelectIndex(2)
+	if len(s.review.blocks) < 2 {
+		t.Fatal("the review screen lists too few proposals")
+	}
+	b := s.review.blocks[s.review.cur]
+	s.win.Canvas().Focus(s.review.list)
+	if s.win.Canvas().Focused() != s.review.list {
+		t.Fatal("the list did not take the focus")
+	}
+	// the window hands a character to the focused widget (glfw's
+	// driver; test.TypeOnCanvas would go to the canvas)
+	s.win.Canvas().Focused().TypedRune('r')
+	r, err := storeOf(ws).GetReview(proj, b.PageID)
+	if err != nil || r.Blocks[b.BlockID].State != model.ReviewRejected {
+		t.Fatalf("R with the list focused: %+v, %v", r.Blocks[b.BlockID], err)
+	}
+	before := s.review.cur
+	s.win.Canvas().Focus(s.review.list)
+	s.win.Canvas().Focused().TypedKey(&fyne.KeyEvent{Name: fyne.KeyDown})
+	if s.review.cur != before+1 {
+		t.Errorf("Down with the list focused: block %d, want %d", s.review.cur, before+1)
 	}
 }

@@ -573,39 +573,71 @@ func (s *Shell) installShortcuts() {
 			s.review.saveEdit()
 		}
 	})
-	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
-		if s.dlg != nil {
-			switch ev.Name {
-			case fyne.KeyEscape:
-				s.dlg.Hide()
-			case fyne.KeyReturn, fyne.KeyEnter:
-				if s.dlgEnter != nil {
-					s.dlgEnter()
-				}
-			}
-			return
-		}
-		if ev.Name == fyne.KeyF1 {
-			s.showShortcuts()
-			return
-		}
-		if s.tabs.SelectedIndex() == 2 {
-			s.review.typedKey(ev)
-		}
-	})
-	c.SetOnTypedRune(func(r rune) {
-		if s.dlg != nil {
-			return // "a" must not accept a block behind a dialog
-		}
-		if r == '?' {
-			s.showShortcuts()
-			return
-		}
-		if h, ok := s.views[s.tabs.SelectedIndex()].(runeHandler); ok {
-			h.typedRune(r)
-		}
-	})
+	c.SetOnTypedKey(s.typedKey)
+	c.SetOnTypedRune(s.typedRune)
 }
+
+// typedKey handles a key no focused widget took (and the keys a keyList
+// hands on).
+func (s *Shell) typedKey(ev *fyne.KeyEvent) {
+	if s.dlg != nil {
+		switch ev.Name {
+		case fyne.KeyEscape:
+			s.dlg.Hide()
+		case fyne.KeyReturn, fyne.KeyEnter:
+			if s.dlgEnter != nil {
+				s.dlgEnter()
+			}
+		}
+		return
+	}
+	if ev.Name == fyne.KeyF1 {
+		s.showShortcuts()
+		return
+	}
+	if s.tabs.SelectedIndex() == 2 {
+		s.review.typedKey(ev)
+	}
+}
+
+// typedRune handles a character no focused widget took (and those a
+// keyList hands on).
+func (s *Shell) typedRune(r rune) {
+	if s.dlg != nil {
+		return // "a" must not accept a block behind a dialog
+	}
+	if r == '?' {
+		s.showShortcuts()
+		return
+	}
+	if h, ok := s.views[s.tabs.SelectedIndex()].(runeHandler); ok {
+		h.typedRune(r)
+	}
+}
+
+// keyList is a List that hands the keys it gets to the shell: a click on
+// a row focuses the list, and a focused widget gets the keys before the
+// window, so the single-key shortcuts (A, R, N, J...) died after a click
+// on the row already selected (its OnSelected, which gives the keys back,
+// does not run then).
+type keyList struct {
+	widget.List
+	s *Shell
+}
+
+func newKeyList(s *Shell, length func() int, create func() fyne.CanvasObject, update func(widget.ListItemID, fyne.CanvasObject)) *keyList {
+	l := &keyList{s: s}
+	l.Length, l.CreateItem, l.UpdateItem = length, create, update
+	l.ExtendBaseWidget(l)
+	return l
+}
+
+// TypedRune hands the character to the shell's shortcuts.
+func (l *keyList) TypedRune(r rune) { l.s.typedRune(r) }
+
+// TypedKey hands the key to the shell (the review's Up/Down move as the
+// list's own would, with the detail following).
+func (l *keyList) TypedKey(ev *fyne.KeyEvent) { l.s.typedKey(ev) }
 
 func (s *Shell) showShortcuts() {
 	grid := container.New(layout.NewFormLayout())
