@@ -170,7 +170,7 @@ type pagesView struct {
 	countLabel  *widget.Label
 	submitBtn   *widget.Button
 	exportBtn   *widget.Button
-	table       *widget.Table
+	table       *keyTable
 	tableBox    *fyne.Container // the table, laid out by columnsLayout
 	detail      *fyne.Container
 	stack       *fyne.Container
@@ -207,11 +207,12 @@ func newPagesView(s *Shell) *pagesView {
 	v.countLabel.Importance = widget.LowImportance
 	v.loadingText = widget.NewLabel("")
 
-	v.table = widget.NewTableWithHeaders(
-		func() (int, int) { return len(v.filtered), numCols },
-		func() fyne.CanvasObject { return newFitLabel(false) },
-		v.updateCell,
-	)
+	v.table = &keyTable{s: s}
+	v.table.Length = func() (int, int) { return len(v.filtered), numCols }
+	v.table.CreateCell = func() fyne.CanvasObject { return newFitLabel(false) }
+	v.table.UpdateCell = v.updateCell
+	v.table.ShowHeaderRow = true
+	v.table.ExtendBaseWidget(v.table)
 	v.table.ShowHeaderColumn = false
 	v.table.CreateHeader = newHeader
 	v.table.UpdateHeader = v.updateHeader

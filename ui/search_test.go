@@ -196,3 +196,16 @@ func TestShortcutsWorkWhenTheListHasTheFocus(t *testing.T) {
 		t.Errorf("Down with the list focused: block %d, want %d", s.review.cur, before+1)
 	}
 }
+
+// F1 reaches the shell when a click on a row has focused the Pages table.
+func TestF1WhenThePagesTableHasTheFocus(t *testing.T) {
+	s, _, _ := fixtureShell(t)
+	s.win.Canvas().Focus(s.pages.table)
+	if s.win.Canvas().Focused() != s.pages.table {
+		t.Fatal("the table did not take the focus")
+	}
+	s.win.Canvas().Focused().TypedKey(&fyne.KeyEvent{Name: fyne.KeyF1})
+	if s.dlg == nil {
+		t.Error("F1 with the table focused showed no shortcut sheet")
+	}
+}

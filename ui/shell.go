@@ -639,6 +639,27 @@ func (l *keyList) TypedRune(r rune) { l.s.typedRune(r) }
 // list's own would, with the detail following).
 func (l *keyList) TypedKey(ev *fyne.KeyEvent) { l.s.typedKey(ev) }
 
+// keyTable is a Table that keeps its arrow keys and hands the shell the
+// rest (F1 and ? did nothing once a click on a row had focused it).
+type keyTable struct {
+	widget.Table
+	s *Shell
+}
+
+// TypedRune hands the character to the shell's shortcuts.
+func (t *keyTable) TypedRune(r rune) { t.s.typedRune(r) }
+
+// TypedKey moves in the table with the arrows and Space, and hands the
+// shell every other key.
+func (t *keyTable) TypedKey(ev *fyne.KeyEvent) {
+	switch ev.Name {
+	case fyne.KeyUp, fyne.KeyDown, fyne.KeyLeft, fyne.KeyRight, fyne.KeySpace:
+		t.Table.TypedKey(ev)
+	default:
+		t.s.typedKey(ev)
+	}
+}
+
 func (s *Shell) showShortcuts() {
 	grid := container.New(layout.NewFormLayout())
 	section := func(title string, list []shortcut) {
