@@ -131,6 +131,12 @@ func (t *Tx) Changed(ns model.Namespace, key string) bool {
 	return ok
 }
 
+// IndexNoted reports, in a write transaction, whether every transaction
+// before it ran with an indexer (the index reflects what it reads).
+func (t *Tx) IndexNoted() bool {
+	return string(t.tx.Bucket(bucketMeta).Get([]byte(metaIndexTxID))) == strconv.Itoa(t.tx.ID()-1)
+}
+
 // noteIndexed records, in a write transaction about to commit, that it ran
 // with an indexer (IndexCurrent).
 func (t *Tx) noteIndexed(s *Store) error {
@@ -215,6 +221,11 @@ func (s *Store) DeleteAllIndex(ctx context.Context) error {
 			return fmt.Errorf("empty the index: %w", err)
 		}
 		if _, err := tx.tx.CreateBucket(bucketIndex); err != nil {
+			return fmt.Errorf("empty the index: %w", err)
+		}
+		// An empty index is not a current one until its owner says so
+		// (a rebuild cut short must start again at the next open).
+		if err := tx.tx.Bucket(bucketMeta).Delete([]byte(MetaIndexVersion)); err != nil {
 			return fmt.Errorf("empty the index: %w", err)
 		}
 		return nil

@@ -205,7 +205,7 @@ func indexPages(tx *localstore.Tx, refs []localstore.PageRef) error {
 			if err != nil {
 				return err
 			}
-			newPage = old == nil && next != nil
+			newPage = (old == nil || old.SourcePath == "") && next != nil && next.SourcePath != ""
 			if changed {
 				d := deltas[ref.ProjectID]
 				if d == nil {
@@ -346,7 +346,7 @@ func putSummary(tx *localstore.Tx, projectID, key string, oldBytes []byte, old *
 	if err != nil {
 		return nil, nil, false, err
 	}
-	if old == nil && sum.SourcePath != "" {
+	if (old == nil || old.SourcePath == "") && sum.SourcePath != "" {
 		// the page in path order (a page's path never changes: its ID is
 		// made from it)
 		if err := tx.PutIndex(pathIndexKey(projectID, sum.SourcePath), []byte(sum.PageID)); err != nil {
@@ -382,7 +382,7 @@ func written[T any](tx *localstore.Tx, ns model.Namespace, key string) (T, error
 // them: from the index's aggregate when the index is current (counting
 // the keys touches every page record of the file), else by counting.
 func pageCountIn(tx *localstore.Tx, projectID string) (int, error) {
-	if tx.Meta(localstore.MetaIndexVersion) != pageIndexVersion {
+	if tx.Meta(localstore.MetaIndexVersion) != pageIndexVersion || !tx.IndexNoted() {
 		return tx.Count(model.NSPages, model.ProjectPrefix(model.KindPage, projectID))
 	}
 	if err := tx.FlushIndex(); err != nil {
@@ -465,7 +465,11 @@ func (w *Workspace) ensureIndex(ctx context.Context) error {
 // first (a store from an older version: about 20 s for 100,000 pages), so
 // that a window can say so instead of freezing.
 func (w *Workspace) IndexStale() bool {
-	w.index.mu.Lock()
+	// Never waits for a rebuild (it holds the lock): one running means
+	// stale.
+	if !w.index.mu.TryLock() {
+		return true
+	}
 	ready := w.index.ready
 	w.index.mu.Unlock()
 	v, err := w.store.Meta(localstore.MetaIndexVersion)
