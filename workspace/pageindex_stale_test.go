@@ -1,6 +1,8 @@
 package workspace
 
-// Findings of review2 (0ec9ae0..f38f6a3); each test fails on f38f6a3.
+// Cases a second review of the page index found: an interrupted rebuild,
+// the page count of a stale index, IndexStale during a rebuild. Each failed
+// before its fix.
 
 import (
 	"context"
