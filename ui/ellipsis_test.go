@@ -46,3 +46,22 @@ func TestMiddleEllipsisKeepsTheFileName(t *testing.T) {
 		}
 	}
 }
+
+// A theme change redraws a fitLabel whose text did not change (its
+// skip-if-unchanged left table cells in the old theme's colours).
+func TestFitLabelRedrawsAfterAThemeChange(t *testing.T) {
+	test.NewTempApp(t)
+	l := newFitLabel(false)
+	l.Resize(fyne.NewSize(200, 30))
+	l.SetText("dist/index.html")
+	before := l.drawn
+	l.SetText("dist/index.html")
+	if l.drawn != before {
+		t.Fatal("an unchanged text was drawn again")
+	}
+	themeGen++
+	l.SetText("dist/index.html")
+	if l.drawn.theme != themeGen {
+		t.Errorf("after a theme change the label kept its drawing of theme %d (now %d)", l.drawn.theme, themeGen)
+	}
+}

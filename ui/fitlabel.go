@@ -24,7 +24,12 @@ type fitDrawn struct {
 	imp   widget.Importance
 	style fyne.TextStyle
 	trunc fyne.TextTruncation
+	theme int // themeGen when drawn: a new theme draws it again
 }
+
+// themeGen counts the theme changes of the app (applyAppearance), so
+// that cells which skip an unchanged redraw take the new colours.
+var themeGen int
 
 func newFitLabel(middle bool) *fitLabel {
 	l := &fitLabel{}
@@ -50,7 +55,7 @@ func (l *fitLabel) setMiddle(middle bool) {
 // shaped again (opening a page held the UI goroutine 190 ms: make bench-ui).
 func (l *fitLabel) SetText(s string) {
 	l.full = s
-	d := fitDrawn{l.fitted(l.Size().Width), l.Importance, l.TextStyle, l.Truncation}
+	d := fitDrawn{l.fitted(l.Size().Width), l.Importance, l.TextStyle, l.Truncation, themeGen}
 	if d == l.drawn && l.Text == d.text {
 		return
 	}
@@ -63,7 +68,7 @@ func (l *fitLabel) Resize(size fyne.Size) {
 	if size.Width != l.Size().Width {
 		if t := l.fitted(size.Width); t != l.Text {
 			l.Text = t
-			l.drawn = fitDrawn{t, l.Importance, l.TextStyle, l.Truncation}
+			l.drawn = fitDrawn{t, l.Importance, l.TextStyle, l.Truncation, themeGen}
 			l.Label.Resize(size)
 			l.Refresh()
 			return

@@ -147,7 +147,10 @@ func newSettingsView(s *Shell) *settingsView {
 	v.appearance.Required = true
 	v.appearance.SetSelected(appearance(s.app))
 	// Set after the saved choice is shown: showing it changes nothing.
-	v.appearance.OnChanged = func(choice string) { applyAppearance(s.app, choice, true) }
+	v.appearance.OnChanged = func(choice string) {
+		applyAppearance(s.app, choice, true)
+		s.themeChanged()
+	}
 	return v
 }
 

@@ -577,6 +577,17 @@ func (s *Shell) installShortcuts() {
 	c.SetOnTypedRune(s.typedRune)
 }
 
+// themeChanged redraws what Fyne's theme change leaves in the old colours:
+// the rows of lists and tables (their cells are only redrawn when their
+// content changes) and the whole window.
+func (s *Shell) themeChanged() {
+	themeGen++
+	for _, o := range []interface{ Refresh() }{s.pages.table, s.review.list, s.batches.list, s.batches.pages, s.logs.list, s.data.nsList, s.data.keyList, s.settings.keyList} {
+		o.Refresh()
+	}
+	s.win.Content().Refresh()
+}
+
 // typedKey handles a key no focused widget took (and the keys a keyList
 // hands on).
 func (s *Shell) typedKey(ev *fyne.KeyEvent) {
