@@ -564,7 +564,7 @@ func (w *Workspace) rebuildIndex(ctx context.Context) error {
 			if err := decodeSummary(v, &s); err != nil {
 				return fmt.Errorf("index record %s: %w", k, err)
 			}
-			project, _, _ := cutProject(string(k[len("sum:"):]))
+			project, _, _ := strings.Cut(string(k[len("sum:"):]), ":")
 			a := aggs[project]
 			if a == nil {
 				a = &projectAggRec{}
@@ -587,16 +587,6 @@ func (w *Workspace) rebuildIndex(ctx context.Context) error {
 		}
 		return tx.SetMeta(localstore.MetaIndexVersion, pageIndexVersion)
 	})
-}
-
-// cutProject splits "project:page".
-func cutProject(s string) (project, page string, ok bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == ':' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
 }
 
 // releaseEvery is how many records a long listing reads between two
@@ -655,6 +645,28 @@ func (w *Workspace) reviewSummaries(ctx context.Context, projectID string, fn fu
 			return ctx.Err()
 		})
 	})
+}
+
+// summaryStatuses reads the status records of pages from their summaries
+// in one transaction (nil for a page never submitted or without one).
+func (w *Workspace) summaryStatuses(ctx context.Context, projectID string, pageIDs []string) (map[string]*model.StatusData, error) {
+	if err := w.ensureIndex(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[string]*model.StatusData, len(pageIDs))
+	err := w.store.View(func(tx *localstore.Tx) error {
+		for _, id := range pageIDs {
+			if v, ok := tx.GetIndex(summaryKey(projectID, id)); ok {
+				var s pageSummaryRec
+				if err := decodeSummary(v, &s); err != nil {
+					return fmt.Errorf("index record %s: %w", summaryKey(projectID, id), err)
+				}
+				out[id] = s.Status
+			}
+		}
+		return ctx.Err()
+	})
+	return out, err
 }
 
 // summaryOf reads one page's summary; false when the page has none.

@@ -567,23 +567,36 @@ func (w *Workspace) Status(ctx context.Context, projectID, batchID string) (Stat
 			s.Counts[st] += n
 		}
 	}
+	var batch model.BatchData
 	if err := w.store.ListBatches(pid, func(b model.BatchData) error {
 		if batchID == "" || b.BatchID == batchID {
 			s.Batches = append(s.Batches, BatchLine{BatchID: b.BatchID, Status: b.Status, PageCount: b.PageCount, Summary: b.Summary})
 		}
 		if batchID == b.BatchID {
-			for id := range b.Pages {
-				s.Pages++
-				if st, ok, err := w.summaryOf(ctx, pid, id); err == nil && ok && st.Status != nil && st.Status.BatchID == batchID {
-					s.Counts[st.Status.Status]++
-				} else {
-					s.Counts[b.Pages[id].Status]++
-				}
-			}
+			batch = b
 		}
 		return ctx.Err()
 	}); err != nil {
 		return s, err
+	}
+	if batch.BatchID != "" {
+		// The pages' statuses from their summaries, in one read.
+		ids := make([]string, 0, len(batch.Pages))
+		for id := range batch.Pages {
+			ids = append(ids, id)
+		}
+		statuses, err := w.summaryStatuses(ctx, pid, ids)
+		if err != nil {
+			return s, err
+		}
+		for id, bp := range batch.Pages {
+			s.Pages++
+			if st := statuses[id]; st != nil && st.BatchID == batchID {
+				s.Counts[st.Status]++
+			} else {
+				s.Counts[bp.Status]++
+			}
+		}
 	}
 	if batchID != "" && len(s.Batches) == 0 {
 		return s, fmt.Errorf("status: no batch %s in project %s", batchID, pid)
