@@ -55,16 +55,7 @@ func newLogsView(s *Shell) *logsView {
 	v.search = newField(s, false)
 	v.search.SetPlaceHolder("Search messages and paths")
 	// the query runs once typing pauses (a search may read every log)
-	v.search.OnChanged = func(string) {
-		if v.searchTimer != nil {
-			v.searchTimer.Stop()
-		}
-		if s.opts.Synchronous {
-			v.reload()
-			return
-		}
-		v.searchTimer = time.AfterFunc(300*time.Millisecond, func() { v.s.do(v.reload) })
-	}
+	v.search.OnChanged = func(string) { s.whenTypingPauses(&v.searchTimer, v.reload) }
 	v.search.OnSubmitted = func(string) { s.win.Canvas().Unfocus() }
 	v.scopeLbl = widget.NewLabel("All pages")
 	v.clear = widget.NewButtonWithIcon("All pages", theme.ContentClearIcon(), func() { v.scopeTo("", "") })

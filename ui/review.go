@@ -142,16 +142,7 @@ func newReviewView(s *Shell) *reviewView {
 	// list (a focused field takes A/R/N/J as text).
 	v.search = newField(s, false)
 	v.search.SetPlaceHolder("Search text")
-	v.search.OnChanged = func(string) {
-		if v.searchTimer != nil {
-			v.searchTimer.Stop()
-		}
-		if s.opts.Synchronous {
-			v.reload()
-			return
-		}
-		v.searchTimer = time.AfterFunc(300*time.Millisecond, func() { v.s.do(v.reload) })
-	}
+	v.search.OnChanged = func(string) { s.whenTypingPauses(&v.searchTimer, v.reload) }
 	v.search.OnSubmitted = func(string) { s.win.Canvas().Unfocus() }
 	v.pageLbl = widget.NewLabel("")
 	v.pageLbl.Truncation = fyne.TextTruncateEllipsis

@@ -577,6 +577,20 @@ func (s *Shell) installShortcuts() {
 	c.SetOnTypedRune(s.typedRune)
 }
 
+// whenTypingPauses runs fn on the UI goroutine once a field's typing has
+// paused for 300 ms (a query per keystroke would pile up), through the
+// field's timer; at once in synchronous tests.
+func (s *Shell) whenTypingPauses(timer **time.Timer, fn func()) {
+	if *timer != nil {
+		(*timer).Stop()
+	}
+	if s.opts.Synchronous {
+		fn()
+		return
+	}
+	*timer = time.AfterFunc(300*time.Millisecond, func() { s.do(fn) })
+}
+
 // themeChanged redraws what Fyne's theme change leaves in the old colours:
 // the rows of lists and tables (their cells are only redrawn when their
 // content changes) and the whole window.
