@@ -19,16 +19,8 @@ import (
 // those logs on the timeline too: the failure stays on the project-wide
 // Logs screen.
 func TestIndexRebuildKeepsLogsOfPagesWithoutAPageRecord(t *testing.T) {
-	t.Setenv("NIMBUS_EMAIL", "")
-	path := filepath.Join(t.TempDir(), "nimbus.db")
-	w, err := OpenWith(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, path := openIndexed(t)
 	ctx := context.Background()
-	if err := w.ensureIndex(ctx); err != nil {
-		t.Fatal(err)
-	}
 	pid := newIntakeProject(t, w)
 	site := filepath.Join(t.TempDir(), "dist")
 	copySite(t, "../testdata/site/dist", site)
@@ -96,22 +88,9 @@ func TestTimelineDropsWhatTheLogRecordDrops(t *testing.T) {
 // store) writes page records without clearing index_version; the store
 // notes the last transaction the indexer saw, so the next open rebuilds.
 func TestIndexRebuiltAfterAWriteByAnOlderNimbus(t *testing.T) {
-	t.Setenv("NIMBUS_EMAIL", "")
-	path := filepath.Join(t.TempDir(), "nimbus.db")
-	w, err := OpenWith(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, path := openIndexed(t)
 	ctx := context.Background()
-	if err := w.ensureIndex(ctx); err != nil {
-		t.Fatal(err)
-	}
-	pid := newIntakeProject(t, w)
-	site := filepath.Join(t.TempDir(), "dist")
-	copySite(t, "../testdata/site/dist", site)
-	if _, err := w.Import(ctx, site, ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	pid := importFixture(t, w)
 	rows, err := w.PageRows(ctx, pid, 0)
 	if err != nil || len(rows) == 0 {
 		t.Fatal(len(rows), err)
@@ -217,22 +196,9 @@ func TestQAFilterFindsTheTextOfAnyDecision(t *testing.T) {
 // the write it follows (here a pulled status): the index is marked out of
 // date and rebuilt on its next use.
 func TestUnreadableAggregateDoesNotRefuseWrites(t *testing.T) {
-	t.Setenv("NIMBUS_EMAIL", "")
-	path := filepath.Join(t.TempDir(), "nimbus.db")
-	w, err := OpenWith(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, path := openIndexed(t)
 	ctx := context.Background()
-	if err := w.ensureIndex(ctx); err != nil {
-		t.Fatal(err)
-	}
-	pid := newIntakeProject(t, w)
-	site := filepath.Join(t.TempDir(), "dist")
-	copySite(t, "../testdata/site/dist", site)
-	if _, err := w.Import(ctx, site, ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	pid := importFixture(t, w)
 	rows, _ := w.PageRows(ctx, pid, 0)
 	w.Close()
 	rawPut(t, path, "_index", aggKey(pid), []byte("{\"pages\":\"torn"))

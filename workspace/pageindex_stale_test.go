@@ -6,7 +6,6 @@ package workspace
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -19,22 +18,9 @@ import (
 // many pages the store holds.
 func oldNimbusStore(t *testing.T) (string, string, int) {
 	t.Helper()
-	t.Setenv("NIMBUS_EMAIL", "")
-	path := filepath.Join(t.TempDir(), "nimbus.db")
-	w, err := OpenWith(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, path := openIndexed(t)
 	ctx := context.Background()
-	if err := w.ensureIndex(ctx); err != nil {
-		t.Fatal(err)
-	}
-	pid := newIntakeProject(t, w)
-	site := filepath.Join(t.TempDir(), "dist")
-	copySite(t, "../testdata/site/dist", site)
-	if _, err := w.Import(ctx, site, ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	pid := importFixture(t, w)
 	rows, err := w.PageRows(ctx, pid, 0)
 	if err != nil || len(rows) == 0 {
 		t.Fatal(len(rows), err)

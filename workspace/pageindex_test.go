@@ -135,18 +135,42 @@ func checkIndex(t *testing.T, w *Workspace) {
 	}
 }
 
+// importFixture imports the fixture site (testdata/site/dist) into a new
+// project of w and returns the project's ID.
+func importFixture(t *testing.T, w *Workspace) string {
+	t.Helper()
+	pid := newIntakeProject(t, w)
+	site := filepath.Join(t.TempDir(), "dist")
+	copySite(t, "../testdata/site/dist", site)
+	if _, err := w.Import(context.Background(), site, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// openIndexed opens a workspace on a store file the test may reopen or
+// write to behind it (path), with its index built.
+func openIndexed(t *testing.T) (*Workspace, string) {
+	t.Helper()
+	t.Setenv("NIMBUS_EMAIL", "")
+	path := filepath.Join(t.TempDir(), "nimbus.db")
+	w, err := OpenWith(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.ensureIndex(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return w, path
+}
+
 // A store written without a workspace (an older Nimbus, a tool) has no
 // index, or an outdated one: the first read rebuilds it from the
 // namespaces, and what the views read then equals what the records say.
 func TestPageIndexRebuiltWhenMissingOrOutdated(t *testing.T) {
 	w := openTemp(t, Options{})
-	pid := newIntakeProject(t, w)
-	site := filepath.Join(t.TempDir(), "dist")
-	copySite(t, "../testdata/site/dist", site)
 	ctx := context.Background()
-	if _, err := w.Import(ctx, site, ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	pid := importFixture(t, w)
 	rows, err := w.PageRows(ctx, pid, 0)
 	if err != nil || len(rows) == 0 {
 		t.Fatalf("%d rows, %v", len(rows), err)
@@ -269,13 +293,8 @@ func TestSummaryCodecRoundTrip(t *testing.T) {
 // copied in other case (not a duplicate: URLs are case-sensitive).
 func TestDuplicateAuditFromTheIndexMatchesTheTexts(t *testing.T) {
 	w := openTemp(t, Options{})
-	pid := newIntakeProject(t, w)
-	site := filepath.Join(t.TempDir(), "dist")
-	copySite(t, "../testdata/site/dist", site)
 	ctx := context.Background()
-	if _, err := w.Import(ctx, site, ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	pid := importFixture(t, w)
 	var pages []model.PageData
 	if err := w.store.ListPages(pid, func(p model.PageData) error { pages = append(pages, p); return nil }); err != nil {
 		t.Fatal(err)
@@ -341,13 +360,8 @@ func TestDuplicateAuditFromTheIndexMatchesTheTexts(t *testing.T) {
 // stops at the limit saying there are more.
 func TestRecentLogsFromTheTimeline(t *testing.T) {
 	w := openTemp(t, Options{})
-	pid := newIntakeProject(t, w)
-	site := filepath.Join(t.TempDir(), "dist")
-	copySite(t, "../testdata/site/dist", site)
 	ctx := context.Background()
-	if _, err := w.Import(ctx, site, ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	pid := importFixture(t, w)
 	rows, err := w.PageRows(ctx, pid, 0)
 	if err != nil || len(rows) < 3 {
 		t.Fatalf("%d rows, %v", len(rows), err)
@@ -459,13 +473,8 @@ func TestSummaryCountsWhatReviewBlocksLists(t *testing.T) {
 // jump when the full read replaces it.
 func TestFirstScreenIsTheFirstPagesByPath(t *testing.T) {
 	w := openTemp(t, Options{})
-	pid := newIntakeProject(t, w)
-	site := filepath.Join(t.TempDir(), "dist")
-	copySite(t, "../testdata/site/dist", site)
 	ctx := context.Background()
-	if _, err := w.Import(ctx, site, ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	pid := importFixture(t, w)
 	all, err := w.PageRows(ctx, pid, 0)
 	if err != nil || len(all) < 20 {
 		t.Fatalf("%d rows, %v", len(all), err)
