@@ -197,6 +197,11 @@ func initBuckets(tx *bolt.Tx) error {
 			return fmt.Errorf("write %s: %w", metaIndexTxID, err)
 		}
 	}
+	if n, ok := (&Tx{tx: tx}).storedOutboxLen(); ok { // the kept count too (outboxlen.go)
+		if err := meta.Put([]byte(metaOutboxLen), []byte(fmt.Sprintf("%d %d", n, tx.ID()))); err != nil {
+			return fmt.Errorf("write %s: %w", metaOutboxLen, err)
+		}
+	}
 	syncB, err := tx.CreateBucketIfNotExists(bucketSync)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", bucketSync, err)

@@ -106,6 +106,7 @@ func (t *Tx) enqueue(ns model.Namespace, key string, st *SyncState) error {
 			return fmt.Errorf("outbox %s %s: %w", ns, key, err)
 		}
 		st.Seq = seq
+		t.outboxDelta++
 	}
 	v, err := json.Marshal(OutboxEntry{Seq: st.Seq, NS: ns, Key: key, Hash: st.LocalHash})
 	if err != nil {
@@ -123,8 +124,12 @@ func (t *Tx) dequeue(st *SyncState) error {
 	if st.Seq == 0 {
 		return nil
 	}
-	if err := t.tx.Bucket(bucketOutbox).Delete(seqKey(st.Seq)); err != nil {
-		return fmt.Errorf("outbox entry %d: %w", st.Seq, err)
+	ob := t.tx.Bucket(bucketOutbox)
+	if ob.Get(seqKey(st.Seq)) != nil {
+		if err := ob.Delete(seqKey(st.Seq)); err != nil {
+			return fmt.Errorf("outbox entry %d: %w", st.Seq, err)
+		}
+		t.outboxDelta--
 	}
 	st.Seq = 0
 	return nil
@@ -242,8 +247,14 @@ func (t *Tx) Outbox(limit int) ([]OutboxEntry, error) {
 	return out, nil
 }
 
-// OutboxLen returns how many keys wait to be pushed.
-func (t *Tx) OutboxLen() int { return t.tx.Bucket(bucketOutbox).Stats().KeyN }
+// OutboxLen returns how many keys wait to be pushed: the kept count
+// (outboxlen.go), or a walk of the outbox when it is not current.
+func (t *Tx) OutboxLen() int {
+	if n, ok := t.storedOutboxLen(); ok {
+		return n + t.outboxDelta
+	}
+	return t.countOutbox()
+}
 
 // SyncState returns the key's sync state; ok is false when none is recorded.
 func (s *Store) SyncState(ns model.Namespace, key string) (st SyncState, ok bool, err error) {

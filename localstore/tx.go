@@ -30,6 +30,8 @@ type Tx struct {
 	touchedOrder []PageRef
 	recs         map[string]any
 	changed      map[string]struct{}
+
+	outboxDelta int // outbox entries added less those removed, not yet in the kept count
 }
 
 // Update runs fn in one read-write transaction. If fn returns an error, or
@@ -49,6 +51,9 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 			return err
 		}
 		if err := t.noteIndexed(s); err != nil {
+			return err
+		}
+		if err := t.noteOutbox(); err != nil {
 			return err
 		}
 		// A caller that gave up while fn ran does not want the change.
@@ -87,6 +92,9 @@ func (s *Store) Batch(ctx context.Context, fn func(tx *Tx) error) error {
 			return err
 		}
 		if err := t.noteIndexed(s); err != nil {
+			return err
+		}
+		if err := t.noteOutbox(); err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {

@@ -81,6 +81,10 @@ func (w *WriteTx) Commit(ctx context.Context) error {
 		w.Rollback()
 		return err
 	}
+	if err := w.t.noteOutbox(); err != nil {
+		w.Rollback()
+		return err
+	}
 	w.done = true
 	if err := w.t.tx.Commit(); err != nil {
 		return w.s.wrapDBErr(err)
