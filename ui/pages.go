@@ -23,20 +23,32 @@ import (
 )
 
 // pageRow is what the pages table shows of one page; the full record is
-// read again only for the detail panel, so 10,000 rows stay small.
+// read again only for the detail panel. A row is about 500 bytes with its
+// strings (100,000 rows: 50 MB), so it holds each field once: page() gives
+// the workspace row back for the CSV export.
 type pageRow struct {
-	src               workspace.PageRow // what the row was built from (the CSV export writes it)
 	id, path, title   string
 	pathKey, titleKey string // lower case, for search and sort
-	dims              map[string]string
+	dims              workspace.Dims
 	dimText           string
 	issues            []model.AuditIssue
-	errors            int    // issues of severity error
-	status            string // "" = never submitted
+	st                *model.StatusData // nil: never submitted
+	status            string            // "" = never submitted
 	statusDetail      string
-	proposals         int // blocks with an AI proposal
-	decided           int // of those, accepted or rejected
-	missing           bool
+	errors            int  // issues of severity error
+	proposals         int  // blocks with an AI proposal
+	decided           int  // of those, accepted or rejected
+	missing           bool // the file is gone from the build
+}
+
+// page is the workspace row r was built from.
+func (r *pageRow) page() workspace.PageRow {
+	p := workspace.PageRow{PageID: r.id, SourcePath: r.path, Title: r.title, Dimensions: r.dims, Issues: r.issues,
+		Missing: r.missing, Proposals: r.proposals, Decided: r.decided}
+	if r.st != nil {
+		p.Status = *r.st
+	}
+	return p
 }
 
 func (r *pageRow) auditText() string {
@@ -61,7 +73,7 @@ func (r *pageRow) reviewText() string {
 
 func (r *pageRow) statusText() string {
 	if r.missing || model.NotSubmitted(r.status) {
-		return r.src.StatusText()
+		return r.page().StatusText()
 	}
 	if r.statusDetail != "" {
 		return r.status + " · " + r.statusDetail
@@ -71,7 +83,14 @@ func (r *pageRow) statusText() string {
 
 // rowOf is the table's row of a workspace page row.
 func rowOf(p workspace.PageRow) *pageRow {
-	r := &pageRow{src: p, id: p.PageID, path: p.SourcePath, title: p.Title, dims: p.Dimensions, missing: p.Missing,
+	r := new(pageRow)
+	r.set(p)
+	return r
+}
+
+// set makes r the row of p.
+func (r *pageRow) set(p workspace.PageRow) {
+	*r = pageRow{id: p.PageID, path: p.SourcePath, title: p.Title, dims: p.Dimensions, missing: p.Missing,
 		proposals: p.Proposals, decided: p.Decided}
 	r.pathKey, r.titleKey = strings.ToLower(r.path), strings.ToLower(r.title)
 	r.dimText = dimText(r.dims)
@@ -79,11 +98,10 @@ func rowOf(p workspace.PageRow) *pageRow {
 	if p.Status.Status != "" {
 		r.setStatus(p.Status)
 	}
-	return r
 }
 
 func (r *pageRow) setIssues(issues []model.AuditIssue) {
-	r.issues, r.src.Issues, r.errors = issues, issues, 0
+	r.issues, r.errors = issues, 0
 	for _, is := range issues {
 		if is.Severity == "error" {
 			r.errors++
@@ -91,35 +109,49 @@ func (r *pageRow) setIssues(issues []model.AuditIssue) {
 	}
 }
 
+// rowsOf is the rows of ps, in one allocation (100,000 small objects
+// would cost the collector and the allocator's rounding).
 func rowsOf(ps []workspace.PageRow) []*pageRow {
 	rows := make([]*pageRow, len(ps))
+	backing := make([]pageRow, len(ps))
 	for i, p := range ps {
-		rows[i] = rowOf(p)
+		backing[i].set(p)
+		rows[i] = &backing[i]
 	}
 	return rows
 }
 
-func dimText(dims map[string]string) string {
-	names := make([]string, 0, len(dims))
-	for k := range dims {
-		names = append(names, k)
-	}
-	sort.Strings(names)
+func dimText(dims workspace.Dims) string {
 	// Values only, in dimension-name order (brand, location, service): the
 	// column is narrow and the values are what editors recognise.
-	parts := make([]string, len(names))
-	for i, k := range names {
-		parts[i] = dims[k]
+	switch len(dims) {
+	case 0:
+		return ""
+	case 1:
+		return dims[0].Value
 	}
-	return strings.Join(parts, " · ")
+	n := 0
+	for _, d := range dims {
+		n += len(d.Value) + len(" · ")
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for i, d := range dims {
+		if i > 0 {
+			b.WriteString(" · ")
+		}
+		b.WriteString(d.Value)
+	}
+	return b.String()
 }
 
 func (r *pageRow) setStatus(st model.StatusData) {
+	r.st = &st
 	r.status = st.Status
 	r.statusDetail = ""
 	switch {
 	case st.Status == model.StatusProcessing && st.Processing != nil:
-		r.statusDetail = r.src.StatusDetail()
+		r.statusDetail = r.page().StatusDetail()
 	case st.Status == model.StatusFailed && st.Error != nil:
 		r.statusDetail = st.Error.Code // the message is in Batches and the detail panel
 	}

@@ -346,7 +346,7 @@ func TestPagesMultiDimensionFilter(t *testing.T) {
 	v.dimSelect("brand").SetSelected("rolex")
 	rolex := len(v.filtered)
 	v.dimSelect("location").SetSelected("leeds")
-	want := count(func(r *pageRow) bool { return r.dims["brand"] == "rolex" && r.dims["location"] == "leeds" })
+	want := count(func(r *pageRow) bool { return r.dims.Get("brand") == "rolex" && r.dims.Get("location") == "leeds" })
 	if want == 0 || want >= rolex {
 		t.Fatalf("fixture: %d rolex pages in leeds of %d rolex pages", want, rolex)
 	}
@@ -354,7 +354,7 @@ func TestPagesMultiDimensionFilter(t *testing.T) {
 		t.Errorf("brand=rolex AND location=leeds shows %d rows, want %d", len(v.filtered), want)
 	}
 	for _, i := range v.filtered {
-		if r := v.rows[i]; r.dims["brand"] != "rolex" || r.dims["location"] != "leeds" {
+		if r := v.rows[i]; r.dims.Get("brand") != "rolex" || r.dims.Get("location") != "leeds" {
 			t.Errorf("%s shown for brand=rolex AND location=leeds", r.path)
 		}
 	}
@@ -366,14 +366,14 @@ func TestPagesMultiDimensionFilter(t *testing.T) {
 	}
 	v.dimSelect("service").SetSelected("servicing")
 	want3 := count(func(r *pageRow) bool {
-		return r.dims["brand"] == "rolex" && r.dims["location"] == "leeds" && r.dims["service"] == "servicing"
+		return r.dims.Get("brand") == "rolex" && r.dims.Get("location") == "leeds" && r.dims.Get("service") == "servicing"
 	})
 	if len(v.filtered) != want3 || want3 == 0 {
 		t.Errorf("three dimensions: %d rows, want %d", len(v.filtered), want3)
 	}
 	// Back to any location: brand and service still apply.
 	v.dimSelect("location").SetSelected(dimAny("location"))
-	if want := count(func(r *pageRow) bool { return r.dims["brand"] == "rolex" && r.dims["service"] == "servicing" }); len(v.filtered) != want {
+	if want := count(func(r *pageRow) bool { return r.dims.Get("brand") == "rolex" && r.dims.Get("service") == "servicing" }); len(v.filtered) != want {
 		t.Errorf("brand and service: %d rows, want %d", len(v.filtered), want)
 	}
 	test.Type(v.search, "leeds")
@@ -447,9 +447,9 @@ func TestPagesExportCSV(t *testing.T) {
 			codes = append(codes, is.Code)
 		}
 		for name, val := range map[string]string{
-			"Path": r.path, "Title": r.title, "location": "birmingham", "brand": r.dims["brand"],
+			"Path": r.path, "Title": r.title, "location": "birmingham", "brand": r.dims.Get("brand"),
 			"Issues": fmt.Sprint(len(r.issues)), "Audit issues": strings.Join(codes, "; "),
-			"Status": r.src.StatusText(), "Decided": fmt.Sprint(r.decided), "Proposals": fmt.Sprint(r.proposals), "Page ID": r.id,
+			"Status": r.page().StatusText(), "Decided": fmt.Sprint(r.decided), "Proposals": fmt.Sprint(r.proposals), "Page ID": r.id,
 		} {
 			if got := rec[col(name)]; got != val {
 				t.Errorf("record %d (%s) %s = %q, want %q", n+1, r.path, name, got, val)
@@ -493,7 +493,7 @@ func syntheticRows(n int) []*pageRow {
 	for i := range rows {
 		b, l := brands[rnd.IntN(len(brands))], locs[rnd.IntN(len(locs))]
 		p := workspace.PageRow{PageID: fmt.Sprintf("page_%012x", i), SourcePath: fmt.Sprintf("dist/local/%s-%d/%s-servicing.html", l, i, b),
-			Title: fmt.Sprintf("%s servicing in %s %d | Timekeepers", b, l, rnd.IntN(1000)), Dimensions: map[string]string{"brand": b, "location": l},
+			Title: fmt.Sprintf("%s servicing in %s %d | Timekeepers", b, l, rnd.IntN(1000)), Dimensions: workspace.Dims{{Name: "brand", Value: b}, {Name: "location", Value: l}},
 			Status: model.StatusData{Status: statuses[rnd.IntN(len(statuses))]}, Proposals: rnd.IntN(8)}
 		p.Decided = rnd.IntN(p.Proposals + 1)
 		for range rnd.IntN(4) {
@@ -584,7 +584,7 @@ func BenchmarkFilterRows10k(b *testing.B) {
 // The dimension filters' columns follow the rows: a row changed in place
 // (a live update) is matched by its new value once the generation moves.
 func TestDimColumnsFollowTheRows(t *testing.T) {
-	rows := []*pageRow{{dims: map[string]string{"brand": "rolex"}}, {dims: map[string]string{"brand": "omega"}}, {dims: map[string]string{}}}
+	rows := []*pageRow{{dims: workspace.Dims{{Name: "brand", Value: "rolex"}}}, {dims: workspace.Dims{{Name: "brand", Value: "omega"}}}, {}}
 	var c dimColumns
 	match := func(gen int, val string) []int {
 		var out []int
@@ -602,7 +602,7 @@ func TestDimColumnsFollowTheRows(t *testing.T) {
 	if got := match(1, "tudor"); len(got) != 0 {
 		t.Fatalf("brand=tudor (no row has it): rows %v", got)
 	}
-	rows[2] = &pageRow{dims: map[string]string{"brand": "rolex"}}
+	rows[2] = &pageRow{dims: workspace.Dims{{Name: "brand", Value: "rolex"}}}
 	if got := match(2, "rolex"); !slices.Equal(got, []int{0, 2}) {
 		t.Fatalf("brand=rolex after a change: rows %v", got)
 	}

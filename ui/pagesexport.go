@@ -21,7 +21,7 @@ import (
 func (v *pagesView) viewRows() []workspace.PageRow {
 	out := make([]workspace.PageRow, len(v.filtered))
 	for i, idx := range v.filtered {
-		out[i] = v.rows[idx].src
+		out[i] = v.rows[idx].page()
 	}
 	return out
 }

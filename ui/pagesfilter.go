@@ -60,7 +60,7 @@ func (f *pageFilter) match(r *pageRow) bool {
 		return false
 	}
 	for _, d := range f.dims {
-		if r.dims[d[0]] != d[1] {
+		if r.dims.Get(d[0]) != d[1] {
 			return false
 		}
 	}
@@ -122,7 +122,8 @@ func (c *dimColumns) checks(rows []*pageRow, gen int, dims [][2]string) []dimChe
 		c.ids = map[string]map[string]int32{}
 		c.cols = map[string][]int32{}
 		for i, r := range rows {
-			for k, val := range r.dims {
+			for _, d := range r.dims {
+				k, val := d.Name, d.Value
 				ids := c.ids[k]
 				if ids == nil {
 					ids = map[string]int32{}
@@ -162,7 +163,8 @@ func (v *pagesView) refreshFilterOptions() {
 	codes := map[string]bool{}
 	missing := false
 	for _, r := range v.rows {
-		for k, val := range r.dims {
+		for _, d := range r.dims {
+			k, val := d.Name, d.Value
 			if values[k] == nil {
 				values[k] = map[string]bool{}
 			}

@@ -298,8 +298,8 @@ func (v *reviewView) load(projectID string) {
 func (v *reviewView) refreshDimOptions() {
 	dims := map[string]bool{}
 	for _, r := range v.s.pages.rows {
-		for k, val := range r.dims {
-			dims[k+" = "+val] = true
+		for _, d := range r.dims {
+			dims[d.Name+" = "+d.Value] = true
 		}
 	}
 	v.dimSel.SetOptions(append([]string{dimFilterAllLabel}, sortedKeys(dims)...))

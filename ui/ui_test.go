@@ -113,7 +113,7 @@ func TestPagesListShowsEveryPage(t *testing.T) {
 	s.pages.statusSel.SetSelected(filterAll)
 	s.pages.dimSelect("brand").SetSelected("rolex")
 	for _, i := range s.pages.filtered {
-		if s.pages.rows[i].dims["brand"] != "rolex" {
+		if s.pages.rows[i].dims.Get("brand") != "rolex" {
 			t.Fatalf("brand filter shows %s", s.pages.rows[i].path)
 		}
 	}

@@ -37,7 +37,7 @@ type pageSummaryRec struct {
 	PageID     string             `json:"id"`
 	SourcePath string             `json:"path"`
 	Title      string             `json:"title,omitempty"`
-	Dimensions map[string]string  `json:"dims,omitempty"`
+	Dimensions Dims               `json:"dims,omitempty"`
 	Missing    bool               `json:"missing,omitempty"`
 	Issues     []model.AuditIssue `json:"issues,omitempty"`
 	// What the project-wide duplicate audit compares (with Title), as
@@ -152,7 +152,7 @@ func dupKey(v string, fold bool) string {
 func summarize(p *model.PageData, r model.ReviewData, s *model.StatusData) pageSummaryRec {
 	sum := pageSummaryRec{
 		PageID: p.PageID, SourcePath: p.SourcePath, Title: p.Extraction.Head["title"],
-		Dimensions: p.Extraction.Dimensions, Missing: p.SourceMissing != "",
+		Dimensions: DimsOf(p.Extraction.Dimensions), Missing: p.SourceMissing != "",
 		Description: dupKey(p.Extraction.Head["metaDescription"], true), Canonical: dupKey(p.Extraction.Head["canonical"], false),
 		Status: s,
 	}
@@ -594,17 +594,18 @@ func (w *Workspace) rebuildIndex(ctx context.Context) error {
 const releaseEvery = 2048
 
 // summaries calls fn with every page summary of the project, in page ID
-// order.
+// order, States left out and Issues shared (decodeSummaryLean): fn must
+// not change s.Issues' elements.
 func (w *Workspace) summaries(ctx context.Context, projectID string, fn func(s *pageSummaryRec) error) error {
 	if err := w.ensureIndex(ctx); err != nil {
 		return err
 	}
-	intern := map[string]string{}
+	intern, lists := map[string]string{}, &issueLists{}
 	n := 0
 	return w.store.View(func(tx *localstore.Tx) error {
 		return tx.ScanIndex(summaryPrefix(projectID), func(k, v []byte) error {
 			var s pageSummaryRec
-			if err := decodeSummaryIn(v, &s, intern); err != nil {
+			if err := decodeSummaryLean(v, &s, intern, lists); err != nil {
 				return fmt.Errorf("index record %s: %w", k, err)
 			}
 			if err := fn(&s); err != nil {

@@ -35,16 +35,12 @@ func boolByte(v bool) byte {
 	return 0
 }
 
-func (e *enc) strMap(m map[string]string) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	e.uint(uint64(len(keys)))
-	for _, k := range keys {
-		e.str(k)
-		e.str(m[k])
+// dims is a count, then the pairs in name order.
+func (e *enc) dims(ds Dims) {
+	e.uint(uint64(len(ds)))
+	for _, x := range ds {
+		e.str(x.Name)
+		e.str(x.Value)
 	}
 }
 
@@ -65,6 +61,44 @@ type dec struct {
 	b      []byte
 	err    error
 	intern map[string]string // nil: no interning
+	lean   bool              // a listing's read: States is skipped
+	lists  *issueLists       // a listing's shared issue lists (nil: none)
+}
+
+// issueLists shares equal issue lists (codes and severities, no message)
+// among the rows of one listing: most pages of a generated site carry one
+// of a few dozen lists, and 100,000 separate copies are 30 MB.
+type issueLists struct {
+	m       map[string][]model.AuditIssue
+	key     []byte
+	scratch []model.AuditIssue
+}
+
+// shared is a list equal to l that the rows can share (l itself when it
+// has messages or the table is full). The lists are read-only: a row that
+// changes its issues replaces the slice.
+func (t *issueLists) shared(l []model.AuditIssue) []model.AuditIssue {
+	if len(l) == 0 {
+		return nil
+	}
+	if t.m == nil {
+		t.m = map[string][]model.AuditIssue{}
+	}
+	t.key = t.key[:0]
+	for _, is := range l {
+		if is.Message != "" {
+			return slices.Clip(slices.Clone(l))
+		}
+		t.key = append(append(append(append(t.key, is.Code...), 0), is.Severity...), 0)
+	}
+	if got, ok := t.m[string(t.key)]; ok { // no allocation for the lookup
+		return got
+	}
+	c := slices.Clip(slices.Clone(l)) // clipped: an append copies
+	if len(t.m) < 1<<14 {
+		t.m[string(t.key)] = c
+	}
+	return c
 }
 
 // istr is str for a value many summaries share (a dimension, a status, a
@@ -128,6 +162,15 @@ func (d *dec) str() string {
 	return s
 }
 
+func (d *dec) skipStr() {
+	n := d.uint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return
+	}
+	d.b = d.b[n:]
+}
+
 func (d *dec) bool() bool {
 	if len(d.b) < 1 {
 		d.fail()
@@ -157,17 +200,16 @@ func (d *dec) count() int {
 	return int(n)
 }
 
-func (d *dec) strMap() map[string]string {
+func (d *dec) dims() Dims {
 	n := d.count()
 	if n == 0 {
 		return nil
 	}
-	m := make(map[string]string, n)
+	ds := make(Dims, n)
 	for i := 0; i < n && d.err == nil; i++ {
-		k := d.istr()
-		m[k] = d.istr()
+		ds[i] = Dim{d.istr(), d.istr()}
 	}
-	return m
+	return ds
 }
 
 func (d *dec) intMap() map[string]int {
@@ -183,6 +225,14 @@ func (d *dec) intMap() map[string]int {
 	return m
 }
 
+func (d *dec) skipIntMap() {
+	n := d.count()
+	for i := 0; i < n && d.err == nil; i++ {
+		d.skipStr()
+		d.int()
+	}
+}
+
 // encodeSummary is the binary form of s.
 func encodeSummary(s *pageSummaryRec) []byte {
 	e := enc{b: make([]byte, 0, 256)}
@@ -190,7 +240,7 @@ func encodeSummary(s *pageSummaryRec) []byte {
 	e.str(s.PageID)
 	e.str(s.SourcePath)
 	e.str(s.Title)
-	e.strMap(s.Dimensions)
+	e.dims(s.Dimensions)
 	e.bool(s.Missing)
 	e.uint(uint64(len(s.Issues)))
 	for _, is := range s.Issues {
@@ -241,17 +291,35 @@ func decodeSummary(b []byte, s *pageSummaryRec) error { return decodeSummaryIn(b
 // decodeSummaryIn is decodeSummary sharing the strings many summaries hold
 // through intern (a listing's table; nil: none).
 func decodeSummaryIn(b []byte, s *pageSummaryRec, intern map[string]string) error {
-	if len(b) == 0 || b[0] != summaryFormat {
+	return decodeSummaryWith(dec{b: b, intern: intern}, s)
+}
+
+// decodeSummaryLean is decodeSummaryIn without States (left nil): a
+// listing of every page needs none, and a map per page is 25 MB of garbage
+// at 100,000 pages. Its Issues are shared through lists: read-only.
+func decodeSummaryLean(b []byte, s *pageSummaryRec, intern map[string]string, lists *issueLists) error {
+	return decodeSummaryWith(dec{b: b, intern: intern, lean: true, lists: lists}, s)
+}
+
+func decodeSummaryWith(d dec, s *pageSummaryRec) error {
+	if len(d.b) == 0 || d.b[0] != summaryFormat {
 		return errSummaryForm
 	}
-	d := dec{b: b[1:], intern: intern}
+	d.b = d.b[1:]
 	*s = pageSummaryRec{}
 	s.PageID = d.str()
 	s.SourcePath = d.str()
 	s.Title = d.str()
-	s.Dimensions = d.strMap()
+	s.Dimensions = d.dims()
 	s.Missing = d.bool()
-	if n := d.count(); n > 0 {
+	if n := d.count(); n > 0 && d.lists != nil {
+		l := d.lists.scratch[:0]
+		for i := 0; i < n && d.err == nil; i++ {
+			l = append(l, model.AuditIssue{Code: d.istr(), Severity: d.istr(), Message: d.str()})
+		}
+		d.lists.scratch = l
+		s.Issues = d.lists.shared(l)
+	} else if n > 0 {
 		s.Issues = make([]model.AuditIssue, n)
 		for i := range s.Issues {
 			s.Issues[i] = model.AuditIssue{Code: d.istr(), Severity: d.istr(), Message: d.str()}
@@ -277,7 +345,11 @@ func decodeSummaryIn(b []byte, s *pageSummaryRec, intern map[string]string) erro
 	s.Proposals = d.int()
 	s.Decided = d.int()
 	s.Proposing = d.int()
-	s.States = d.intMap()
+	if d.lean {
+		d.skipIntMap()
+	} else {
+		s.States = d.intMap()
+	}
 	s.Broken = d.str()
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errSummaryForm

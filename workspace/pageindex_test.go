@@ -259,7 +259,7 @@ func TestPageIndexFollowsDecisionsAndStatuses(t *testing.T) {
 // is an error, not a panic or a half-read summary.
 func TestSummaryCodecRoundTrip(t *testing.T) {
 	full := pageSummaryRec{
-		PageID: "page_0123456789ab", SourcePath: "dist/café/ünï.html", Title: "Tïtle", Dimensions: map[string]string{"brand": "rolex", "location": "leeds"},
+		PageID: "page_0123456789ab", SourcePath: "dist/café/ünï.html", Title: "Tïtle", Dimensions: Dims{{"brand", "rolex"}, {"location", "leeds"}},
 		Missing: true, Issues: []model.AuditIssue{{Code: "title_missing", Severity: "error", Message: "no title"}, {Code: "x", Severity: "warn", Message: ""}},
 		Description: "d", Canonical: "https://x/", H1: "h",
 		Status: &model.StatusData{Status: model.StatusFailed, BatchID: "batch_20261201_120000", Updated: "u",
@@ -277,6 +277,11 @@ func TestSummaryCodecRoundTrip(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got, s) {
 			t.Errorf("round trip:\n got %+v\nwant %+v", got, s)
+		}
+		lean, want := pageSummaryRec{}, s
+		want.States = nil
+		if err := decodeSummaryLean(b, &lean, map[string]string{}, &issueLists{}); err != nil || !reflect.DeepEqual(lean, want) {
+			t.Errorf("lean read: %v\n got %+v\nwant %+v", err, lean, want)
 		}
 		for n := 0; n < len(b); n++ {
 			if err := decodeSummary(b[:n], &got); err == nil {

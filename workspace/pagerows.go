@@ -15,7 +15,7 @@ import (
 // read again only for the detail panel, so 10,000 rows stay small.
 type PageRow struct {
 	PageID, SourcePath, Title string
-	Dimensions                map[string]string
+	Dimensions                Dims
 	Issues                    []model.AuditIssue // code and severity (the page record has the messages)
 	Missing                   bool               // source_missing: the file is gone from the build
 	Status                    model.StatusData   // zero: never submitted
@@ -64,8 +64,13 @@ func (w *Workspace) PageRows(ctx context.Context, projectID string, limit int) (
 	if limit > 0 {
 		return w.firstRows(ctx, projectID, limit)
 	}
+	// Sized once from the index's count: appending 100,000 rows would
+	// leave as much again in grown-out copies for the collector.
 	var rows []PageRow
 	var audit []extract.AuditPage
+	if c, err := w.Counts(ctx, projectID); err == nil && c.Pages > 0 {
+		rows, audit = make([]PageRow, 0, c.Pages), make([]extract.AuditPage, 0, c.Pages)
+	}
 	if err := w.summaries(ctx, projectID, func(s *pageSummaryRec) error {
 		if limit > 0 && len(rows) >= limit {
 			return errEnough
@@ -82,18 +87,20 @@ func (w *Workspace) PageRows(ctx context.Context, projectID string, limit int) (
 	// canonical as other pages), as workspace.Audit reports them; the first
 	// screen (limit) has too few pages to tell.
 	if dups := extract.DuplicateCodes(audit); len(dups) > 0 {
+		audit = nil
+		var lists issueLists // the merged lists shared too: most pages have one of a few
+		var merged []model.AuditIssue
 		idx := make(map[string]int, len(rows))
 		for i, r := range rows {
 			idx[r.PageID] = i
 		}
 		for id, codes := range dups {
 			if i, ok := idx[id]; ok {
-				issues := make([]model.AuditIssue, len(rows[i].Issues), len(rows[i].Issues)+len(codes))
-				copy(issues, rows[i].Issues)
+				merged = append(merged[:0], rows[i].Issues...)
 				for _, c := range codes {
-					issues = append(issues, model.AuditIssue{Code: c, Severity: "warn"}) // the codes only (Audit has the messages)
+					merged = append(merged, model.AuditIssue{Code: c, Severity: "warn"}) // the codes only (Audit has the messages)
 				}
-				rows[i].Issues = issues
+				rows[i].Issues = lists.shared(merged)
 			}
 		}
 	}

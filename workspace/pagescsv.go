@@ -57,8 +57,8 @@ func (r PageRow) StatusDetail() string {
 func WritePagesCSV(ctx context.Context, w io.Writer, rows []PageRow) error {
 	keys := map[string]bool{}
 	for _, r := range rows {
-		for k := range r.Dimensions {
-			keys[k] = true
+		for _, d := range r.Dimensions {
+			keys[d.Name] = true
 		}
 	}
 	dims := make([]string, 0, len(keys))
@@ -84,7 +84,7 @@ func WritePagesCSV(ctx context.Context, w io.Writer, rows []PageRow) error {
 		rec = rec[:0]
 		rec = append(rec, r.SourcePath, r.Title)
 		for _, k := range dims {
-			rec = append(rec, r.Dimensions[k])
+			rec = append(rec, r.Dimensions.Get(k))
 		}
 		codes := make([]string, len(r.Issues))
 		for j, is := range r.Issues {

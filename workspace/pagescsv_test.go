@@ -18,13 +18,13 @@ import (
 func TestWritePagesCSV(t *testing.T) {
 	rows := []PageRow{
 		{PageID: "page_000000000002", SourcePath: "dist/local/leeds/rolex-servicing.html", Title: `Rolex "Oyster" servicing, Leeds`,
-			Dimensions: map[string]string{"brand": "rolex", "location": "leeds"},
+			Dimensions: Dims{{"brand", "rolex"}, {"location", "leeds"}},
 			Issues:     []model.AuditIssue{{Code: "title_duplicate", Severity: "warn"}, {Code: "h1_missing", Severity: "error"}},
 			Status: model.StatusData{Status: model.StatusFailed, BatchID: "batch_20261201_120000",
 				Error: &model.StatusError{Code: "AI_TIMEOUT", Message: "the model did not answer\nwithin 60 s"}},
 		},
 		{PageID: "page_000000000001", SourcePath: "dist/index.html", Title: "Timekeepers",
-			Dimensions: map[string]string{"service": "repair"}, Proposals: 6, Decided: 3,
+			Dimensions: Dims{{"service", "repair"}}, Proposals: 6, Decided: 3,
 			Status: model.StatusData{Status: model.StatusDone, Result: &model.StatusResult{Changes: 6}}},
 		{PageID: "page_000000000003", SourcePath: "dist/gone.html", Missing: true, Status: model.StatusData{Status: model.StatusUploaded}},
 		{PageID: "page_000000000004", SourcePath: "dist/new.html", Title: "Ünïcode · “quotes”"},

@@ -321,7 +321,7 @@ func (f ReviewFilter) mayMatch(s *pageSummaryRec) bool {
 		return false
 	}
 	for k, v := range f.Dimensions {
-		if !strings.EqualFold(s.Dimensions[k], v) {
+		if !strings.EqualFold(s.Dimensions.Get(k), v) {
 			return false
 		}
 	}

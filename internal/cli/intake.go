@@ -243,7 +243,7 @@ func pagesCommand(ctx context.Context, e *env, args []string) error {
 		for _, r := range rows {
 			match := true
 			for k, v := range dims {
-				match = match && strings.EqualFold(r.Dimensions[k], v)
+				match = match && strings.EqualFold(r.Dimensions.Get(k), v)
 			}
 			if match {
 				keep = append(keep, r)
