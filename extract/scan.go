@@ -617,6 +617,9 @@ func walkTree(ctx context.Context, root, dir string) ([]scanFile, []FileError) {
 					errs = append(errs, pathError(root, p, err.Error(), err))
 					continue
 				}
+				if k := len(p) - len(sp); k > 0 && p[k:] == sp {
+					sp = p[k:] // the usual case: one string for both (5 MB of 100,000 files)
+				}
 				files = append(files, scanFile{path: p, sourcePath: sp})
 			}
 		}
