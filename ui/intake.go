@@ -231,7 +231,7 @@ func (v *intakeView) startImport(folder, proj string, interactive, another bool)
 	if interactive {
 		d := dialog.NewCustomWithoutButtons("Importing "+filepath.Base(folder), body, v.s.win)
 		d.Resize(fyne.NewSize(560, 180))
-		d.Show()
+		v.s.presentWith(d, nil, cancel) // Esc is its Cancel
 		v.dialog = d
 	}
 	v.watching = "Reading " + filepath.Base(folder) + "/ …"
@@ -399,7 +399,10 @@ func (v *intakeView) askOtherSite(folder, proj string, c workspace.FolderCheck) 
 		widget.NewLabel("Importing it into this project can mark the project's other pages \"source missing\"."),
 		container.NewHBox(newBtn, intoBtn, cancelBtn)), v.s.win)
 	d.Resize(fyne.NewSize(640, 0))
-	d.Show()
+	v.s.presentWith(d, nil, func() { // Esc is its Cancel
+		d.Hide()
+		v.resumeWatch(proj)
+	})
 	v.otherSite = d
 }
 
@@ -451,7 +454,7 @@ func (v *intakeView) showSummary(res workspace.ImportResult) {
 	}
 	d := dialog.NewCustom("Import finished", "Close", container.NewVScroll(box), v.s.win)
 	d.Resize(fyne.NewSize(600, 360))
-	d.Show()
+	v.s.present(d, d.Hide) // Enter or Esc closes it
 }
 
 func (v *intakeView) cancelRunning() {

@@ -74,6 +74,26 @@ func TestOpenSiteFolderByPath(t *testing.T) {
 		t.Fatalf("after opening %s: %d pages in project %q", siteA, len(s.pages.rows), s.projectSelect.Selected)
 	}
 
+	// The import's summary is on top: Ctrl+O (and Ctrl+1..6) wait until it
+	// is closed, and Esc closes it.
+	summary := s.dlg
+	if summary == nil {
+		t.Fatal("no import summary after the import")
+	}
+	s.runGlobal(ctrlO)
+	if s.dlg != summary {
+		t.Fatal("Ctrl+O behind the import summary opened another dialog")
+	}
+	tab := s.tabs.SelectedIndex()
+	s.runGlobal(&desktop.CustomShortcut{KeyName: fyne.Key3, Modifier: fyne.KeyModifierShortcutDefault})
+	if s.tabs.SelectedIndex() != tab {
+		t.Fatal("Ctrl+3 switched the screen behind the import summary")
+	}
+	s.typedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	if s.dlg != nil {
+		t.Fatal("Esc left the import summary open")
+	}
+
 	// Another site's folder by path: the question of issue 11 item 6.
 	s.runGlobal(ctrlO)
 	s.intake.openPath.SetText(siteB)

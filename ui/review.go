@@ -784,7 +784,7 @@ func (v *reviewView) applyBulk(targets []workspace.ReviewBlock, state string) {
 		wait = dialog.NewCustomWithoutButtons("Deciding", container.NewVBox(bar, label,
 			container.NewHBox(widget.NewButtonWithIcon("Cancel", theme.CancelIcon(), cancel))), v.s.win)
 		wait.Resize(fyne.NewSize(420, 0))
-		wait.Show()
+		v.s.presentWith(wait, nil, cancel) // Esc is its Cancel
 	}
 	proj := v.project
 	v.s.bg(func() func() {
@@ -941,7 +941,7 @@ func (v *reviewView) export(out, source string) {
 	wait := dialog.NewCustomWithoutButtons("Exporting", container.NewVBox(
 		widget.NewLabel("Writing the site with the accepted changes to\n"+out), bar, current, container.NewHBox(cancelBtn)), v.s.win)
 	wait.Resize(fyne.NewSize(520, 0))
-	wait.Show()
+	v.s.presentWith(wait, nil, cancel) // Esc is its Cancel
 	proj := v.project
 	var last time.Time
 	progress := func(done, total int, file string) {
@@ -1009,5 +1009,5 @@ func (v *reviewView) showExport(res workspace.ExportResult) {
 	addList(box, "%d files not copied", skipped)
 	d := dialog.NewCustom("Export finished", "Close", container.NewVScroll(box), v.s.win)
 	d.Resize(fyne.NewSize(640, 360))
-	d.Show()
+	v.s.present(d, d.Hide) // Enter or Esc closes it
 }

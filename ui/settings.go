@@ -397,7 +397,7 @@ func (v *settingsView) createKey() {
 	msg.Wrapping = fyne.TextWrapWord
 	d := dialog.NewCustom("New API key", "Done", container.NewVBox(msg, container.NewBorder(nil, nil, nil, copyBtn, shown)), v.s.win)
 	d.Resize(fyne.NewSize(560, 200))
-	d.Show()
+	v.s.present(d, d.Hide) // Enter or Esc closes it (the key stays in the field until then)
 }
 
 func (v *settingsView) deactivate(hash string) {

@@ -80,6 +80,7 @@ type Shell struct {
 	// what Enter does); keys meant for the views behind it are not passed on.
 	dlg      dialog.Dialog
 	dlgEnter func()
+	dlgEsc   func() // what Esc does: Hide, or a progress dialog's Cancel
 	dlgUnder []presented
 
 	project  string
@@ -551,8 +552,16 @@ func (s *Shell) installShortcuts() {
 	s.globals = map[string]func(fyne.Shortcut){}
 	add := func(key fyne.KeyName, fn func(fyne.Shortcut)) {
 		sc := &desktop.CustomShortcut{KeyName: key, Modifier: fyne.KeyModifierShortcutDefault}
-		c.AddShortcut(sc, fn)
-		s.globals[sc.ShortcutName()] = fn
+		guarded := func(sh fyne.Shortcut) {
+			// Behind a dialog only Ctrl+Q acts: Ctrl+3 switched the screen
+			// behind the import summary, Ctrl+O opened a second import.
+			if s.dlg != nil && key != fyne.KeyQ {
+				return
+			}
+			fn(sh)
+		}
+		c.AddShortcut(sc, guarded)
+		s.globals[sc.ShortcutName()] = guarded
 	}
 	for i := range 6 {
 		idx := i
@@ -608,7 +617,9 @@ func (s *Shell) typedKey(ev *fyne.KeyEvent) {
 	if s.dlg != nil {
 		switch ev.Name {
 		case fyne.KeyEscape:
-			s.dlg.Hide()
+			if s.dlgEsc != nil {
+				s.dlgEsc()
+			}
 		case fyne.KeyReturn, fyne.KeyEnter:
 			if s.dlgEnter != nil {
 				s.dlgEnter()
@@ -710,11 +721,16 @@ func (s *Shell) showShortcuts() {
 // what its confirm button does (dialogs ignored both keys).
 // Dialogs stack (an error over the bulk confirmation): closing the top one
 // gives the keys to the one under it, not to the view.
-func (s *Shell) present(d dialog.Dialog, enter func()) {
+func (s *Shell) present(d dialog.Dialog, enter func()) { s.presentWith(d, enter, d.Hide) }
+
+// presentWith is present with what Esc does: a progress dialog's Esc is its
+// Cancel (the work ends, then the dialog closes), not a Hide that leaves
+// the work running unseen.
+func (s *Shell) presentWith(d dialog.Dialog, enter, esc func()) {
 	if s.dlg != nil {
-		s.dlgUnder = append(s.dlgUnder, presented{s.dlg, s.dlgEnter})
+		s.dlgUnder = append(s.dlgUnder, presented{s.dlg, s.dlgEnter, s.dlgEsc})
 	}
-	s.dlg, s.dlgEnter = d, enter
+	s.dlg, s.dlgEnter, s.dlgEsc = d, enter, esc
 	d.SetOnClosed(func() {
 		if s.dlg != d {
 			// closed from under another: drop it from the stack
@@ -726,11 +742,11 @@ func (s *Shell) present(d dialog.Dialog, enter func()) {
 			}
 			return
 		}
-		s.dlg, s.dlgEnter = nil, nil
+		s.dlg, s.dlgEnter, s.dlgEsc = nil, nil, nil
 		if n := len(s.dlgUnder); n > 0 {
 			top := s.dlgUnder[n-1]
 			s.dlgUnder = s.dlgUnder[:n-1]
-			s.dlg, s.dlgEnter = top.d, top.enter
+			s.dlg, s.dlgEnter, s.dlgEsc = top.d, top.enter, top.esc
 		}
 	})
 	d.Show()
@@ -738,8 +754,8 @@ func (s *Shell) present(d dialog.Dialog, enter func()) {
 
 // presented is a dialog under the one on top, with its Enter action.
 type presented struct {
-	d     dialog.Dialog
-	enter func()
+	d          dialog.Dialog
+	enter, esc func()
 }
 
 // confirm asks a yes/no question; Esc answers no, and Enter yes when
