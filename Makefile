@@ -138,7 +138,7 @@ bench: deps bench-deps deps-corpus
 	NIMBUS_CORPUS_ROOT=$(CORPUS_DIR) $(PIN) $(GO) test -p 1 -run '^$$' -bench '$(SIDE_BY_SIDE)' -benchtime=$(BENCH_N)x -timeout 30m ./extract ./workspace
 	@echo "bench: the import again, unpinned (parallel extraction feeding the one writer, as on the editor's machine)"
 	NIMBUS_CORPUS_ROOT=$(CORPUS_DIR) $(GO) test -run '^$$' -bench '^BenchmarkImport$$' -benchtime=$(BENCH_N)x ./workspace
-	$(GO) test -run '^$$' -skip '$(SIDE_BY_SIDE)|^BenchmarkInteractions$$|^BenchmarkSiteSize$$' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 30m ./...
+	$(GO) test -run '^$$' -skip '$(SIDE_BY_SIDE)|^BenchmarkInteractions$$|^BenchmarkSiteSize$$|^BenchmarkImportPeakRSS$$' -bench . -benchmem -benchtime=$(BENCHTIME) -timeout 30m ./...
 
 # Issue 11's interaction benchmark (ui/interact_bench_test.go): a 100-page
 # and a 10,000-page store side by side in the fyne test driver: open a page,
@@ -156,6 +156,16 @@ bench-ui: deps
 .PHONY: bench-size
 bench-size: deps
 	LANG=en_US.UTF-8 $(GO) test -run '^$$' -bench '^BenchmarkSiteSize$$' -benchtime=1x -timeout 20m ./ui
+
+# Issue 14's import figure: peak RSS of `nimbus import` of a 1,000- and a
+# 100,000-page generated site, side by side (internal/cli
+# BenchmarkImportPeakRSS, with the real binary; NIMBUS_BENCH_PAGES sets the
+# large size). About three minutes and 1.5 GB of temp space. Not part of
+# make test.
+.PHONY: bench-import-rss
+bench-import-rss: deps
+	$(GO) build -o $(BUILD_DIR)/nimbus .
+	NIMBUS_BIN=$(abspath $(BUILD_DIR)/nimbus) $(GO) test -run '^$$' -bench '^BenchmarkImportPeakRSS$$' -benchtime=1x -timeout 30m ./internal/cli
 
 fmt:
 	gofmt -s -w $$(git ls-files '*.go')
