@@ -323,6 +323,14 @@ func (v *settingsView) fill(p model.ProjectData) {
 	v.saved.SetText("Last changed " + ago(p.SettingsUpdated))
 }
 
+// shown brings "Last changed 5 min ago" up to date: it was computed when
+// the project was loaded and read "just now" an hour later.
+func (v *settingsView) shown() {
+	if v.saved != nil && v.project != "" {
+		v.saved.SetText("Last changed " + ago(v.stamp))
+	}
+}
+
 // parseInt reads an optional whole-number field.
 func parseInt(field, s string) (int64, error) {
 	s = strings.TrimSpace(strings.ReplaceAll(s, ",", ""))

@@ -638,6 +638,20 @@ func TestProjectChangeDoesNotSwallowRowChanges(t *testing.T) {
 	}
 }
 
+// "Last changed" is brought up to date when the screen is shown again, not
+// left at what it read when the project was loaded.
+func TestSettingsLastChangedAges(t *testing.T) {
+	s, _, _ := fixtureShell(t)
+	s.tabs.SelectIndex(5)
+	v := s.settings
+	v.stamp = model.FormatTime(time.Now().Add(-2*time.Hour - time.Minute))
+	s.tabs.SelectIndex(0)
+	s.tabs.SelectIndex(5)
+	if got := v.saved.Text; got != "Last changed 2 h ago" {
+		t.Fatalf("after two hours the label reads %q", got)
+	}
+}
+
 func TestSettingsRequestBudgetAndTokenPlace(t *testing.T) {
 	t.Setenv("CLOUDFLARE_API_TOKEN", "")
 	t.Setenv("CLOUDFLARE_ACCOUNT_ID", "")
