@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package e2e holds the end-to-end tests of the whole system on workerd: the
 // local stack (worker/dev/stack.mjs: Miniflare running the Nimbus Worker, the
 // KV REST adapter over Miniflare's local explorer, a fake AI server) and the

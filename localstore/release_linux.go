@@ -19,9 +19,13 @@ import (
 // index of a 100,000-page store, or an import that rewrites the B+tree
 // leaves it just wrote, left a gigabyte of the file in the resident set.
 //
-// It must run inside a transaction: bbolt remaps the file only under a
-// lock every transaction holds (shared) for its life, so the mapping
-// found is the one in use until the transaction ends.
+// It must run inside a transaction. bbolt remaps the file only under its
+// mmap lock, which every read transaction holds (shared) for its life, and
+// otherwise only in the one writer's own commit (node spill, freelist
+// write) or at open, never inside a write transaction's functions: either
+// way the mapping found is the one in use until the transaction ends, and
+// a write transaction's changes are in its own memory until the commit
+// writes them through the file.
 func (t *Tx) releaseMapped(path string) {
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
