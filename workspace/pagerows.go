@@ -68,8 +68,9 @@ func (w *Workspace) PageRows(ctx context.Context, projectID string, limit int) (
 	// leave as much again in grown-out copies for the collector.
 	var rows []PageRow
 	var audit []extract.AuditPage
+	var auditRow []int32 // audit[j] is the page of rows[auditRow[j]]
 	if c, err := w.Counts(ctx, projectID); err == nil && c.Pages > 0 {
-		rows, audit = make([]PageRow, 0, c.Pages), make([]extract.AuditPage, 0, c.Pages)
+		rows, audit, auditRow = make([]PageRow, 0, c.Pages), make([]extract.AuditPage, 0, c.Pages), make([]int32, 0, c.Pages)
 	}
 	if err := w.summaries(ctx, projectID, func(s *pageSummaryRec) error {
 		if limit > 0 && len(rows) >= limit {
@@ -78,6 +79,7 @@ func (w *Workspace) PageRows(ctx context.Context, projectID string, limit int) (
 		rows = append(rows, rowOf(s))
 		if ap, ok := s.auditPage(); ok && limit <= 0 {
 			audit = append(audit, ap)
+			auditRow = append(auditRow, int32(len(rows)-1))
 		}
 		return nil
 	}); err != nil && !errors.Is(err, errEnough) {
@@ -86,23 +88,22 @@ func (w *Workspace) PageRows(ctx context.Context, projectID string, limit int) (
 	// The project-wide duplicate issues (same title, description, h1 or
 	// canonical as other pages), as workspace.Audit reports them; the first
 	// screen (limit) has too few pages to tell.
-	if dups := extract.DuplicateCodes(audit); len(dups) > 0 {
-		audit = nil
-		var lists issueLists // the merged lists shared too: most pages have one of a few
-		var merged []model.AuditIssue
-		idx := make(map[string]int, len(rows))
-		for i, r := range rows {
-			idx[r.PageID] = i
+	mask := extract.DuplicateMask(audit)
+	audit = nil
+	var lists issueLists // the merged lists shared too: most pages have one of a few
+	var merged []model.AuditIssue
+	for j, m := range mask {
+		if m == 0 {
+			continue
 		}
-		for id, codes := range dups {
-			if i, ok := idx[id]; ok {
-				merged = append(merged[:0], rows[i].Issues...)
-				for _, c := range codes {
-					merged = append(merged, model.AuditIssue{Code: c, Severity: "warn"}) // the codes only (Audit has the messages)
-				}
-				rows[i].Issues = lists.shared(merged)
+		i := auditRow[j]
+		merged = append(merged[:0], rows[i].Issues...)
+		for bit := range 8 {
+			if m&(1<<bit) != 0 { // the codes only (Audit has the messages)
+				merged = append(merged, model.AuditIssue{Code: extract.DuplicateCode(bit), Severity: "warn"})
 			}
 		}
+		rows[i].Issues = lists.shared(merged)
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].SourcePath < rows[j].SourcePath })
 	return rows, nil
