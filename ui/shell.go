@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -82,6 +83,8 @@ type Shell struct {
 	dlgEnter func()
 	dlgEsc   func() // what Esc does: Hide, or a progress dialog's Cancel
 	dlgUnder []presented
+
+	closing atomic.Bool // Close has begun: do drops its functions
 
 	project  string
 	projects []model.ProjectData
@@ -275,6 +278,7 @@ func (s *Shell) Flush() { s.hub.flush() }
 // Close stops the event subscription; the caller closes the workspace,
 // which flushes the store.
 func (s *Shell) Close() {
+	s.closing.Store(true)
 	s.hub.close()
 	s.intake.stop()
 	s.syncer.stop()
@@ -296,8 +300,14 @@ func (s *Shell) bg(work func() (apply func())) {
 	}()
 }
 
-// do runs fn on the UI goroutine (fyne.Do), from any goroutine.
+// do runs fn on the UI goroutine (fyne.Do), from any goroutine. Once the
+// window is gone (Close) it drops fn: the event loop has ended, fyne.Do
+// would run fn on the caller's goroutine, and the watch and sync
+// goroutines that Close waits for updated the top bar from there.
 func (s *Shell) do(fn func()) {
+	if s.closing.Load() {
+		return
+	}
 	if s.opts.post != nil {
 		s.opts.post(fn)
 		return

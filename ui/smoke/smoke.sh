@@ -121,7 +121,9 @@ run() {
 	fi
 	wait "$app" 2>/dev/null || rc=$?
 	app=""
-	if [ "$rc" != 0 ] || grep -q '^panic:\|^fatal error:' "$log"; then
+	# A widget touched off the Fyne goroutine is logged, not fatal: it fails
+	# the run too.
+	if [ "$rc" != 0 ] || grep -q '^panic:\|^fatal error:\|Error in Fyne call thread' "$log"; then
 		echo "smoke: $name: the app exited $rc after $how:" >&2
 		tail -n 40 "$log" >&2
 		exit 1
