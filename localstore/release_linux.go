@@ -27,6 +27,9 @@ import (
 // a write transaction's changes are in its own memory until the commit
 // writes them through the file.
 func (t *Tx) releaseMapped(path string) {
+	if path == "" {
+		return // not a store's transaction (the open's): nothing to match
+	}
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return

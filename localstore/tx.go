@@ -172,6 +172,10 @@ func (t *Tx) Count(ns model.Namespace, prefix string) (int, error) {
 	return n, err
 }
 
+// scanReleaseBytes is how much of the file a walk reads between two
+// ReleaseMapped calls.
+const scanReleaseBytes = 4 << 20
+
 // scan walks the keys of ns with prefix; k and v are only valid during fn.
 func (t *Tx) scan(ns model.Namespace, prefix string, fn func(k, v []byte) error) error {
 	b, err := t.nsBucket(ns)
@@ -180,9 +184,17 @@ func (t *Tx) scan(ns model.Namespace, prefix string, fn func(k, v []byte) error)
 	}
 	p := []byte(prefix)
 	c := b.Cursor()
+	read := 0
 	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
 		if err := fn(k, v); err != nil {
 			return err
+		}
+		// A long walk maps the file as it goes, with 16 neighbours of every
+		// page it touches: the Data screen's count of 100,000 page records
+		// left the whole 1.2 GB file in the resident set. k and v are used.
+		if read += len(k) + len(v) + 64; read >= scanReleaseBytes {
+			t.ReleaseMapped()
+			read = 0
 		}
 	}
 	return nil
