@@ -61,6 +61,11 @@ func (t *Tx) noteOutbox() error {
 		n = t.countOutbox() // this transaction's entries included
 	}
 	t.outboxDelta = 0
+	return t.putOutboxLen(n)
+}
+
+// putOutboxLen keeps n as the count this transaction leaves.
+func (t *Tx) putOutboxLen(n int) error {
 	if err := t.tx.Bucket(bucketMeta).Put([]byte(metaOutboxLen), []byte(fmt.Sprintf("%d %d", n, t.tx.ID()))); err != nil {
 		return fmt.Errorf("note the outbox length: %w", err)
 	}

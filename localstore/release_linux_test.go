@@ -37,9 +37,10 @@ func mappedKB(t *testing.T, path string) int {
 	return kb
 }
 
-// ReleaseMapped gives back the resident pages of the file a listing
-// mapped, and the values read afterwards are the same bytes.
-func TestReleaseMappedKeepsTheData(t *testing.T) {
+// openMapped opens a store under a path as /proc/self/maps names it
+// (symbolic links resolved), closed when the test ends.
+func openMapped(t *testing.T) (*Store, string) {
+	t.Helper()
 	dir, err := filepath.EvalSymlinks(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +50,14 @@ func TestReleaseMappedKeepsTheData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+// ReleaseMapped gives back the resident pages of the file a listing
+// mapped, and the values read afterwards are the same bytes.
+func TestReleaseMappedKeepsTheData(t *testing.T) {
+	s, path := openMapped(t)
 	ctx := context.Background()
 	value := []byte(`"` + strings.Repeat("x", 8000) + `"`)
 	if err := s.Update(ctx, func(tx *Tx) error {
@@ -91,16 +99,7 @@ func TestReleaseMappedKeepsTheData(t *testing.T) {
 // the file it mapped as it goes: counting 2,000 page records of about 8 kB
 // leaves less than a third of them resident.
 func TestLongWalkReleasesTheMapping(t *testing.T) {
-	dir, err := filepath.EvalSymlinks(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "nimbus.db")
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, path := openMapped(t)
 	ctx := context.Background()
 	const n = 2000
 	for i := 0; i < n; i += 500 {

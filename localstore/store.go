@@ -197,9 +197,10 @@ func initBuckets(tx *bolt.Tx) error {
 			return fmt.Errorf("write %s: %w", metaIndexTxID, err)
 		}
 	}
-	if n, ok := (&Tx{tx: tx}).storedOutboxLen(); ok { // the kept count too (outboxlen.go)
-		if err := meta.Put([]byte(metaOutboxLen), []byte(fmt.Sprintf("%d %d", n, tx.ID()))); err != nil {
-			return fmt.Errorf("write %s: %w", metaOutboxLen, err)
+	ot := &Tx{tx: tx} // the kept outbox count is carried too, when current (outboxlen.go)
+	if n, ok := ot.storedOutboxLen(); ok {
+		if err := ot.putOutboxLen(n); err != nil {
+			return err
 		}
 	}
 	syncB, err := tx.CreateBucketIfNotExists(bucketSync)

@@ -47,13 +47,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		if err := fn(t); err != nil {
 			return err
 		}
-		if err := t.runIndexer(s); err != nil {
-			return err
-		}
-		if err := t.noteIndexed(s); err != nil {
-			return err
-		}
-		if err := t.noteOutbox(); err != nil {
+		if err := t.beforeCommit(s); err != nil {
 			return err
 		}
 		// A caller that gave up while fn ran does not want the change.
@@ -67,6 +61,19 @@ func (s *Store) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	s.bus.publish(t.events)
 	return nil
+}
+
+// beforeCommit brings what every write keeps up to date, last thing before
+// the commit (Update, Batch, WriteTx.Commit): the page index, the note
+// that the indexer ran, the outbox count.
+func (t *Tx) beforeCommit(s *Store) error {
+	if err := t.runIndexer(s); err != nil {
+		return err
+	}
+	if err := t.noteIndexed(s); err != nil {
+		return err
+	}
+	return t.noteOutbox()
 }
 
 // Batch runs fn in a transaction shared with other concurrent Batch calls
@@ -88,13 +95,7 @@ func (s *Store) Batch(ctx context.Context, fn func(tx *Tx) error) error {
 		if err := fn(t); err != nil {
 			return err
 		}
-		if err := t.runIndexer(s); err != nil {
-			return err
-		}
-		if err := t.noteIndexed(s); err != nil {
-			return err
-		}
-		if err := t.noteOutbox(); err != nil {
+		if err := t.beforeCommit(s); err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {

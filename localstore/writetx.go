@@ -73,15 +73,7 @@ func (w *WriteTx) Commit(ctx context.Context) error {
 		w.Rollback()
 		return fmt.Errorf("store %s: transaction cancelled, nothing written: %w", w.s.path, err)
 	}
-	if err := w.t.runIndexer(w.s); err != nil {
-		w.Rollback()
-		return err
-	}
-	if err := w.t.noteIndexed(w.s); err != nil {
-		w.Rollback()
-		return err
-	}
-	if err := w.t.noteOutbox(); err != nil {
+	if err := w.t.beforeCommit(w.s); err != nil {
 		w.Rollback()
 		return err
 	}
