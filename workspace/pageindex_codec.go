@@ -286,17 +286,12 @@ func encodeSummary(s *pageSummaryRec) []byte {
 }
 
 // decodeSummary reads the binary form.
-func decodeSummary(b []byte, s *pageSummaryRec) error { return decodeSummaryIn(b, s, nil) }
+func decodeSummary(b []byte, s *pageSummaryRec) error { return decodeSummaryWith(dec{b: b}, s) }
 
-// decodeSummaryIn is decodeSummary sharing the strings many summaries hold
-// through intern (a listing's table; nil: none).
-func decodeSummaryIn(b []byte, s *pageSummaryRec, intern map[string]string) error {
-	return decodeSummaryWith(dec{b: b, intern: intern}, s)
-}
-
-// decodeSummaryLean is decodeSummaryIn without States (left nil): a
-// listing of every page needs none, and a map per page is 25 MB of garbage
-// at 100,000 pages. Its Issues are shared through lists: read-only.
+// decodeSummaryLean is decodeSummary for a listing: strings many summaries
+// hold are shared through intern, Issues through lists (read-only), and
+// States is skipped (left nil): no listing needs it, and a map per page is
+// 25 MB of garbage at 100,000 pages.
 func decodeSummaryLean(b []byte, s *pageSummaryRec, intern map[string]string, lists *issueLists) error {
 	return decodeSummaryWith(dec{b: b, intern: intern, lean: true, lists: lists}, s)
 }

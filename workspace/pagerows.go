@@ -73,21 +73,18 @@ func (w *Workspace) PageRows(ctx context.Context, projectID string, limit int) (
 		rows, audit, auditRow = make([]PageRow, 0, c.Pages), make([]extract.AuditPage, 0, c.Pages), make([]int32, 0, c.Pages)
 	}
 	if err := w.summaries(ctx, projectID, func(s *pageSummaryRec) error {
-		if limit > 0 && len(rows) >= limit {
-			return errEnough
-		}
 		rows = append(rows, rowOf(s))
-		if ap, ok := s.auditPage(); ok && limit <= 0 {
+		if ap, ok := s.auditPage(); ok {
 			audit = append(audit, ap)
 			auditRow = append(auditRow, int32(len(rows)-1))
 		}
 		return nil
-	}); err != nil && !errors.Is(err, errEnough) {
+	}); err != nil {
 		return rows, fmt.Errorf("list pages of %s: %w", projectID, err)
 	}
 	// The project-wide duplicate issues (same title, description, h1 or
-	// canonical as other pages), as workspace.Audit reports them; the first
-	// screen (limit) has too few pages to tell.
+	// canonical as other pages), as workspace.Audit reports them (the first
+	// screen, firstRows, has too few pages to tell).
 	mask := extract.DuplicateMask(audit)
 	audit = nil
 	var lists issueLists // the merged lists shared too: most pages have one of a few
