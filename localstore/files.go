@@ -1,11 +1,13 @@
 package localstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -14,9 +16,10 @@ import (
 
 // FileEntry is the scanner's record of one source file: what it looked like
 // when last extracted, so an unchanged file (same size and mtime, or same
-// sha256) is not extracted again. Stored in the internal _files bucket, in a
-// sub-bucket per project (two projects may watch folders with the same
-// relative paths), under the normalised source_path; never pushed.
+// sha256) is not extracted again. Stored in the internal _filesp bucket, in
+// a sub-bucket per project (two projects may watch folders with the same
+// relative paths), under fileKey (page ID, then the normalised
+// source_path); never pushed.
 type FileEntry struct {
 	SourcePath string `json:"source_path"`
 	ProjectID  string `json:"project_id"`
@@ -32,7 +35,31 @@ type FileEntry struct {
 // filesBucket returns the project's file index bucket, or nil if the
 // project has none yet.
 func (t *Tx) filesBucket(projectID string) *bolt.Bucket {
-	return t.tx.Bucket(bucketFiles).Bucket([]byte(projectID))
+	return t.tx.Bucket(bucketFilesByPage).Bucket([]byte(projectID))
+}
+
+// fileKey is the key of sourcePath's entry: the page ID the path maps to,
+// NUL, the path. Keyed by page ID, an import (which extracts in page ID
+// order) appends to this index as it does to the pages it writes; keyed
+// by path, each entry went into a leaf of its own all over the file, and
+// the commit of 250 files brought about 16 MB of the file into the
+// resident set (every read maps 15 neighbouring pages too). The path
+// keeps two paths of one page ID apart.
+func fileKey(projectID, sourcePath string) []byte {
+	id := model.PageID(projectID, sourcePath)
+	k := make([]byte, 0, len(id)+1+len(sourcePath))
+	k = append(k, id...)
+	k = append(k, 0)
+	return append(k, sourcePath...)
+}
+
+// fileKeyPath is the source path of a fileKey.
+func fileKeyPath(k []byte) ([]byte, bool) {
+	i := bytes.IndexByte(k, 0)
+	if i < 0 {
+		return nil, false
+	}
+	return k[i+1:], true
 }
 
 // File returns the project's index entry of sourcePath; ok is false if it
@@ -43,7 +70,7 @@ func (t *Tx) File(projectID, sourcePath string) (FileEntry, bool, error) {
 	if b == nil {
 		return fe, false, nil
 	}
-	v := b.Get([]byte(sourcePath))
+	v := b.Get(fileKey(projectID, sourcePath))
 	if v == nil {
 		return fe, false, nil
 	}
@@ -56,8 +83,8 @@ func (t *Tx) File(projectID, sourcePath string) (FileEntry, bool, error) {
 
 // File index entries are stored in a compact binary form: a rescan of an
 // unchanged site reads every entry, and decoding JSON was a fifth of its
-// cost. source_path and project_id are the entry's key and bucket, so they
-// are not repeated. Entries written as JSON by earlier versions are still
+// cost. source_path and project_id are in the entry's key and bucket, so
+// they are not repeated. Entries written as JSON by earlier versions are still
 // read (the first byte tells: '{' is JSON).
 //
 //	0x01, flags (bit 0: missing), uvarint size, varint mod_time_ns,
@@ -136,29 +163,81 @@ func (t *Tx) PutFile(fe FileEntry) error {
 		return fmt.Errorf("put file entry %s: negative size %d", fe.SourcePath, fe.Size)
 	}
 	v := encodeFileEntry(fe)
-	b, err := t.tx.Bucket(bucketFiles).CreateBucketIfNotExists([]byte(fe.ProjectID))
+	b, err := t.tx.Bucket(bucketFilesByPage).CreateBucketIfNotExists([]byte(fe.ProjectID))
 	if err != nil {
 		return fmt.Errorf("put file entry %s: index of %s: %w", fe.SourcePath, fe.ProjectID, err)
 	}
-	if err := b.Put([]byte(fe.SourcePath), v); err != nil {
+	if err := b.Put(fileKey(fe.ProjectID, fe.SourcePath), v); err != nil {
 		return fmt.Errorf("put file entry %s: %w", fe.SourcePath, err)
 	}
 	return nil
 }
 
-// Files calls fn for every index entry of projectID, in source_path order.
+// Files calls fn for every index entry of projectID, in page ID order.
 func (t *Tx) Files(projectID string, fn func(FileEntry) error) error {
 	b := t.filesBucket(projectID)
 	if b == nil {
 		return nil
 	}
 	return b.ForEach(func(k, v []byte) error {
-		fe, err := decodeFileEntry(projectID, k, v)
+		sp, ok := fileKeyPath(k)
+		if !ok {
+			return fmt.Errorf("file index entry %q of %s is damaged: the key has no source path", k, projectID)
+		}
+		fe, err := decodeFileEntry(projectID, sp, v)
 		if err != nil {
-			return fmt.Errorf("file index entry %s of %s is damaged: %w", k, projectID, err)
+			return fmt.Errorf("file index entry %s of %s is damaged: %w", sp, projectID, err)
 		}
 		return fn(fe)
 	})
+}
+
+// migrateFiles moves a schema 1 file index (_files/{project}/{source
+// path}) to fileKey order (_filesp), bytes unchanged, in the store's own
+// open transaction; the old bucket is removed once every entry is copied.
+func migrateFiles(tx *bolt.Tx) error {
+	old := tx.Bucket(bucketFiles)
+	if old == nil {
+		return nil
+	}
+	dst, err := tx.CreateBucketIfNotExists(bucketFilesByPage)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", bucketFilesByPage, err)
+	}
+	err = old.ForEachBucket(func(pid []byte) error {
+		to, err := dst.CreateBucketIfNotExists(pid)
+		if err != nil {
+			return fmt.Errorf("create %s/%s: %w", bucketFilesByPage, pid, err)
+		}
+		// In key order, so that the new bucket is appended to (random
+		// puts of 100,000 entries took 7 s).
+		type entry struct{ k, v []byte }
+		var es []entry
+		err = old.Bucket(pid).ForEach(func(sp, v []byte) error {
+			if v != nil { // nil: a nested bucket; the index never had one
+				es = append(es, entry{fileKey(string(pid), string(sp)), bytes.Clone(v)})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(es, func(a, b entry) int { return bytes.Compare(a.k, b.k) })
+		to.FillPercent = 0.9
+		for _, e := range es {
+			if err := to.Put(e.k, e.v); err != nil {
+				return fmt.Errorf("move file index entry %q of %s: %w", e.k, pid, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := tx.DeleteBucket(bucketFiles); err != nil {
+		return fmt.Errorf("remove the old file index %s: %w", bucketFiles, err)
+	}
+	return nil
 }
 
 // File returns the project's index entry of sourcePath; ok is false if it
@@ -171,7 +250,7 @@ func (s *Store) File(projectID, sourcePath string) (fe FileEntry, ok bool, err e
 	return fe, ok, err
 }
 
-// Files calls fn for every index entry of projectID, in source_path order.
+// Files calls fn for every index entry of projectID, in page ID order.
 // fn runs inside a read transaction and must not write to the store.
 func (s *Store) Files(projectID string, fn func(FileEntry) error) error {
 	return s.view(func(tx *Tx) error { return tx.Files(projectID, fn) })

@@ -2,10 +2,15 @@ package localstore
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/nimbus-desktop/nimbus/model"
 )
@@ -48,7 +53,11 @@ func TestFileIndex(t *testing.T) {
 	if err := s.Files(testProject, func(fe FileEntry) error { got = append(got, fe.SourcePath); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"dist/a.html", "dist/b.html"}; !reflect.DeepEqual(got, want) {
+	want := []string{"dist/a.html", "dist/b.html"} // in page ID order
+	if testPageID(want[0]) > testPageID(want[1]) {
+		want[0], want[1] = want[1], want[0]
+	}
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Files(%s) = %v; want %v", testProject, got, want)
 	}
 	// A vanished file is marked, never removed.
@@ -216,5 +225,74 @@ func TestTypedPuts(t *testing.T) {
 	bad.PageID = "page_000000000000"
 	if err := s.Update(ctx, func(tx *Tx) error { return tx.PutPage(bad) }); !errors.Is(err, model.ErrInvalid) {
 		t.Fatalf("PutPage with a page_id not from the md5 rule = %v", err)
+	}
+}
+
+// A schema 1 file's index (_files/{project}/{source path}) is moved to
+// page ID order when the file is opened, every entry with its bytes.
+func TestFileIndexMigrates(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nimbus.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	bin := FileEntry{SourcePath: "dist/a.html", ProjectID: testProject, PageID: testPageID("dist/a.html"), SHA256: strings.Repeat("a", 64), Size: 20, ModTimeNs: 1}
+	js := FileEntry{SourcePath: "dist/old.html", ProjectID: testProject, PageID: testPageID("dist/old.html"), Size: 7, ModTimeNs: 3, Missing: true}
+	jsBytes, _ := json.Marshal(js)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketFilesByPage); err != nil {
+			return err
+		}
+		old, err := tx.CreateBucket(bucketFiles)
+		if err != nil {
+			return err
+		}
+		b, err := old.CreateBucket([]byte(testProject))
+		if err != nil {
+			return err
+		}
+		if err := b.Put([]byte(bin.SourcePath), encodeFileEntry(bin)); err != nil {
+			return err
+		}
+		if err := b.Put([]byte(js.SourcePath), jsBytes); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put([]byte(metaSchemaVersion), []byte("1"))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path)
+	if err != nil {
+		t.Fatalf("Open of a schema 1 file: %v", err)
+	}
+	defer s.Close()
+	if v, _ := s.Meta(metaSchemaVersion); v != "2" {
+		t.Fatalf("schema_version after the move = %q; want 2", v)
+	}
+	for _, want := range []FileEntry{bin, js} {
+		fe, ok, err := s.File(testProject, want.SourcePath)
+		if err != nil || !ok || !reflect.DeepEqual(fe, want) {
+			t.Fatalf("File(%s) after the move = %+v, %v, %v; want %+v", want.SourcePath, fe, ok, err, want)
+		}
+	}
+	n := 0
+	if err := s.Files(testProject, func(FileEntry) error { n++; return nil }); err != nil || n != 2 {
+		t.Fatalf("Files after the move: %d entries, %v; want 2", n, err)
+	}
+	err = s.view(func(tx *Tx) error {
+		if tx.tx.Bucket(bucketFiles) != nil {
+			t.Error("the schema 1 bucket is still there")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -31,7 +31,7 @@ import (
 // SchemaVersion is the layout version of the store file this code writes.
 // A file with a higher version was written by a newer Nimbus and is refused
 // rather than silently misread.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // lockTimeout bounds how long Open waits for the file lock: a second Nimbus
 // window must fail fast with a clear message, not hang.
@@ -67,11 +67,12 @@ func (e *LockedError) Unwrap() error { return ErrLocked }
 // Internal bucket names. They start with "_" so they can never collide with
 // a namespace (NIMBUS_...).
 var (
-	bucketSync       = []byte("_sync")
-	bucketOutbox     = []byte("_outbox")
-	bucketFiles      = []byte("_files")
-	bucketQuarantine = []byte("_quarantine")
-	bucketMeta       = []byte("_meta")
+	bucketSync        = []byte("_sync")
+	bucketOutbox      = []byte("_outbox")
+	bucketFiles       = []byte("_files") // schema 1's file index, moved to _filesp on open
+	bucketFilesByPage = []byte("_filesp")
+	bucketQuarantine  = []byte("_quarantine")
+	bucketMeta        = []byte("_meta")
 )
 
 // metaSchemaVersion is the _meta key holding SchemaVersion.
@@ -179,6 +180,7 @@ func initBuckets(tx *bolt.Tx) error {
 	if err != nil {
 		return fmt.Errorf("create %s: %w", bucketMeta, err)
 	}
+	stored := 0 // a new file
 	if v := meta.Get([]byte(metaSchemaVersion)); v != nil {
 		n, err := strconv.Atoi(string(v))
 		if err != nil {
@@ -187,8 +189,18 @@ func initBuckets(tx *bolt.Tx) error {
 		if n > SchemaVersion {
 			return fmt.Errorf("%w: the file has schema version %d, this Nimbus understands up to %d; update Nimbus", ErrSchemaTooNew, n, SchemaVersion)
 		}
-	} else if err := meta.Put([]byte(metaSchemaVersion), []byte(strconv.Itoa(SchemaVersion))); err != nil {
-		return fmt.Errorf("write %s: %w", metaSchemaVersion, err)
+		stored = n
+	}
+	if stored < 2 {
+		// 2: the file index is keyed by page ID (files.go).
+		if err := migrateFiles(tx); err != nil {
+			return err
+		}
+	}
+	if stored != SchemaVersion {
+		if err := meta.Put([]byte(metaSchemaVersion), []byte(strconv.Itoa(SchemaVersion))); err != nil {
+			return fmt.Errorf("write %s: %w", metaSchemaVersion, err)
+		}
 	}
 	// This transaction is the store's own: it keeps the index current
 	// when it was (IndexCurrent).
@@ -215,7 +227,7 @@ func initBuckets(tx *bolt.Tx) error {
 			return fmt.Errorf("create %s/%s: %w", bucketSync, ns, err)
 		}
 	}
-	for _, name := range [][]byte{bucketOutbox, bucketFiles, bucketQuarantine, bucketRefused, bucketIndex} {
+	for _, name := range [][]byte{bucketOutbox, bucketFilesByPage, bucketQuarantine, bucketRefused, bucketIndex} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create %s: %w", name, err)
 		}

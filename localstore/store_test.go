@@ -387,8 +387,8 @@ func TestSchemaVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, _ := s.Meta("schema_version"); v != "1" {
-		t.Fatalf("schema_version = %q; want 1", v)
+	if v, _ := s.Meta("schema_version"); v != "2" {
+		t.Fatalf("schema_version = %q; want 2", v)
 	}
 	if err := s.SetMeta("schema_version", "0"); err == nil {
 		t.Fatal("SetMeta overwrote schema_version")
@@ -400,7 +400,8 @@ func TestSchemaVersion(t *testing.T) {
 		want    string
 	}{
 		{"1", nil, ""},
-		{"2", ErrSchemaTooNew, "schema version 2"},
+		{"2", nil, ""},
+		{"3", ErrSchemaTooNew, "schema version 3"},
 		{"one", nil, "not a number"},
 	} {
 		setRawMeta(t, path, "schema_version", tc.stored)
