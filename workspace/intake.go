@@ -267,7 +267,7 @@ func (w *Workspace) Import(ctx context.Context, dir string, o ImportOptions) (Im
 			}
 		}
 	}
-	if o.Paths == nil {
+	if o.Paths == nil && len(snapshot) > 0 { // a first import has nothing to miss
 		seen := make(map[string]bool, len(sum.Seen))
 		for _, sp := range sum.Seen {
 			seen[sp] = true
