@@ -214,8 +214,13 @@ func migrateFiles(tx *bolt.Tx) error {
 		type entry struct{ k, v []byte }
 		var es []entry
 		err = old.Bucket(pid).ForEach(func(sp, v []byte) error {
-			if v != nil { // nil: a nested bucket; the index never had one
-				es = append(es, entry{fileKey(string(pid), string(sp)), bytes.Clone(v)})
+			k := fileKey(string(pid), string(sp))
+			// nil: a nested bucket (the index never had one). A key too
+			// long for bbolt (a path of 32 KB, which no file system
+			// gives) is not moved: the scan extracts that file again, and
+			// PutFile names it, rather than the store never opening.
+			if v != nil && len(k) <= bolt.MaxKeySize {
+				es = append(es, entry{k, bytes.Clone(v)})
 			}
 			return nil
 		})
@@ -226,7 +231,8 @@ func migrateFiles(tx *bolt.Tx) error {
 		to.FillPercent = 0.9
 		for _, e := range es {
 			if err := to.Put(e.k, e.v); err != nil {
-				return fmt.Errorf("move file index entry %q of %s: %w", e.k, pid, err)
+				sp, _ := fileKeyPath(e.k)
+				return fmt.Errorf("move file index entry %s of %s: %w", clip(string(sp)), pid, err)
 			}
 		}
 		return nil

@@ -240,6 +240,7 @@ func TestFileIndexMigrates(t *testing.T) {
 	bin := FileEntry{SourcePath: "dist/a.html", ProjectID: testProject, PageID: testPageID("dist/a.html"), SHA256: strings.Repeat("a", 64), Size: 20, ModTimeNs: 1}
 	js := FileEntry{SourcePath: "dist/old.html", ProjectID: testProject, PageID: testPageID("dist/old.html"), Size: 7, ModTimeNs: 3, Missing: true}
 	jsBytes, _ := json.Marshal(js)
+	long := "dist/" + strings.Repeat("x", bolt.MaxKeySize-len("dist/"))
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -262,6 +263,11 @@ func TestFileIndexMigrates(t *testing.T) {
 		if err := b.Put([]byte(js.SourcePath), jsBytes); err != nil {
 			return err
 		}
+		// A key schema 1 could hold and the new form cannot: not moved,
+		// and the file still opens.
+		if err := b.Put([]byte(long), encodeFileEntry(bin)); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketMeta).Put([]byte(metaSchemaVersion), []byte("1"))
 	})
 	db.Close()
@@ -281,6 +287,9 @@ func TestFileIndexMigrates(t *testing.T) {
 		if err != nil || !ok || !reflect.DeepEqual(fe, want) {
 			t.Fatalf("File(%s) after the move = %+v, %v, %v; want %+v", want.SourcePath, fe, ok, err, want)
 		}
+	}
+	if _, ok, err := s.File(testProject, long); ok || err != nil {
+		t.Fatalf("File of the over-long path after the move: ok=%v err=%v; want not found", ok, err)
 	}
 	n := 0
 	if err := s.Files(testProject, func(FileEntry) error { n++; return nil }); err != nil || n != 2 {
