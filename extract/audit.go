@@ -2,6 +2,7 @@ package extract
 
 import (
 	"fmt"
+	"iter"
 	"net/url"
 	"path"
 	"sort"
@@ -187,10 +188,8 @@ func AuditDuplicates(pages []AuditPage) map[string][]model.AuditIssue {
 func DuplicateCodes(pages []AuditPage) map[string][]string {
 	out := map[string][]string{}
 	for j, m := range DuplicateMask(pages) {
-		for bit := range len(duplicateFields) {
-			if m&(1<<bit) != 0 {
-				out[pages[j].Key] = append(out[pages[j].Key], duplicateFields[bit].code)
-			}
+		for code := range DuplicateCodesOf(m) {
+			out[pages[j].Key] = append(out[pages[j].Key], code)
 		}
 	}
 	return out
@@ -199,30 +198,36 @@ func DuplicateCodes(pages []AuditPage) map[string][]string {
 // duplicateFields are the fields the duplicate audit compares, in its
 // order; all but the canonical URL in lower case.
 var duplicateFields = [...]struct {
-	code string
-	fold bool
-	get  func(AuditPage) string
+	code, what string
+	fold       bool
+	get        func(AuditPage) string
 }{
-	{"title_duplicate", true, func(p AuditPage) string { return p.Title }},
-	{"description_duplicate", true, func(p AuditPage) string { return p.Description }},
-	{"h1_duplicate", true, func(p AuditPage) string { return p.H1 }},
-	{"canonical_duplicate", false, func(p AuditPage) string { return p.Canonical }},
+	{"title_duplicate", "the title", true, func(p AuditPage) string { return p.Title }},
+	{"description_duplicate", "the meta description", true, func(p AuditPage) string { return p.Description }},
+	{"h1_duplicate", "the h1", true, func(p AuditPage) string { return p.H1 }},
+	{"canonical_duplicate", "the canonical URL", false, func(p AuditPage) string { return p.Canonical }},
+}
+
+// compared is field f of p as the audit compares it ("": not compared).
+func compared(f int, p AuditPage) string {
+	v := duplicateFields[f].get(p)
+	if v != "" && duplicateFields[f].fold {
+		v = strings.ToLower(v)
+	}
+	return v
 }
 
 // DuplicateMask is DuplicateCodes by position: bit i of mask[j] is set when
-// pages[j] shares field i (DuplicateCode(i)) with another page. It counts
-// values instead of grouping pages, so 100,000 pages cost four maps of
-// counts and no list per value.
+// pages[j] shares field i with another page (DuplicateCodesOf names the
+// bits). It counts values instead of grouping pages, so 100,000 pages cost
+// four maps of counts and no list per value.
 func DuplicateMask(pages []AuditPage) []uint8 {
 	mask := make([]uint8, len(pages))
 	keys := make([]string, len(pages))
-	for bit, f := range duplicateFields {
+	for bit := range duplicateFields {
 		n := make(map[string]int32, len(pages)/2)
 		for j, p := range pages {
-			v := f.get(p)
-			if v != "" && f.fold {
-				v = strings.ToLower(v)
-			}
+			v := compared(bit, p)
 			keys[j] = v
 			if v != "" {
 				n[v]++
@@ -237,35 +242,34 @@ func DuplicateMask(pages []AuditPage) []uint8 {
 	return mask
 }
 
-// DuplicateCode is the code of bit i of a DuplicateMask.
-func DuplicateCode(i int) string { return duplicateFields[i].code }
-
-// duplicateGroups calls fn with every group of two or more pages sharing
-// a value, field by field in a fixed order: title, meta description, h1
-// (compared in lower case), canonical URL (as it is).
-func duplicateGroups(pages []AuditPage, fn func(code, what string, keys []string)) {
-	check := func(code, what string, get func(AuditPage) string) {
-		groups := map[string][]string{}
-		for _, p := range pages {
-			v := get(p)
-			if v == "" {
-				continue
-			}
-			if code != "canonical_duplicate" {
-				v = strings.ToLower(v)
-			}
-			groups[v] = append(groups[v], p.Key)
-		}
-		for _, keys := range groups {
-			if len(keys) >= 2 {
-				fn(code, what, keys)
+// DuplicateCodesOf yields the codes of the bits set in a DuplicateMask
+// value, in the audit's order.
+func DuplicateCodesOf(m uint8) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for bit, f := range duplicateFields {
+			if m&(1<<bit) != 0 && !yield(f.code) {
+				return
 			}
 		}
 	}
-	check("title_duplicate", "the title", func(p AuditPage) string { return p.Title })
-	check("description_duplicate", "the meta description", func(p AuditPage) string { return p.Description })
-	check("h1_duplicate", "the h1", func(p AuditPage) string { return p.H1 })
-	check("canonical_duplicate", "the canonical URL", func(p AuditPage) string { return p.Canonical })
+}
+
+// duplicateGroups calls fn with every group of two or more pages sharing
+// a value, field by field in duplicateFields' order.
+func duplicateGroups(pages []AuditPage, fn func(code, what string, keys []string)) {
+	for f, field := range duplicateFields {
+		groups := map[string][]string{}
+		for _, p := range pages {
+			if v := compared(f, p); v != "" {
+				groups[v] = append(groups[v], p.Key)
+			}
+		}
+		for _, keys := range groups {
+			if len(keys) >= 2 {
+				fn(field.code, field.what, keys)
+			}
+		}
+	}
 }
 
 func firstOther(keys []string, k string) string {

@@ -95,10 +95,8 @@ func (w *Workspace) PageRows(ctx context.Context, projectID string, limit int) (
 		}
 		i := auditRow[j]
 		merged = append(merged[:0], rows[i].Issues...)
-		for bit := range 8 {
-			if m&(1<<bit) != 0 { // the codes only (Audit has the messages)
-				merged = append(merged, model.AuditIssue{Code: extract.DuplicateCode(bit), Severity: "warn"})
-			}
+		for code := range extract.DuplicateCodesOf(m) { // the codes only (Audit has the messages)
+			merged = append(merged, model.AuditIssue{Code: code, Severity: "warn"})
 		}
 		rows[i].Issues = lists.shared(merged)
 	}
