@@ -130,7 +130,6 @@ func splitCollisions(root string, files []scanFile, index FileIndex) ([]scanFile
 		}
 		i = j
 	}
-	order = nil
 	if len(groups) == 0 {
 		return files, nil
 	}

@@ -241,9 +241,10 @@ func (im *importer) sink(_ context.Context, b extract.Batch) error {
 		// ID order) is written all over the file, and each read of a leaf
 		// maps 15 neighbouring pages too: without this a transaction of
 		// 1,000 pages brought 50 MB of the file into the resident set
-		// before its commit (when the file index was in path order too). The transaction's changes are in
-		// its own memory until the commit, so the mapping holds the file's
-		// bytes and reading them again gives the same.
+		// before its commit (when the file index was in path order too).
+		// The transaction's changes are in its own memory until the
+		// commit, so the mapping holds the file's bytes and reading them
+		// again gives the same.
 		tx.ReleaseMapped()
 		return nil
 	})
